@@ -1,0 +1,3 @@
+from slaprobe.cli import main
+
+raise SystemExit(main())

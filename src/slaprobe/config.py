@@ -1,0 +1,581 @@
+"""One frozen, typed config model, decoded and validated in one step.
+
+`parse(mapping, env=..., base_dir=...)` collects every problem with its key path
+(`targets[2].url: ...`) and raises ConfigError listing all of them; `load(path)`
+reads TOML and calls it. Pure apart from `load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from slaprobe.timefmt import parse_duration, to_epoch
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+STATUS_CLASS_RE = re.compile(r"^[1-5]xx$")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, each as `key.path: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    """One probed URL: a target or a control. Header values are secrets."""
+
+    name: str
+    url: str
+    critical: bool = True
+    interval: float = 30.0
+    timeout: float = 10.0
+    retries: int = 2
+    retry_interval: float = 2.0
+    expect_status: tuple[str, ...] = ("200",)
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body_contains: str | None = None
+    body_regex: re.Pattern[str] | None = None
+    max_latency: float | None = None
+    verify_tls: bool = True
+    follow_redirects: bool = True
+    max_body_bytes: int = 1 << 20
+
+    def accepts_status(self, code: int) -> bool:
+        text = str(code)
+        return any(e == text or (e.endswith("xx") and text[0] == e[0]) for e in self.expect_status)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceSpec:
+    """One announced maintenance window as declared (times in Unix seconds)."""
+
+    id: str
+    start: float
+    end: float
+    announced: float
+    targets: tuple[str, ...] | None = None  # None: every target and the service
+    reason: str = ""
+    source: str = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSpec:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9469
+    database: str = "slaprobe.db"
+    service: str = "CloneNer"
+    retention: float = 400 * 86400.0
+    max_concurrency: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SloSpec:
+    objective: float = 0.999
+    windows: tuple[tuple[str, float], ...] = (
+        ("1h", 3600.0), ("1d", 86400.0), ("7d", 604800.0), ("30d", 2592000.0),
+    )
+    maintenance_notice: float = 48 * 3600.0
+    allow_retroactive_maintenance: bool = False
+    maintenance_file: str | None = None
+    maintenance_feeds: tuple[str, ...] = ()
+    maintenance_feed_interval: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    daemon: DaemonSpec = DaemonSpec()
+    slo: SloSpec = SloSpec()
+    targets: tuple[ProbeSpec, ...] = ()
+    controls: tuple[ProbeSpec, ...] = ()
+    maintenance: tuple[MaintenanceSpec, ...] = ()
+    path: str | None = None
+
+    def target(self, name: str) -> ProbeSpec | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+    def database_path(self, env: Mapping[str, str] | None = None) -> Path:
+        """The SQLite file; relative paths resolve under $STATE_DIRECTORY when set."""
+        env = os.environ if env is None else env
+        p = Path(self.daemon.database).expanduser()
+        state_dir = env.get("STATE_DIRECTORY")
+        if not p.is_absolute() and state_dir:
+            p = Path(state_dir.split(":")[0]) / p
+        return p
+
+    def maintenance_file_path(self) -> Path | None:
+        """The maintenance file; relative paths resolve beside the config file."""
+        if not self.slo.maintenance_file:
+            return None
+        p = Path(self.slo.maintenance_file).expanduser()
+        if not p.is_absolute() and self.path:
+            p = Path(self.path).parent / p
+        return p
+
+
+# --- decoding -----------------------------------------------------------------
+
+_PROBE_KEYS = {
+    "critical", "interval", "timeout", "retries", "retry_interval", "expect_status", "method",
+    "headers", "body_contains", "body_regex", "max_latency", "verify_tls", "follow_redirects",
+    "max_body_bytes",
+}
+_TARGET_KEYS = _PROBE_KEYS | {"name", "url"}
+_CONTROL_KEYS = (_PROBE_KEYS - {"critical"}) | {"name", "url"}
+_DAEMON_KEYS = {"listen", "database", "service", "retention", "max_concurrency"}
+_SLO_KEYS = {
+    "objective", "windows", "maintenance_notice", "allow_retroactive_maintenance",
+    "maintenance_file", "maintenance_feeds", "maintenance_feed_interval",
+}
+_MAINT_KEYS = {"id", "start", "end", "announced", "targets", "reason"}
+_TOP_KEYS = {"daemon", "slo", "defaults", "targets", "controls", "maintenance"}
+
+
+class _Decoder:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def problem(self, path: str, msg: str) -> None:
+        self.problems.append(f"{path}: {msg}")
+
+    def unknown(self, table: Mapping[str, Any], allowed: set[str], path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                hint = ""
+                if key == "support" and not path:
+                    hint = " ([support] is not supported yet)"
+                self.problem(where, f"unknown key{hint}")
+
+    def table(self, value: Any, path: str) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.problem(path, f"must be a table, not {_typename(value)}")
+            return {}
+        return value
+
+    def string(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str):
+            self.problem(path, f"must be a string, not {_typename(value)}")
+            return None
+        return value
+
+    def resolved(self, value: Any, path: str) -> str | None:
+        """A string that may be `env:NAME`, read from the environment."""
+        s = self.string(value, path)
+        if s is None or not s.startswith("env:"):
+            return s
+        name = s[4:]
+        if not name:
+            self.problem(path, "env: needs a variable name")
+            return None
+        if name not in self.env:
+            self.problem(path, f"environment variable {name} is not set")
+            return None
+        return self.env[name]
+
+    def boolean(self, value: Any, path: str) -> bool | None:
+        if not isinstance(value, bool):
+            self.problem(path, f"must be true or false, not {_typename(value)}")
+            return None
+        return value
+
+    def integer(self, value: Any, path: str, minimum: int) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(path, f"must be an integer, not {_typename(value)}")
+            return None
+        if value < minimum:
+            self.problem(path, f"must be at least {minimum}")
+            return None
+        return value
+
+    def duration(self, value: Any, path: str, *, positive: bool = True) -> float | None:
+        s = self.string(value, path)
+        if s is None:
+            return None
+        try:
+            seconds = parse_duration(s)
+        except ValueError as e:
+            self.problem(path, str(e))
+            return None
+        if positive and seconds <= 0:
+            self.problem(path, "must be greater than zero")
+            return None
+        return seconds
+
+    def instant(self, value: Any, path: str) -> float | None:
+        if not isinstance(value, dt.datetime | dt.date) or isinstance(value, dt.time):
+            self.problem(path, f"must be a TOML datetime with offset, not {_typename(value)}")
+            return None
+        try:
+            return to_epoch(value)
+        except ValueError as e:
+            self.problem(path, str(e))
+            return None
+
+    def str_list(self, value: Any, path: str) -> tuple[str, ...] | None:
+        if not isinstance(value, list):
+            self.problem(path, f"must be an array of strings, not {_typename(value)}")
+            return None
+        out = []
+        for i, item in enumerate(value):
+            s = self.string(item, f"{path}[{i}]")
+            if s is not None:
+                out.append(s)
+        return tuple(out)
+
+
+def _typename(value: Any) -> str:
+    return {
+        str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+        list: "an array", dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _probe_fields(d: _Decoder, raw: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Decode the keys shared by targets, controls and [defaults]."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        p = f"{path}.{key}"
+        match key:
+            case "critical" | "verify_tls" | "follow_redirects":
+                v: Any = d.boolean(value, p)
+            case "interval" | "timeout" | "retry_interval" | "max_latency":
+                v = d.duration(value, p)
+            case "retries":
+                v = d.integer(value, p, 0)
+            case "max_body_bytes":
+                v = d.integer(value, p, 1)
+            case "method":
+                v = d.string(value, p)
+                if v is not None:
+                    v = v.upper()
+                    if v not in METHODS:
+                        d.problem(p, f"unsupported method {value!r}")
+                        v = None
+            case "expect_status":
+                v = _expect_status(d, value, p)
+            case "headers":
+                v = _headers(d, value, p)
+            case "body_contains":
+                v = d.string(value, p)
+            case "body_regex":
+                v = d.string(value, p)
+                if v is not None:
+                    try:
+                        v = re.compile(v)
+                    except re.error as e:
+                        d.problem(p, f"invalid regular expression: {e}")
+                        v = None
+            case _:
+                continue
+        if v is not None:
+            out[key] = v
+    return out
+
+
+def _expect_status(d: _Decoder, value: Any, path: str) -> tuple[str, ...] | None:
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for i, item in enumerate(items):
+        p = f"{path}[{i}]" if isinstance(value, list) else path
+        if isinstance(item, int) and not isinstance(item, bool) and 100 <= item <= 599:
+            out.append(str(item))
+        elif isinstance(item, str) and STATUS_CLASS_RE.match(item.lower()):
+            out.append(item.lower())
+        elif isinstance(item, str) and item.isdigit() and 100 <= int(item) <= 599:
+            out.append(item)
+        else:
+            d.problem(p, f"must be an HTTP status (100-599) or a class like \"2xx\", not {item!r}")
+            return None
+    if not out:
+        d.problem(path, "must list at least one status")
+        return None
+    return tuple(out)
+
+
+def _headers(d: _Decoder, value: Any, path: str) -> tuple[tuple[str, str], ...] | None:
+    table = d.table(value, path)
+    out = []
+    for name, raw in table.items():
+        v = d.resolved(raw, f"{path}.{name}")
+        if v is not None:
+            out.append((str(name), v))
+    return tuple(out)
+
+
+def _url(d: _Decoder, value: Any, path: str) -> str | None:
+    s = d.resolved(value, path)
+    if s is None:
+        return None
+    parts = urlsplit(s)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        d.problem(path, f"must be an http:// or https:// URL with a host, not {s!r}")
+        return None
+    try:
+        _ = parts.port
+    except ValueError:
+        d.problem(path, f"invalid port in {s!r}")
+        return None
+    return s
+
+
+def _probes(
+    d: _Decoder, raw: Any, section: str, allowed: set[str], defaults: Mapping[str, Any],
+) -> tuple[ProbeSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        d.problem(section, f"must be an array of tables ([[{section}]]), not {_typename(raw)}")
+        return ()
+    out: list[ProbeSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        path = f"{section}[{i}]"
+        table = d.table(item, path)
+        if not table:
+            continue
+        d.unknown(table, allowed, path)
+        n_before = len(d.problems)
+        name: str | None
+        if "name" in table:
+            name = d.string(table["name"], f"{path}.name")
+            if name is not None and not NAME_RE.match(name):
+                d.problem(f"{path}.name", f"{name!r} must match [a-z0-9_-]+")
+                name = None
+        elif section == "controls":
+            name = f"control-{i}"
+        else:
+            d.problem(f"{path}.name", "missing (every target needs a unique name)")
+            name = None
+        if name is not None:
+            if name in seen:
+                d.problem(f"{path}.name", f"duplicate name {name!r} (also {section}[{seen[name]}])")
+            seen.setdefault(name, i)
+        url = _url(d, table["url"], f"{path}.url") if "url" in table else None
+        if "url" not in table:
+            d.problem(f"{path}.url", "missing")
+        fields = {**defaults, **_probe_fields(d, table, path)}
+        if section == "controls":
+            fields.pop("critical", None)
+        if len(d.problems) > n_before or name is None or url is None:
+            continue
+        out.append(ProbeSpec(name=name, url=url, **fields))
+    return tuple(out)
+
+
+def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
+    d.unknown(raw, _DAEMON_KEYS, "daemon")
+    kw: dict[str, Any] = {}
+    if "listen" in raw:
+        s = d.string(raw["listen"], "daemon.listen")
+        if s is not None:
+            host, sep, port = s.rpartition(":")
+            host = host.strip("[]")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                d.problem("daemon.listen", f"must be HOST:PORT, not {s!r}")
+            else:
+                kw["listen_host"], kw["listen_port"] = host, int(port)
+    if "database" in raw:
+        s = d.string(raw["database"], "daemon.database")
+        if s is not None:
+            if s.strip():
+                kw["database"] = s
+            else:
+                d.problem("daemon.database", "must not be empty")
+    if "service" in raw:
+        s = d.string(raw["service"], "daemon.service")
+        if s:
+            kw["service"] = s
+        elif s is not None:
+            d.problem("daemon.service", "must not be empty")
+    if "retention" in raw and (v := d.duration(raw["retention"], "daemon.retention")) is not None:
+        kw["retention"] = v
+    if "max_concurrency" in raw and (
+        n := d.integer(raw["max_concurrency"], "daemon.max_concurrency", 1)
+    ) is not None:
+        kw["max_concurrency"] = n
+    return DaemonSpec(**kw)
+
+
+def _slo(d: _Decoder, raw: Mapping[str, Any]) -> SloSpec:
+    d.unknown(raw, _SLO_KEYS, "slo")
+    kw: dict[str, Any] = {}
+    if "objective" in raw:
+        v = raw["objective"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
+            d.problem("slo.objective", f"must be a number between 0 and 1 (exclusive), not {v!r}")
+        else:
+            kw["objective"] = float(v)
+    if "windows" in raw and (names := d.str_list(raw["windows"], "slo.windows")) is not None:
+        wins = []
+        for i, name in enumerate(names):
+            if (secs := d.duration(name, f"slo.windows[{i}]")) is not None:
+                wins.append((name, secs))
+        if len({w[0] for w in wins}) != len(wins):
+            d.problem("slo.windows", "duplicate window")
+        kw["windows"] = tuple(wins)
+    if "maintenance_notice" in raw and (
+        v := d.duration(raw["maintenance_notice"], "slo.maintenance_notice", positive=False)
+    ) is not None:
+        kw["maintenance_notice"] = v
+    if "allow_retroactive_maintenance" in raw and (
+        b := d.boolean(raw["allow_retroactive_maintenance"], "slo.allow_retroactive_maintenance")
+    ) is not None:
+        kw["allow_retroactive_maintenance"] = b
+    if "maintenance_file" in raw and (
+        s := d.string(raw["maintenance_file"], "slo.maintenance_file")
+    ) is not None:
+        kw["maintenance_file"] = s or None
+    if "maintenance_feeds" in raw and (
+        feeds := d.str_list(raw["maintenance_feeds"], "slo.maintenance_feeds")
+    ) is not None:
+        kw["maintenance_feeds"] = feeds
+    if "maintenance_feed_interval" in raw and (
+        v := d.duration(raw["maintenance_feed_interval"], "slo.maintenance_feed_interval")
+    ) is not None:
+        kw["maintenance_feed_interval"] = v
+    return SloSpec(**kw)
+
+
+def parse_maintenance(
+    raw: Any, *, source: str = "config", section: str = "maintenance",
+    target_names: set[str] | None = None,
+) -> tuple[tuple[MaintenanceSpec, ...], list[str]]:
+    """Decode `[[maintenance]]` tables (from probe.toml or the maintenance file)."""
+    d = _Decoder({})
+    out = _maintenance(d, raw, source, section, target_names)
+    return out, d.problems
+
+
+def _maintenance(
+    d: _Decoder, raw: Any, source: str, section: str, target_names: set[str] | None,
+) -> tuple[MaintenanceSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        d.problem(section, "must be an array of tables ([[maintenance]])")
+        return ()
+    out: list[MaintenanceSpec] = []
+    ids: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        path = f"{section}[{i}]"
+        table = d.table(item, path)
+        if not table:
+            continue
+        d.unknown(table, _MAINT_KEYS, path)
+        n_before = len(d.problems)
+        for key in ("id", "start", "end", "announced"):
+            if key not in table:
+                d.problem(f"{path}.{key}", "missing")
+        mid = d.string(table.get("id", ""), f"{path}.id") if "id" in table else None
+        if mid is not None:
+            if not mid:
+                d.problem(f"{path}.id", "must not be empty")
+            elif mid in ids:
+                d.problem(f"{path}.id", f"duplicate id {mid!r} (also {section}[{ids[mid]}])")
+            ids.setdefault(mid, i)
+        start = d.instant(table["start"], f"{path}.start") if "start" in table else None
+        end = d.instant(table["end"], f"{path}.end") if "end" in table else None
+        announced = (
+            d.instant(table["announced"], f"{path}.announced") if "announced" in table else None
+        )
+        if start is not None and end is not None and end <= start:
+            d.problem(f"{path}.end", "must be after start")
+        targets: tuple[str, ...] | None = None
+        if "targets" in table:
+            targets = d.str_list(table["targets"], f"{path}.targets")
+            if targets is not None and target_names is not None:
+                for j, t in enumerate(targets):
+                    if t not in target_names:
+                        d.problem(f"{path}.targets[{j}]", f"no target named {t!r}")
+            if targets is not None and not targets:
+                d.problem(f"{path}.targets", "must name at least one target (omit it for all)")
+        reason = d.string(table.get("reason", ""), f"{path}.reason") if "reason" in table else ""
+        if len(d.problems) > n_before:
+            continue
+        assert mid is not None and start is not None and end is not None
+        assert announced is not None
+        out.append(MaintenanceSpec(
+            id=mid, start=start, end=end, announced=announced, targets=targets,
+            reason=reason or "", source=source,
+        ))
+    return tuple(out)
+
+
+def parse(
+    raw: Mapping[str, Any], *, env: Mapping[str, str] | None = None, path: str | None = None,
+) -> Config:
+    """Decode a probe.toml mapping into Config, or raise ConfigError with every problem."""
+    d = _Decoder(os.environ if env is None else env)
+    d.unknown(raw, _TOP_KEYS, "")
+    daemon = _daemon(d, d.table(raw.get("daemon", {}), "daemon"))
+    slo = _slo(d, d.table(raw.get("slo", {}), "slo"))
+    defaults_raw = d.table(raw.get("defaults", {}), "defaults")
+    d.unknown(defaults_raw, _PROBE_KEYS, "defaults")
+    defaults = _probe_fields(d, defaults_raw, "defaults")
+    if "targets" not in raw:
+        d.problem("targets", "missing: at least one [[targets]] table is needed")
+    targets = _probes(d, raw.get("targets"), "targets", _TARGET_KEYS, defaults)
+    controls = _probes(d, raw.get("controls"), "controls", _CONTROL_KEYS, defaults)
+    names = {t.name for t in targets}
+    raw_targets = raw.get("targets")
+    if isinstance(raw_targets, list):
+        names |= {str(t.get("name")) for t in raw_targets if isinstance(t, Mapping)}
+    maintenance = _maintenance(d, raw.get("maintenance"), "config", "maintenance", names)
+    if d.problems:
+        raise ConfigError(d.problems)
+    return Config(
+        daemon=daemon, slo=slo, targets=targets, controls=controls, maintenance=maintenance,
+        path=path,
+    )
+
+
+def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and decode a probe.toml file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot read: {e.strerror or e}"]) from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{p}: invalid TOML: {e}"]) from None
+    return parse(raw, env=env, path=str(p))
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    """$SLAPROBE_CONFIG, else ./probe.toml, else /etc/slaprobe/probe.toml."""
+    env = os.environ if env is None else env
+    if env.get("SLAPROBE_CONFIG"):
+        return Path(env["SLAPROBE_CONFIG"])
+    local = Path("probe.toml")
+    if local.exists():
+        return local
+    return Path("/etc/slaprobe/probe.toml")
+
+
+def replace(cfg: Config, **changes: Any) -> Config:
+    """A copy of a frozen config with some fields changed (for tests and reloads)."""
+    return dataclasses.replace(cfg, **changes)
