@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slaprobe.timefmt import parse_duration, to_epoch
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx$")

@@ -29,7 +29,9 @@ def parse_duration(text: str) -> float:
         total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
         pos = m.end()
     if pos != len(s):
-        raise ValueError(f"invalid duration {text!r} (use e.g. \"500ms\", \"30s\", \"5m\", \"48h\", \"30d\")")
+        raise ValueError(
+            f"invalid duration {text!r} (use e.g. \"500ms\", \"30s\", \"5m\", \"48h\", \"30d\")",
+        )
     return total
 
 
@@ -74,7 +76,8 @@ def parse_instant(text: str) -> float:
     try:
         when = dt.datetime.fromisoformat(iso)
     except ValueError:
-        raise ValueError(f"invalid time {text!r} (use RFC 3339, e.g. 2026-10-01T00:00:00Z)") from None
+        msg = f"invalid time {text!r} (use RFC 3339, e.g. 2026-10-01T00:00:00Z)"
+        raise ValueError(msg) from None
     if when.tzinfo is None:
         raise ValueError(f"time {text!r} needs an offset (e.g. Z or +01:00)")
     return when.timestamp()

@@ -1,0 +1,165 @@
+"""aiohttp I/O: one HTTP attempt on a fresh connection, and a check with retries.
+
+Like blackbox_exporter, every attempt opens its own session and connection, so
+DNS, TCP and TLS failures are seen each time instead of hidden by a pool. The
+whole attempt (connect, headers, body) is bounded by `spec.timeout`, and at most
+`spec.max_body_bytes` of the body is read. Target failures come back as
+`Attempt` values with an `ErrorKind`; only bugs and cancellation raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from slaprobe import __version__
+from slaprobe.checks import judge
+from slaprobe.config import ProbeSpec
+from slaprobe.model import Attempt, ErrorKind
+
+USER_AGENT = f"slaprobe/{__version__}"
+MAX_REDIRECTS = 10
+_CHUNK = 64 * 1024
+_DETAIL_MAX = 160
+
+
+async def attempt(
+    spec: ProbeSpec,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    resolver: AbstractResolver | None = None,
+) -> Attempt:
+    """One attempt against `spec.url` on a fresh connection, judged by `checks.judge`.
+
+    `ssl_context` replaces the default trust store when `spec.verify_tls` is on
+    (ignored when it is off). `resolver` replaces aiohttp's default resolver.
+    """
+    start = time.monotonic()
+    seen: list[int] = []  # the final response's status, once its headers arrived
+    connector = aiohttp.TCPConnector(
+        force_close=True,
+        limit=0,
+        use_dns_cache=False,
+        ssl=ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls,
+        resolver=resolver,
+    )
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout below bounds it all
+        headers={"User-Agent": USER_AGENT},
+    ) as session:
+        try:
+            async with asyncio.timeout(spec.timeout):
+                body = await _fetch(session, spec, seen)
+        except TimeoutError:  # includes aiohttp.ServerTimeoutError
+            kind, detail = ErrorKind.TIMEOUT, f"no complete response within {spec.timeout:g}s"
+        except (aiohttp.ClientError, OSError) as exc:
+            kind, detail = classify(exc)
+            if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
+                seen.append(exc.history[-1].status)
+        else:
+            return judge(spec, status=seen[-1], body=body, latency=time.monotonic() - start)
+    return Attempt(
+        ok=False,
+        latency=time.monotonic() - start,
+        status=seen[-1] if seen else None,
+        error=kind,
+        detail=detail[:_DETAIL_MAX],
+    )
+
+
+async def check(
+    spec: ProbeSpec,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    resolver: AbstractResolver | None = None,
+) -> list[Attempt]:
+    """A first attempt and up to `spec.retries` more, `spec.retry_interval` apart.
+
+    Stops at the first success. The check is ok iff the last attempt is ok.
+    `on_attempt` sees every attempt as it completes (per-attempt metrics).
+    """
+    attempts: list[Attempt] = []
+    for n in range(spec.retries + 1):
+        if n:
+            await sleep(spec.retry_interval)
+        result = await attempt(spec, ssl_context=ssl_context, resolver=resolver)
+        attempts.append(result)
+        if on_attempt is not None:
+            on_attempt(result)
+        if result.ok:
+            break
+    return attempts
+
+
+async def _fetch(session: aiohttp.ClientSession, spec: ProbeSpec, seen: list[int]) -> bytes:
+    async with session.request(
+        spec.method,
+        spec.url,
+        headers=dict(spec.headers),
+        allow_redirects=spec.follow_redirects,
+        max_redirects=MAX_REDIRECTS,
+    ) as resp:
+        seen.append(resp.status)
+        body = await _read_capped(resp.content, spec.max_body_bytes)
+        if not resp.content.at_eof():
+            resp.close()  # drop the connection rather than drain the rest of the body
+        return body
+
+
+async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = await content.read(min(_CHUNK, limit - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def classify(exc: BaseException) -> tuple[ErrorKind, str]:
+    """The error kind and a short detail for an exception raised by an attempt.
+
+    Details name the exception and the OS or TLS reason; never headers, and not
+    the URL (which may embed credentials).
+    """
+    if isinstance(exc, TimeoutError):
+        return ErrorKind.TIMEOUT, "timed out"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return ErrorKind.BAD_STATUS, "redirect loop"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError) or (
+        isinstance(exc, aiohttp.ClientConnectorError)
+        and isinstance(exc.os_error, socket.gaierror)
+    ):
+        return ErrorKind.DNS_ERROR, f"cannot resolve {exc.host}: {_reason(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ErrorKind.TLS_ERROR, f"certificate: {_reason(exc.certificate_error)}"
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return ErrorKind.TLS_ERROR, f"TLS: {_reason(exc)}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return (
+            ErrorKind.CONNECT_ERROR,
+            f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}",
+        )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # its str() carries the request URL; the class name is enough
+        return ErrorKind.CONNECT_ERROR, type(exc).__name__
+    return ErrorKind.CONNECT_ERROR, f"{type(exc).__name__}: {_reason(exc)}"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return str(exc.verify_message)
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,293 @@
+"""SQLite history store: checks, run-length spans, maintenance first-seen times.
+
+WAL mode and one transaction per batch: a `kill -9` loses at most what was not
+yet committed. Methods are synchronous; the daemon calls them through
+`asyncio.to_thread` so a slow disk never stalls the event loop. The schema is
+versioned and each version has a migration step from the one before.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from slaprobe.config import MaintenanceSpec
+from slaprobe.maintenance import Seen, version_key
+from slaprobe.model import Check, State
+from slaprobe.timeline import History, OpenRun, Write
+
+SCHEMA_VERSION = 3
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS checks (
+            target TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL,
+            latency REAL, status INTEGER, error TEXT, interval REAL NOT NULL,
+            network INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (target, at)
+        ) WITHOUT ROWID;
+    """)
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    db.executescript("""
+        CREATE TABLE spans (
+            target TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
+            state INTEGER NOT NULL, PRIMARY KEY (target, start)
+        ) WITHOUT ROWID;
+        CREATE TABLE open_runs (
+            target TEXT PRIMARY KEY, start REAL NOT NULL, state INTEGER NOT NULL,
+            last_at REAL NOT NULL, cap_end REAL NOT NULL
+        );
+    """)
+    for (target,) in db.execute("SELECT DISTINCT target FROM checks").fetchall():
+        _rebuild(db, target)
+
+
+def _v3(db: sqlite3.Connection) -> None:
+    db.executescript("""
+        CREATE TABLE maintenance_seen (
+            key TEXT PRIMARY KEY, id TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
+            announced REAL NOT NULL, targets TEXT, first_seen REAL NOT NULL
+        );
+        CREATE INDEX maintenance_seen_id ON maintenance_seen (id);
+    """)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is from a newer slaprobe."""
+
+
+def _row_check(row: Sequence[object]) -> Check:
+    target, at, ok, latency, status, error, interval, network = row
+    return Check(
+        target=str(target), at=float(at), ok=bool(ok), interval=float(interval),  # type: ignore[arg-type]
+        latency=latency, status=status, error=error, network=bool(network),  # type: ignore[arg-type]
+    )
+
+
+def _iter_checks(db: sqlite3.Connection, target: str) -> Iterator[Check]:
+    cur = db.execute(
+        "SELECT target, at, ok, latency, status, error, interval, network FROM checks"
+        " WHERE target = ? ORDER BY at", (target,),
+    )
+    while rows := cur.fetchmany(10000):
+        for row in rows:
+            yield _row_check(row)
+
+
+def _rebuild(db: sqlite3.Connection, target: str) -> None:
+    """Recompute a target's spans and open run from its checks."""
+    h = History()
+    db.execute("DELETE FROM spans WHERE target = ?", (target,))
+    db.execute("DELETE FROM open_runs WHERE target = ?", (target,))
+    batch: list[tuple[str, float, float, int]] = []
+    for c in _iter_checks(db, target):
+        closed = h.add(c)
+        if closed is not None:
+            batch.append((target, closed[0], closed[1], int(closed[2])))
+            if len(batch) >= 10000:
+                db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?)", batch)
+                batch.clear()
+    db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?)", batch)
+    if h.open is not None:
+        r = h.open
+        db.execute(
+            "INSERT INTO open_runs VALUES (?, ?, ?, ?, ?)",
+            (target, r.start, int(r.state), r.last_at, r.cap_end),
+        )
+
+
+class Store:
+    """One SQLite database; safe to call from one worker thread at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=30,
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open database {path}: {e}") from e
+
+    # --- schema ---------------------------------------------------------------
+
+    def version(self) -> int:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        current = self.version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema {current}, newer than this slaprobe "
+                f"({SCHEMA_VERSION})",
+            )
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            with self._tx():
+                MIGRATIONS[v](self._db)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),),
+                )
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- checks and timelines -------------------------------------------------
+
+    def write(self, batch: Sequence[Write]) -> None:
+        """Store a batch of checks and their timeline changes in one transaction."""
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [_check_row(w.check) for w in batch],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
+                [(w.check.target, w.closed[0], w.closed[1], int(w.closed[2]))
+                 for w in batch if w.closed is not None],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
+                [(w.check.target, w.open.start, int(w.open.state), w.open.last_at, w.open.cap_end)
+                 for w in batch if w.open is not None],
+            )
+
+    def load(self, target: str, since: float) -> History:
+        """A target's timeline from `since` on (older spans are left out)."""
+        h = History()
+        with self._lock:
+            cur = self._db.execute(
+                'SELECT start, "end", state FROM spans WHERE target = ? AND "end" > ?'
+                " ORDER BY start", (target, since),
+            )
+            while rows := cur.fetchmany(10000):
+                for s, e, st in rows:
+                    h.spans.append(s, e, State(st))
+            row = self._db.execute(
+                "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
+            ).fetchone()
+        if row is not None:
+            h.open = OpenRun(row[0], State(row[1]), row[2], row[3])
+        return h
+
+    def checks(self, target: str, a: float, b: float) -> list[Check]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT target, at, ok, latency, status, error, interval, network FROM checks"
+                " WHERE target = ? AND at >= ? AND at < ? ORDER BY at", (target, a, b),
+            ).fetchall()
+        return [_row_check(r) for r in rows]
+
+    def count_checks(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM checks").fetchone()[0])
+
+    def import_checks(self, checks: Iterable[Check]) -> tuple[int, int]:
+        """Insert checks (duplicates skipped) and rebuild the touched timelines,
+        all in one transaction. Returns (inserted, skipped)."""
+        inserted = skipped = 0
+        touched: set[str] = set()
+        with self._tx():
+            for c in checks:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _check_row(c),
+                )
+                if cur.rowcount:
+                    inserted += 1
+                    touched.add(c.target)
+                else:
+                    skipped += 1
+            for target in sorted(touched):
+                _rebuild(self._db, target)
+            if touched:
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key)"
+                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                )
+        return inserted, skipped
+
+    def generation(self) -> int:
+        """Bumped whenever history is rewritten from outside the daemon (imports)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def prune(self, before: float) -> int:
+        """Delete checks and spans older than `before`; returns checks deleted."""
+        with self._tx():
+            n = self._db.execute("DELETE FROM checks WHERE at < ?", (before,)).rowcount
+            self._db.execute('DELETE FROM spans WHERE "end" < ?', (before,))
+        return int(n)
+
+    # --- maintenance ------------------------------------------------------------
+
+    def record_seen(self, specs: Iterable[MaintenanceSpec], now: float) -> dict[str, list[Seen]]:
+        """Remember when each window version was first seen; return every stored
+        version of the given windows' ids."""
+        specs = list(specs)
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO maintenance_seen VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(version_key(s), s.id, s.start, s.end, s.announced,
+                  None if s.targets is None else json.dumps(sorted(s.targets)), now)
+                 for s in specs],
+            )
+            out: dict[str, list[Seen]] = {}
+            for mid in {s.id for s in specs}:
+                rows = self._db.execute(
+                    'SELECT id, start, "end", announced, targets, first_seen FROM maintenance_seen'
+                    " WHERE id = ? ORDER BY first_seen", (mid,),
+                ).fetchall()
+                out[mid] = [
+                    Seen(id=r[0], start=r[1], end=r[2], announced=r[3],
+                         targets=None if r[4] is None else tuple(json.loads(r[4])),
+                         first_seen=r[5])
+                    for r in rows
+                ]
+        return out
+
+
+def _check_row(c: Check) -> tuple[object, ...]:
+    return (c.target, c.at, int(c.ok), c.latency, c.status, c.error, c.interval, int(c.network))
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
