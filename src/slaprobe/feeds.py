@@ -178,6 +178,7 @@ def _validate_events(cal: Any, source: str, notes: list[str]) -> set[str]:
     """Refuse broken events, drop unusable ones; return the UIDs that recur."""
     keep: list[Any] = []
     recurring: set[str] = set()
+    masters: set[str] = set()
     for n, comp in enumerate(cal.subcomponents):
         if comp.name != "VEVENT":
             keep.append(comp)
@@ -194,6 +195,11 @@ def _validate_events(cal: Any, source: str, notes: list[str]) -> set[str]:
             notes.append(f"{label}: skipped: no DTSTART")
             continue
         start = comp["DTSTART"].dt
+        for prop in ("DTSTART", "DTEND"):
+            value = comp.get(prop)
+            tzid = value.params.get("TZID") if value is not None else None
+            if tzid and isinstance(value.dt, dt.datetime) and value.dt.tzinfo is None:
+                notes.append(f"{label}: unknown TZID {tzid!r} on {prop}; taken as UTC")
         if "DTEND" in comp:
             end = comp["DTEND"].dt
             if _epoch(end) < _epoch(start):
@@ -209,6 +215,13 @@ def _validate_events(cal: Any, source: str, notes: list[str]) -> set[str]:
             continue
         if any(p in comp for p in ("RRULE", "RDATE", "RECURRENCE-ID")):
             recurring.add(uid)
+        if "RECURRENCE-ID" not in comp:
+            if uid in masters:
+                notes.append(
+                    f"{label}: defined more than once; only the revision with the highest "
+                    "SEQUENCE is used",
+                )
+            masters.add(uid)
         keep.append(comp)
     cal.subcomponents[:] = keep
     return recurring

@@ -19,8 +19,9 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 
 def clip(intervals: Iterable[Interval], a: float, b: float) -> list[Interval]:
-    """The parts of (sorted, disjoint) intervals inside [a, b)."""
-    return [(max(s, a), min(e, b)) for s, e in intervals if e > a and s < b]
+    """The non-empty parts of (sorted, disjoint) intervals inside [a, b)."""
+    parts = ((max(s, a), min(e, b)) for s, e in intervals)
+    return [(s, e) for s, e in parts if e > s]
 
 
 def total(intervals: Iterable[Interval]) -> float:

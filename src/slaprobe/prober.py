@@ -10,6 +10,7 @@ whole attempt (connect, headers, body) is bounded by `spec.timeout`, and at most
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import time
@@ -41,7 +42,6 @@ async def attempt(
     (ignored when it is off). `resolver` replaces aiohttp's default resolver.
     """
     start = time.monotonic()
-    seen: list[int] = []  # the final response's status, once its headers arrived
     connector = aiohttp.TCPConnector(
         force_close=True,
         limit=0,
@@ -51,20 +51,25 @@ async def attempt(
     )
     async with aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout below bounds it all
+        timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout bounds the whole attempt
         headers={"User-Agent": USER_AGENT},
     ) as session:
-        try:
-            async with asyncio.timeout(spec.timeout):
-                body = await _fetch(session, spec, seen)
-        except TimeoutError:  # includes aiohttp.ServerTimeoutError
-            kind, detail = ErrorKind.TIMEOUT, f"no complete response within {spec.timeout:g}s"
-        except (aiohttp.ClientError, OSError) as exc:
-            kind, detail = classify(exc)
-            if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
-                seen.append(exc.history[-1].status)
-        else:
-            return judge(spec, status=seen[-1], body=body, latency=time.monotonic() - start)
+        return await _attempt_in(session, spec, start)
+
+
+async def _attempt_in(session: aiohttp.ClientSession, spec: ProbeSpec, start: float) -> Attempt:
+    seen: list[int] = []  # the final response's status, once its headers arrived
+    try:
+        async with asyncio.timeout(spec.timeout):
+            body = await _fetch(session, spec, seen)
+    except TimeoutError:  # includes aiohttp.ServerTimeoutError
+        kind, detail = ErrorKind.TIMEOUT, f"no complete response within {spec.timeout:g}s"
+    except (aiohttp.ClientError, OSError) as exc:
+        kind, detail = classify(exc)
+        if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
+            seen.append(exc.history[-1].status)
+    else:
+        return judge(spec, status=seen[-1], body=body, latency=time.monotonic() - start)
     return Attempt(
         ok=False,
         latency=time.monotonic() - start,
@@ -149,6 +154,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
             ErrorKind.CONNECT_ERROR,
             f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}",
         )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return ErrorKind.CONNECT_ERROR, "connection lost mid-body"
     if isinstance(exc, aiohttp.ClientResponseError):
         # its str() carries the request URL; the class name is enough
         return ErrorKind.CONNECT_ERROR, type(exc).__name__
@@ -160,6 +167,10 @@ def _reason(exc: BaseException) -> str:
         return str(exc.verify_message)
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return str(exc.reason)
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)  # "Connection refused", not aiohttp's "Connect call failed"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -22,8 +22,15 @@ from slaprobe.timeline import History, OpenRun, Write
 SCHEMA_VERSION = 3
 
 
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run statements one by one (executescript would commit the open transaction)."""
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
 def _v1(db: sqlite3.Connection) -> None:
-    db.executescript("""
+    _script(db, """
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS checks (
             target TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL,
@@ -35,7 +42,7 @@ def _v1(db: sqlite3.Connection) -> None:
 
 
 def _v2(db: sqlite3.Connection) -> None:
-    db.executescript("""
+    _script(db, """
         CREATE TABLE spans (
             target TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
             state INTEGER NOT NULL, PRIMARY KEY (target, start)
@@ -50,7 +57,7 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 def _v3(db: sqlite3.Connection) -> None:
-    db.executescript("""
+    _script(db, """
         CREATE TABLE maintenance_seen (
             key TEXT PRIMARY KEY, id TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
             announced REAL NOT NULL, targets TEXT, first_seen REAL NOT NULL

@@ -147,11 +147,15 @@ class History:
         return self.spans.end if run is None else run.last_at
 
     def tail(self, now: float) -> Span | None:
-        """The open run's span as of `now` (provisional)."""
+        """The open run's span as of `now` (provisional).
+
+        Up to its last check the run is final (each check there has a successor);
+        only the last check's coverage is provisional: until `now`, at most its cap.
+        """
         run = self.open
         if run is None:
             return None
-        end = min(now, run.cap_end)
+        end = max(run.last_at, min(now, run.cap_end))
         return (run.start, end, run.state) if end > run.start else None
 
     def totals(self, a: float, b: float, now: float) -> list[float]:

@@ -55,6 +55,21 @@ class Tracker:
         self.credit = {name: Credit() for name in self.critical}
         self.service_credit = Credit()
 
+    def reconfigure(
+        self, critical: Mapping[str, bool], histories: Mapping[str, History], *,
+        replace: bool = False,
+    ) -> None:
+        """Follow a new target set: kept targets keep their timelines and credit
+        (unless `replace`), new ones take the given histories."""
+        self.critical = dict(critical)
+        self.histories = {
+            n: (histories.get(n) if replace or n not in self.histories else self.histories[n])
+            or History()
+            for n in self.critical
+        }
+        self.credit = {n: self.credit.get(n) or Credit() for n in self.critical}
+        self.set_maintenance(self.maintenance)
+
     # --- inputs -------------------------------------------------------------------
 
     def add(self, check: Check) -> Write:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.typedefs import Handler
 
 CHUNK = b"x" * (64 * 1024)
 
@@ -89,7 +90,7 @@ async def serve(ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[Faul
 
 
 @web.middleware
-async def _record(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     stats = request.app[STATS]
     route = request.match_info.route.name or "?"
     stats.hits[route] += 1

@@ -66,7 +66,7 @@ OK = None  # expected error kind for a success
     ],
 )
 def test_judge(
-    fields: dict[str, Any], status: int, body: bytes, latency: float,
+    *, fields: dict[str, Any], status: int, body: bytes, latency: float,
     error: ErrorKind | None, detail: str,
 ) -> None:
     a = judge(spec(**fields), status=status, body=body, latency=latency)

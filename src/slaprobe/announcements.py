@@ -1,0 +1,118 @@
+"""Where maintenance windows come from: probe.toml, the maintenance file, feeds.
+
+Reading and appending the maintenance file is I/O; `gather` and `judge` combine
+sources and the store's first-seen record into verdicts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+
+from slaprobe.config import Config, MaintenanceSpec, parse_maintenance
+from slaprobe.maintenance import Window, resolve
+from slaprobe.store import Store
+from slaprobe.timefmt import iso
+
+
+class MaintenanceFileError(Exception):
+    pass
+
+
+def read_file(path: Path, target_names: set[str]) -> tuple[MaintenanceSpec, ...]:
+    """The windows in the maintenance file; a missing file has none."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ()
+    except OSError as e:
+        raise MaintenanceFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise MaintenanceFileError(f"{path}: invalid TOML: {e}") from None
+    unknown = [k for k in raw if k != "maintenance"]
+    problems = [f"{path}: {k}: unknown key" for k in unknown]
+    specs, more = parse_maintenance(
+        raw.get("maintenance", []), source=str(path), section=f"{path}: maintenance",
+        target_names=target_names,
+    )
+    problems += more
+    if problems:
+        raise MaintenanceFileError("\n".join(problems))
+    return specs
+
+
+def file_mtime(path: Path | None) -> float | None:
+    if path is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def append_window(path: Path, spec: MaintenanceSpec) -> None:
+    """Append a [[maintenance]] table, atomically (temp file + rename)."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = "# Maintenance windows, added by `slaprobe maintenance add` or by hand.\n"
+    lines = [
+        "", "[[maintenance]]",
+        f"id = {_toml_str(spec.id)}",
+        f"start = {iso(spec.start)}",
+        f"end = {iso(spec.end)}",
+        f"announced = {iso(spec.announced)}",
+    ]
+    if spec.targets is not None:
+        lines.append("targets = [" + ", ".join(_toml_str(t) for t in spec.targets) + "]")
+    if spec.reason:
+        lines.append(f"reason = {_toml_str(spec.reason)}")
+    text = old.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _toml_str(s: str) -> str:
+    out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{out}"'
+
+
+def gather(*sources: Iterable[MaintenanceSpec]) -> list[MaintenanceSpec]:
+    """All windows, the first of any repeated id kept."""
+    out: dict[str, MaintenanceSpec] = {}
+    for source in sources:
+        for spec in source:
+            out.setdefault(spec.id, spec)
+    return list(out.values())
+
+
+def judge(store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: float) -> list[Window]:
+    """Record first sight of each window version, then give every window its verdict."""
+    specs = list(specs)
+    seen = store.record_seen(specs, now)
+    return resolve(
+        specs, seen, notice=cfg.slo.maintenance_notice,
+        allow_retroactive=cfg.slo.allow_retroactive_maintenance,
+    )
+
+
+def static_specs(cfg: Config) -> list[MaintenanceSpec]:
+    """Windows from probe.toml and the maintenance file (raises MaintenanceFileError)."""
+    path = cfg.maintenance_file_path()
+    names = {t.name for t in cfg.targets}
+    from_file = read_file(path, names) if path is not None else ()
+    return gather(cfg.maintenance, from_file)

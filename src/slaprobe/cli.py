@@ -1,0 +1,261 @@
+"""Command line: run | check | once | import | report | maintenance.
+
+Exit codes: 0 fine, 1 a critical target is down (`once`), 2 bad input (config,
+CSV, arguments) with every problem printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from slaprobe import __version__, announcements, daemon, logs, prober, report
+from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, default_path, load
+from slaprobe.importer import CsvError, parse_csv
+from slaprobe.maintenance import Window
+from slaprobe.model import Attempt
+from slaprobe.store import Store, StoreError
+from slaprobe.timefmt import format_duration, iso, month_range, parse_instant
+
+EXIT_DOWN = 1
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slaprobe", description="SLA-grade uptime probe daemon.")
+    p.add_argument("--version", action="version", version=f"slaprobe {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_, description=help_)
+        c.add_argument("--config", type=Path, default=None,
+                       help="probe.toml (default: $SLAPROBE_CONFIG, ./probe.toml, "
+                            "/etc/slaprobe/probe.toml)")
+        return c
+
+    r = cmd("run", "Run the probe daemon.")
+    r.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
+    r.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    cmd("check", "Validate the config; exit 2 listing every problem.")
+    cmd("once", "Probe every target once and print a table; exit 1 if a critical one is down.")
+    i = cmd("import", "Backfill check history from a CSV file (all or nothing).")
+    i.add_argument("file", type=Path, metavar="FILE.csv")
+    rep = cmd("report", "SLA report from the history.")
+    g = rep.add_mutually_exclusive_group(required=True)
+    g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
+    g.add_argument("--from", dest="start", metavar="T", help="RFC 3339 time or date")
+    rep.add_argument("--to", dest="end", metavar="T", help="RFC 3339 time or date")
+    rep.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
+    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
+    add.add_argument("--config", type=Path, default=None)
+    add.add_argument("--start", required=True, metavar="T")
+    add.add_argument("--end", required=True, metavar="T")
+    add.add_argument("--targets", default=None, help="comma-separated; default every target")
+    add.add_argument("--reason", required=True)
+    add.add_argument("--id", dest="mid", default=None, help="default: derived from the start")
+    ls = msub.add_parser("list", help="Every window with its status, notice and time excluded.")
+    ls.add_argument("--config", type=Path, default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        cfg = _load(args.config)
+        if args.command == "check":
+            return _check(cfg)
+        if args.command == "once":
+            return asyncio.run(_once(cfg))
+        if args.command == "import":
+            return _import(cfg, args.file)
+        if args.command == "report":
+            return _report(cfg, args)
+        if args.action == "add":
+            return _maint_add(cfg, args)
+        return _maint_list(cfg)
+    except ConfigError as e:
+        where = "invalid config"
+        print(f"slaprobe: {where}:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except (StoreError, announcements.MaintenanceFileError) as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _load(path: Path | None) -> Config:
+    cfg = load(path or default_path())
+    announcements.static_specs(cfg)  # the maintenance file must be valid too
+    return cfg
+
+
+def _check(cfg: Config) -> int:
+    print(f"{cfg.path}: ok ({len(cfg.targets)} targets, {len(cfg.controls)} controls, "
+          f"{len(announcements.static_specs(cfg))} maintenance windows)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    fmt = args.log_format
+    logs.setup(json=None if fmt == "auto" else fmt == "json", level=args.log_level)
+    path = args.config or default_path()
+    try:
+        return asyncio.run(daemon.main(path))
+    except ConfigError as e:
+        print(f"slaprobe: invalid config {path}:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except StoreError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _once(cfg: Config) -> int:
+    limit = asyncio.Semaphore(cfg.daemon.max_concurrency)
+
+    async def one(spec: ProbeSpec) -> tuple[ProbeSpec, list[Attempt]]:
+        async with limit:
+            return spec, await prober.check(spec)
+
+    results = await asyncio.gather(*(one(t) for t in cfg.targets))
+    rows = [["target", "critical", "result", "status", "latency", "attempts", "detail"]]
+    down = False
+    for spec, attempts in results:
+        last = attempts[-1]
+        down |= spec.critical and not last.ok
+        rows.append([
+            spec.name, "yes" if spec.critical else "no",
+            "up" if last.ok else f"DOWN ({last.error})",
+            "-" if last.status is None else str(last.status),
+            f"{last.latency * 1000:.0f}ms", str(len(attempts)), last.detail,
+        ])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_DOWN if down else 0
+
+
+def _open(cfg: Config) -> tuple[Store, list[Window]]:
+    """Open the store and record first sight of every window (DESIGN: on every open)."""
+    store = Store(cfg.database_path())
+    windows = announcements.judge(store, cfg, announcements.static_specs(cfg), time.time())
+    return store, windows
+
+
+def _import(cfg: Config, path: Path) -> int:
+    intervals = {t.name: t.interval for t in cfg.targets}
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            checks = parse_csv(f, intervals)
+    except OSError as e:
+        print(f"slaprobe: cannot read {path}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_INPUT
+    except UnicodeDecodeError as e:
+        print(f"slaprobe: {path}: not UTF-8 text ({e.reason} at byte {e.start})", file=sys.stderr)
+        return EXIT_INPUT
+    except CsvError as e:
+        print(f"slaprobe: {path}: {e} (nothing imported)", file=sys.stderr)
+        return EXIT_INPUT
+    store, _ = _open(cfg)
+    try:
+        inserted, skipped = store.import_checks(checks)
+    finally:
+        store.close()
+    print(f"imported {inserted} checks from {path} ({skipped} already stored, skipped)")
+    return 0
+
+
+def _report(cfg: Config, args: argparse.Namespace) -> int:
+    try:
+        if args.month:
+            if args.end:
+                raise ValueError("--to goes with --from, not --month")
+            a, b = month_range(args.month)
+        else:
+            if not args.end:
+                raise ValueError("--from needs --to")
+            a, b = parse_instant(args.start), parse_instant(args.end)
+            if b <= a:
+                raise ValueError("--to must be after --from")
+    except ValueError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    store, windows = _open(cfg)
+    try:
+        since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
+        tracker = report.load_tracker(cfg, store, since, windows)
+    finally:
+        store.close()
+    rep = report.build(cfg, tracker, a, b, time.time())
+    render = {"json": report.render_json, "markdown": report.render_markdown,
+              "text": report.render_text}[args.format]
+    sys.stdout.write(render(rep))
+    return 0
+
+
+def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
+    path = cfg.maintenance_file_path()
+    if path is None:
+        print("slaprobe: set [slo] maintenance_file in the config to add windows",
+              file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        start, end = parse_instant(args.start), parse_instant(args.end)
+    except ValueError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    if end <= start:
+        print("slaprobe: --end must be after --start", file=sys.stderr)
+        return EXIT_INPUT
+    targets = None
+    if args.targets:
+        targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+        unknown = [t for t in targets if cfg.target(t) is None]
+        if unknown:
+            print(f"slaprobe: --targets: no target named {', '.join(unknown)}", file=sys.stderr)
+            return EXIT_INPUT
+    existing = {s.id for s in announcements.static_specs(cfg)}
+    mid = args.mid or "maint-" + iso(start).replace(":", "").replace("-", "")[:13].lower()
+    base, n = mid, 2
+    while mid in existing:
+        mid, n = f"{base}-{n}", n + 1
+    now = time.time()
+    spec = MaintenanceSpec(id=mid, start=start, end=end, announced=now, targets=targets,
+                           reason=args.reason, source=str(path))
+    announcements.append_window(path, spec)
+    store, windows = _open(cfg)
+    store.close()
+    w = next((w for w in windows if w.id == mid), None)
+    status = w.status if w else "?"
+    print(f"added {mid}: {iso(start)} .. {iso(end)} to {path}; notice "
+          f"{format_duration(max(start - now, 0))}: {status}")
+    return 0
+
+
+def _maint_list(cfg: Config) -> int:
+    store, windows = _open(cfg)
+    store.close()
+    now = time.time()
+    rows = [["id", "start", "end", "targets", "status", "notice", "excluded so far", "reason"]]
+    for w in windows:
+        notice = format_duration(abs(w.notice)) + (" after start" if w.notice < 0 else "")
+        so_far = max(min(w.end, now) - w.start, 0.0) if w.excluded else 0.0
+        rows.append([w.id, iso(w.start), iso(w.end),
+                     "all" if w.targets is None else ",".join(w.targets), w.status, notice,
+                     format_duration(so_far), w.reason])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0

@@ -1,0 +1,421 @@
+"""The composition root: config, store, scheduler, prober, metrics and server.
+
+SIGHUP reloads (validate, then swap: a bad config keeps the old one running);
+SIGTERM/SIGINT stop: scheduler first, then pending writes are flushed, then the
+store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from slaprobe import announcements, feedfetch, logs, prober, sdnotify, server
+from slaprobe.clock import Clock, SystemClock
+from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
+from slaprobe.feedfetch import FeedCache
+from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
+from slaprobe.model import Attempt, Check
+from slaprobe.scheduler import Scheduler
+from slaprobe.store import Store
+from slaprobe.timeline import History, Write
+from slaprobe.tracker import Tracker
+
+FEED_HORIZON_AHEAD = 90 * 86400.0
+HOUSEKEEPING_EVERY = 1.0
+PRUNE_EVERY = 3600.0
+
+
+def horizon(cfg: Config) -> float:
+    """How far back timelines are kept in memory: the longest window, a month, 3 days."""
+    longest = max([length for _, length in cfg.slo.windows] + [31 * 86400.0, BURN_WINDOWS[-1][1]])
+    return longest + 86400.0
+
+
+class Daemon:
+    def __init__(
+        self, cfg: Config, *, clock: Clock | None = None,
+        registry: CollectorRegistry | None = None, env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.env = env
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Instruments(self.registry)
+        self.registry.register(SlaCollector(self.snapshot))
+        self.log = logs.get()
+        self.store: Store | None = None
+        self.tracker: Tracker | None = None
+        self.last: dict[str, Check] = {}
+        self.controls: dict[str, tuple[float, bool]] = {}
+        self.queue: asyncio.Queue[Write | None] = asyncio.Queue()
+        self.feeds = FeedCache()
+        self.stopping = asyncio.Event()
+        self.ready = False
+        self.generation = 0
+        self.maint_mtime: float | None = None
+        self._static: list[MaintenanceSpec] = list(cfg.maintenance)
+        self.scheduler = Scheduler(
+            self.clock, cfg.daemon.max_concurrency,
+            on_lag=self.metrics.scheduler_lag.observe, on_error=self._job_failed,
+        )
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        runner = None
+        try:
+            await self.start()
+            runner = await server.start(
+                server.make_app(self.registry, lambda: self.ready),
+                self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
+            )
+            self.log.info("listening", address=f"{self.cfg.daemon.listen_host}:"
+                          f"{self.cfg.daemon.listen_port}")
+            sdnotify.notify("READY=1", **self._env())
+            if (wd := sdnotify.watchdog_interval(**self._env())) is not None:
+                self._spawn(sdnotify.watchdog_loop(wd))
+            await self.stopping.wait()
+            self.log.info("stopping")
+            sdnotify.notify("STOPPING=1", **self._env())
+        finally:
+            await self.shutdown(runner)
+        return 0
+
+    def _env(self) -> dict[str, Any]:
+        return {} if self.env is None else {"env": self.env}
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        self.store = await asyncio.to_thread(Store, cfg.database_path(self.env))
+        self.generation = await asyncio.to_thread(self.store.generation)
+        histories = await self._load_histories([t.name for t in cfg.targets])
+        self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
+        self._session = aiohttp.ClientSession()
+        await self.refresh_maintenance(fetch_feeds=False)
+        for spec in cfg.targets:
+            self._schedule_target(spec)
+        for spec in cfg.controls:
+            self._schedule_control(spec)
+        self._spawn(self._writer())
+        self._spawn(self._housekeeping())
+        self._spawn(self._feeds_loop())
+        self.metrics.reload_time.set(self.clock.now())
+        self.ready = True
+        self.log.info("started", targets=len(cfg.targets), controls=len(cfg.controls),
+                      database=str(self.store.path))
+
+    async def shutdown(self, runner: Any) -> None:
+        self.ready = False
+        await self.scheduler.close()
+        if runner is not None:
+            await runner.cleanup()
+        await self.queue.put(None)
+        writer = self._tasks[0] if self._tasks else None
+        for t in self._tasks[1:]:
+            t.cancel()
+        if writer is not None:
+            try:
+                await asyncio.wait_for(writer, timeout=5.0)
+            except TimeoutError:
+                self.log.error("pending_writes_lost", checks=self.queue.qsize())
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.append(task)
+        return task
+
+    def _job_failed(self, key: str, exc: BaseException) -> None:
+        self.log.error("job_failed", job=key, error=repr(exc))
+
+    # --- probing --------------------------------------------------------------------
+
+    def _schedule_target(self, spec: ProbeSpec) -> None:
+        self.scheduler.start(f"target:{spec.name}", spec.interval, lambda: self.probe_target(spec))
+
+    def _schedule_control(self, spec: ProbeSpec) -> None:
+        self.scheduler.start(f"control:{spec.name}", spec.interval,
+                             lambda: self.probe_control(spec))
+
+    def _observe(self, name: str, a: Attempt) -> None:
+        self.metrics.probes.labels(name, "success" if a.ok else str(a.error)).inc()
+        self.metrics.probe_duration.labels(name).observe(a.latency)
+
+    async def probe_target(self, spec: ProbeSpec) -> None:
+        at = self.clock.now()
+        attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a))
+        last = attempts[-1]
+        network = False
+        if not last.ok and self.cfg.controls:
+            network = await self._controls_all_failed(spec.interval)
+        self.record(Check(
+            target=spec.name, at=at, ok=last.ok, interval=spec.interval, latency=last.latency,
+            status=last.status, error=None if last.error is None else str(last.error),
+            network=network,
+        ), detail=last.detail)
+
+    async def probe_control(self, spec: ProbeSpec) -> None:
+        await self._control(spec)
+
+    async def _control(self, spec: ProbeSpec) -> bool:
+        attempts = await prober.check(spec)
+        ok = attempts[-1].ok
+        self.controls[spec.name] = (self.clock.monotonic(), ok)
+        return ok
+
+    async def _controls_all_failed(self, max_age: float) -> bool:
+        now = self.clock.monotonic()
+        fresh = {n: ok for n, (t, ok) in self.controls.items() if now - t <= max_age}
+        missing = [c for c in self.cfg.controls if c.name not in fresh]
+        if missing:
+            results = await asyncio.gather(*(self._control(c) for c in missing))
+            fresh.update({c.name: ok for c, ok in zip(missing, results, strict=True)})
+        return not any(fresh.get(c.name, False) for c in self.cfg.controls)
+
+    def record(self, check: Check, *, detail: str = "") -> None:
+        """Fold a finished check into the timeline, queue it for the store, log changes."""
+        tracker = self.tracker
+        if tracker is None or check.target not in tracker.critical:
+            return  # the target was removed while its check was in flight
+        before = self.last.get(check.target)
+        try:
+            write = tracker.add(check)
+        except ValueError:
+            self.log.warning("clock_went_backwards", target=check.target, at=check.at)
+            write = Write(check=check, closed=None, open=None)
+        self.last[check.target] = check
+        self.queue.put_nowait(write)
+        self.metrics.store_pending.set(self.queue.qsize())
+        tracker.update_credit(self.clock.now())
+        if before is None or before.state != check.state:
+            event = {0: "target_up", 1: "target_down", 2: "target_down_probe_network"}[
+                int(check.state)]
+            fields: dict[str, Any] = {"target": check.target}
+            if not check.ok:
+                fields.update(error=check.error, status=check.status, detail=detail)
+            (self.log.info if check.ok else self.log.warning)(event, **fields)
+        else:
+            self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
+
+    # --- store ---------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        """Write checks in batches off the event loop; retry on errors, never drop."""
+        assert self.store is not None
+        done = False
+        while not done:
+            item = await self.queue.get()
+            batch: list[Write] = []
+            if item is None:
+                done = True
+            else:
+                batch.append(item)
+                await asyncio.sleep(0.05)  # let a burst of results join this batch
+            while not self.queue.empty():
+                nxt = self.queue.get_nowait()
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            if batch:
+                await self._write(batch, final=done)
+            self.metrics.store_pending.set(self.queue.qsize())
+
+    async def _write(self, batch: list[Write], *, final: bool) -> None:
+        assert self.store is not None
+        delay = 0.5
+        deadline = time.monotonic() + 4.0
+        while True:
+            try:
+                await asyncio.to_thread(self.store.write, batch)
+                return
+            except (sqlite3.Error, OSError) as e:
+                self.metrics.store_errors.inc()
+                self.log.error("store_write_failed", error=str(e), checks=len(batch))
+                if final and time.monotonic() > deadline:
+                    self.log.error("pending_writes_lost", checks=len(batch))
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _load_histories(self, names: list[str]) -> dict[str, History]:
+        assert self.store is not None
+        since = self.clock.now() - horizon(self.cfg)
+        store = self.store
+        return await asyncio.to_thread(lambda: {n: store.load(n, since) for n in names})
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        assert self.store is not None
+        last_prune = -PRUNE_EVERY + 60.0  # first prune a minute after start
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_EVERY)
+            try:
+                if self.tracker is not None:
+                    self.tracker.update_credit(self.clock.now())
+                mtime = announcements.file_mtime(self.cfg.maintenance_file_path())
+                if mtime != self.maint_mtime:
+                    await self.refresh_maintenance(fetch_feeds=False)
+                gen = await asyncio.to_thread(self.store.generation)
+                if gen != self.generation:
+                    self.generation = gen
+                    await self._reload_histories()
+                if time.monotonic() - started - last_prune >= PRUNE_EVERY:
+                    last_prune = time.monotonic() - started
+                    await self._prune()
+            except Exception as e:  # keep housekeeping alive; the error is visible in logs
+                self.log.error("housekeeping_failed", error=repr(e))
+
+    async def _prune(self) -> None:
+        assert self.store is not None and self.tracker is not None
+        now = self.clock.now()
+        n = await asyncio.to_thread(self.store.prune, now - self.cfg.daemon.retention)
+        for h in self.tracker.histories.values():
+            h.spans.trim(now - horizon(self.cfg))
+        if n:
+            self.log.info("pruned", checks=n)
+
+    async def _reload_histories(self) -> None:
+        """History was rewritten outside (an import): reload timelines from the store."""
+        assert self.tracker is not None
+        await self._drain()
+        histories = await self._load_histories(list(self.tracker.critical))
+        self.tracker.reconfigure(self.tracker.critical, histories, replace=True)
+        self.log.info("history_reloaded", generation=self.generation)
+
+    async def _drain(self) -> None:
+        for _ in range(100):
+            if self.queue.empty():
+                return
+            await asyncio.sleep(0.05)
+
+    # --- maintenance ---------------------------------------------------------------------
+
+    async def refresh_maintenance(self, *, fetch_feeds: bool) -> None:
+        assert self.store is not None and self.tracker is not None
+        cfg = self.cfg
+        self.maint_mtime = announcements.file_mtime(cfg.maintenance_file_path())
+        if fetch_feeds and cfg.slo.maintenance_feeds:
+            now = self.clock.now()
+            before = dict(self.feeds.errors)
+            await feedfetch.refresh(
+                self.feeds, cfg.slo.maintenance_feeds, session=self._session,
+                horizon=(now - cfg.daemon.retention, now + FEED_HORIZON_AHEAD), log=self.log,
+            )
+            for source, n in self.feeds.errors.items():
+                if n > before.get(source, 0):
+                    self.metrics.feed_errors.labels(source).inc(n - before.get(source, 0))
+        try:
+            self._static = await asyncio.to_thread(announcements.static_specs, cfg)
+        except announcements.MaintenanceFileError as e:
+            self.log.error("maintenance_file_invalid", error=str(e), kept="last good windows")
+        specs = announcements.gather(self._static, self.feeds.windows())
+        windows = await asyncio.to_thread(
+            announcements.judge, self.store, cfg, specs, self.clock.now(),
+        )
+        self.tracker.set_maintenance(windows)
+
+    async def _feeds_loop(self) -> None:
+        while True:
+            if self.cfg.slo.maintenance_feeds:
+                try:
+                    await self.refresh_maintenance(fetch_feeds=True)
+                except Exception as e:
+                    self.log.error("maintenance_refresh_failed", error=repr(e))
+            await asyncio.sleep(self.cfg.slo.maintenance_feed_interval)
+
+    # --- reload ------------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Validate the config file again, then swap; a bad one keeps the old running."""
+        path = self.cfg.path
+        try:
+            if path is None:
+                raise ConfigError(["no config file to reload"])
+            new = await asyncio.to_thread(load, path, env=self.env)
+            await asyncio.to_thread(announcements.static_specs, new)
+        except (ConfigError, announcements.MaintenanceFileError) as e:
+            problems = e.problems if isinstance(e, ConfigError) else [str(e)]
+            self.log.error("config_reload_failed", problems=problems)
+            self.metrics.reloads.labels("failure").inc()
+            self.metrics.reload_ok.set(0)
+            return False
+        await self.apply(new)
+        self.metrics.reloads.labels("success").inc()
+        self.metrics.reload_ok.set(1)
+        self.metrics.reload_time.set(self.clock.now())
+        return True
+
+    async def apply(self, new: Config) -> None:
+        assert self.tracker is not None
+        old = self.cfg
+        old_targets = {t.name: t for t in old.targets}
+        new_targets = {t.name: t for t in new.targets}
+        if (old.daemon.listen_host, old.daemon.listen_port, old.daemon.database) != (
+                new.daemon.listen_host, new.daemon.listen_port, new.daemon.database):
+            self.log.warning("restart_needed", reason="daemon.listen or daemon.database changed")
+        self.cfg = new
+        for name in old_targets.keys() - new_targets.keys():
+            self.scheduler.stop(f"target:{name}")
+            self.metrics.forget_target(name)
+            self.last.pop(name, None)
+        added = [n for n in new_targets if n not in old_targets]
+        histories = await self._load_histories(added) if added else {}
+        self.tracker.reconfigure({t.name: t.critical for t in new.targets}, histories)
+        for name, spec in new_targets.items():
+            if old_targets.get(name) != spec:
+                self._schedule_target(spec)
+        for c in old.controls:
+            self.scheduler.stop(f"control:{c.name}")
+        self.controls.clear()
+        for c in new.controls:
+            self._schedule_control(c)
+        await self.refresh_maintenance(fetch_feeds=bool(new.slo.maintenance_feeds))
+        self.log.info("config_reloaded", targets=len(new.targets), added=added,
+                      removed=sorted(old_targets.keys() - new_targets.keys()))
+
+    # --- metrics --------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        if self.tracker is None:
+            return None
+        now = self.clock.now()
+        self.tracker.update_credit(now)
+        return Snapshot(
+            now=now, service=self.cfg.daemon.service, objective=self.cfg.slo.objective,
+            windows=self.cfg.slo.windows, tracker=self.tracker, last=self.last,
+        )
+
+
+async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> int:
+    cfg = load(config_path, env=env)
+    try:
+        announcements.static_specs(cfg)
+    except announcements.MaintenanceFileError as e:
+        raise ConfigError([str(e)]) from None
+    daemon = Daemon(cfg, env=env)
+    with contextlib.suppress(asyncio.CancelledError):
+        return await daemon.run()
+    return 0

@@ -1,0 +1,90 @@
+"""Pure CSV decoding of check history from another monitor.
+
+Columns: target,time,ok required; latency_seconds,status_code,error optional.
+Any bad row raises CsvError naming its line; nothing is half-decoded.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+
+from slaprobe.model import Check
+from slaprobe.timefmt import parse_instant
+
+REQUIRED = ("target", "time", "ok")
+OPTIONAL = ("latency_seconds", "status_code", "error")
+OK_VALUES = {"1": True, "true": True, "up": True, "0": False, "false": False, "down": False}
+
+
+class CsvError(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def parse_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> list[Check]:
+    """Decode every row into a Check, with the target's configured interval."""
+    reader = csv.reader(lines)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise CsvError(1, "empty file: a header with target,time,ok is required") from None
+    except csv.Error as e:
+        raise CsvError(1, f"malformed CSV: {e}") from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise CsvError(1, f"header lacks required column(s): {', '.join(missing)}")
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        raise CsvError(1, f"unknown column(s): {', '.join(unknown)} (known: "
+                          f"{', '.join(REQUIRED + OPTIONAL)})")
+    if len(set(header)) != len(header):
+        raise CsvError(1, "a column appears twice")
+    col = {name: i for i, name in enumerate(header)}
+    out: list[Check] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise CsvError(line, f"{len(row)} fields, the header has {len(header)}")
+            out.append(_row(row, col, intervals, line))
+    except csv.Error as e:
+        raise CsvError(reader.line_num, f"malformed CSV: {e}") from None
+    return out
+
+
+def _row(row: list[str], col: Mapping[str, int], intervals: Mapping[str, float],
+         line: int) -> Check:
+    def get(name: str) -> str:
+        return row[col[name]].strip() if name in col else ""
+
+    target = get("target")
+    if target not in intervals:
+        raise CsvError(line, f"target {target!r} is not in the config")
+    try:
+        at = parse_instant(get("time"))
+    except ValueError as e:
+        raise CsvError(line, f"time: {e}") from None
+    ok_text = get("ok").lower()
+    if ok_text not in OK_VALUES:
+        raise CsvError(line, f"ok: {get('ok')!r} is not one of 1 0 true false up down")
+    latency: float | None = None
+    if text := get("latency_seconds"):
+        try:
+            latency = float(text)
+        except ValueError:
+            raise CsvError(line, f"latency_seconds: {text!r} is not a number") from None
+        if not latency >= 0:
+            raise CsvError(line, f"latency_seconds: {text!r} must be a number >= 0")
+    status: int | None = None
+    if text := get("status_code"):
+        if not text.isdigit() or not 100 <= int(text) <= 599:
+            raise CsvError(line, f"status_code: {text!r} is not an HTTP status (100-599)")
+        status = int(text)
+    return Check(
+        target=target, at=at, ok=OK_VALUES[ok_text], interval=intervals[target],
+        latency=latency, status=status, error=get("error") or None,
+    )

@@ -1,0 +1,149 @@
+"""The SLA report: figures per target and for the service, outages, maintenance.
+
+`build` reads the store through a Tracker (the same engine the daemon uses);
+`render_*` are pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from slaprobe.config import Config
+from slaprobe.maintenance import Window
+from slaprobe.model import State
+from slaprobe.slo import Figures
+from slaprobe.store import Store
+from slaprobe.timefmt import format_duration, iso
+from slaprobe.tracker import Tracker
+
+
+def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window]) -> Tracker:
+    histories = {t.name: store.load(t.name, since) for t in cfg.targets}
+    return Tracker({t.name: t.critical for t in cfg.targets}, histories, windows)
+
+
+def _scope(f: Figures, objective: float) -> dict[str, Any]:
+    return {
+        "availability": f.availability,
+        "up_seconds": f.up,
+        "down_seconds": f.down,
+        "excluded_seconds": f.excluded,
+        "excluded_by_reason": {"maintenance": f.maintenance, "probe_network": f.probe_network},
+        "unknown_seconds": f.unknown,
+        "coverage": f.coverage,
+        "error_budget_remaining_ratio": f.budget_remaining(objective),
+        "objective_met": f.objective_met(objective),
+    }
+
+
+def build(
+    cfg: Config, tracker: Tracker, a: float, b: float, now: float,
+) -> dict[str, Any]:
+    """The report over [a, b); time after `now` is not yet history and is left out."""
+    end = max(min(b, now), a)
+    obj = cfg.slo.objective
+    targets: dict[str, Any] = {}
+    downtime: list[dict[str, Any]] = []
+    for t in cfg.targets:
+        targets[t.name] = _scope(tracker.target_figures(t.name, a, end, now), obj)
+        for s, e, st in tracker.target_spans(t.name, a, end, now):
+            if st == State.DOWN:
+                downtime.append({"target": t.name, "start": iso(s), "end": iso(e),
+                                 "seconds": e - s})
+    downtime.sort(key=lambda d: (d["start"], d["target"]))
+    service = Figures.of(tracker.service_timeline(a, end, now).totals(a, end), end - a)
+    maintenance = [
+        {
+            "id": w.id, "start": iso(w.start), "end": iso(w.end), "announced": iso(w.announced),
+            "first_seen": iso(w.first_seen),
+            "targets": None if w.targets is None else list(w.targets),
+            "status": w.status, "notice_seconds": w.notice,
+            "excluded_seconds": max(min(w.end, end) - max(w.start, a), 0.0) if w.excluded else 0.0,
+            "reason": w.reason,
+        }
+        for w in tracker.maintenance if w.end > a and w.start < b
+    ]
+    return {
+        "from": iso(a), "to": iso(b), "objective": obj, "service_name": cfg.daemon.service,
+        "service": _scope(service, obj), "targets": targets, "downtime": downtime,
+        "maintenance": maintenance,
+    }
+
+
+def render_json(rep: dict[str, Any]) -> str:
+    return json.dumps(rep, indent=2) + "\n"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.3f}%"
+
+
+def _dur(seconds: float) -> str:
+    return format_duration(round(seconds)) if seconds >= 1 else f"{seconds:.1f}s"
+
+
+def _signed_dur(seconds: float) -> str:
+    return _dur(seconds) if seconds >= 0 else "-" + _dur(-seconds)
+
+
+def _rows(rep: dict[str, Any]) -> list[list[str]]:
+    obj = rep["objective"]
+    rows = []
+    for name, s in [(f"{rep['service_name']} (service)", rep["service"]),
+                    *rep["targets"].items()]:
+        met = s["objective_met"]
+        rows.append([
+            name, _pct(s["availability"]),
+            "n/a" if met is None else ("met" if met else f"MISSED (< {obj * 100:g}%)"),
+            _dur(s["down_seconds"]), _dur(s["excluded_seconds"]), _dur(s["unknown_seconds"]),
+            _pct(s["coverage"]), _pct(s["error_budget_remaining_ratio"]),
+        ])
+    return rows
+
+
+HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "coverage",
+        "budget left"]
+
+
+def render_text(rep: dict[str, Any]) -> str:
+    rows = [HEAD, *_rows(rep)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
+    out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
+    for i, r in enumerate(rows):
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
+    out += [f"  {d['target']:<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
+            for d in rep["downtime"]] or ["  none"]
+    out += ["", f"Maintenance ({len(rep['maintenance'])} windows)"]
+    out += [f"  {m['id']:<24} {m['start']} .. {m['end']}  {m['status']:<12} notice "
+            f"{_signed_dur(m['notice_seconds'])}"
+            f"  excluded {_dur(m['excluded_seconds'])}"
+            for m in rep["maintenance"]] or ["  none"]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(rep: dict[str, Any]) -> str:
+    out = [f"# SLA report {rep['from']} to {rep['to']}", "",
+           f"Objective: **{rep['objective'] * 100:g}%**", "",
+           "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    out += ["| " + " | ".join(r) + " |" for r in _rows(rep)]
+    out += ["", "## Downtime", ""]
+    if rep["downtime"]:
+        out += ["| target | start | end | duration |", "|---|---|---|---|"]
+        out += [f"| {d['target']} | {d['start']} | {d['end']} | {_dur(d['seconds'])} |"
+                for d in rep["downtime"]]
+    else:
+        out.append("None.")
+    out += ["", "## Maintenance", ""]
+    if rep["maintenance"]:
+        out += ["| id | start | end | status | notice | excluded |", "|---|---|---|---|---|---|"]
+        out += [f"| {m['id']} | {m['start']} | {m['end']} | {m['status']} | "
+                f"{_dur(abs(m['notice_seconds']))}{' late' if m['notice_seconds'] < 0 else ''} | "
+                f"{_dur(m['excluded_seconds'])} |" for m in rep["maintenance"]]
+    else:
+        out.append("None.")
+    return "\n".join(out) + "\n"
