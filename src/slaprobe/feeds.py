@@ -144,23 +144,27 @@ def parse_ics(
         raise ValueError(f"horizon must be [start, end) with start < end, not {horizon!r}")
     notes: list[str] = [] if problems is None else problems
     cal = _read_calendar(_strip_bom(data), source)
-    recurring = _validate_events(cal, source, notes)
     span = (dt.datetime.fromtimestamp(lo, dt.UTC), dt.datetime.fromtimestamp(hi, dt.UTC))
     try:
-        occurrences = recurring_ical_events.of(cal).between(*span)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
-        raise FeedError(source, f"cannot expand recurring events: {e}") from None
-    if len(occurrences) > MAX_OCCURRENCES:
-        raise FeedError(
-            source, f"{len(occurrences)} occurrences inside the horizon (at most "
-            f"{MAX_OCCURRENCES}); is a recurrence rule runaway?",
-        )
-    out: list[MaintenanceSpec] = []
-    reported: set[str] = set()
-    for occ in occurrences:
-        spec = _occurrence(occ, source, recurring, notes, reported)
-        if spec is not None:
-            out.append(spec)
+        recurring = _validate_events(cal, source, notes)
+        try:
+            occurrences = recurring_ical_events.of(cal).between(*span)
+        except (ValueError, OverflowError) as e:
+            raise FeedError(source, f"cannot expand recurring events: {e}") from None
+        if len(occurrences) > MAX_OCCURRENCES:
+            raise FeedError(
+                source, f"{len(occurrences)} occurrences inside the horizon (at most "
+                f"{MAX_OCCURRENCES}); is a recurrence rule runaway?",
+            )
+        out: list[MaintenanceSpec] = []
+        reported: set[str] = set()
+        for occ in occurrences:
+            spec = _occurrence(occ, source, recurring, notes, reported)
+            if spec is not None:
+                out.append(spec)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
+        # e.g. a property given twice where one is allowed: a malformed feed
+        raise FeedError(source, f"invalid iCalendar: {type(e).__name__}: {e}") from None
     return _dedupe(sorted(out, key=lambda m: (m.start, m.id)), notes)
 
 

@@ -390,6 +390,11 @@ def test_ics_malformed_sample_names_source_and_event() -> None:
                 "DURATION:-PT1H"),
             "negative",
         ),
+        (
+            ics("UID:twice\nDTSTAMP:20261101T000000Z\nDTSTART:20261201T020000Z\n"
+                "DTSTART:20261201T030000Z\nDTEND:20261201T040000Z"),
+            "invalid iCalendar",
+        ),
     ],
 )
 def test_ics_malformed_raises_feed_error(data: bytes, fragment: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from slaprobe.maintenance import EXCUSED, LATE_NOTICE, Window
@@ -221,8 +221,21 @@ def test_target_spans_match_reference(sc: Scenario) -> None:
         assert tracker.target_spans(name, sc.a, sc.b, sc.now) == ref.runs(ref.targets[name])
 
 
+MAINT_BEATS_NET = Scenario(
+    critical={"t0": True, "t1": True, "t2": False},
+    checks={
+        "t0": [Check("t0", 0.0, ok=False, interval=10.0, network=True)],
+        "t1": [Check("t1", 0.0, ok=True, interval=10.0)],
+        "t2": [Check("t2", 0.0, ok=False, interval=10.0)],
+    },
+    windows=[window("w0", 5.0, 25.0, ("t1",), excluded=True)],
+    a=0, b=40, now=40,
+)
+
+
 @SETTINGS
 @given(scenarios())
+@example(MAINT_BEATS_NET)
 def test_service_timeline_matches_reference(sc: Scenario) -> None:
     """The service timeline's spans and totals follow the service rule second by second."""
     ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, sc.now)

@@ -1,0 +1,261 @@
+"""The real process: durable history across kill -9, import, report, exclusions."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Daemon, Switch, free_port, refused_port, slaprobe, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def count_checks(db: Path) -> int:
+    with sqlite3.connect(db) as c:
+        return int(c.execute("SELECT count(*) FROM checks").fetchone()[0])
+
+
+def rfc3339(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+async def test_kill_9_keeps_history_and_the_gap_is_unknown(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """After kill -9 at most in-flight checks are lost; the downtime gap is unknown time."""
+    url, _ = target
+    port = free_port()
+    cfg = write_config(tmp_path / "probe.toml", port=port, targets=f"""
+[[targets]]
+name = "app"
+url = "{url}/"
+""")
+    start = time.time()
+    d = daemons(cfg, port)
+    d.start()
+    await d.wait_ready()
+    await asyncio.sleep(3.5)
+    done = await d.value("slaprobe_probes_total", result="success", target="app")
+    assert done is not None and done >= 2
+    assert d.proc is not None
+    d.proc.kill()  # SIGKILL: no chance to flush
+    d.wait()
+    db = tmp_path / "history.db"
+    kept = count_checks(db)
+    assert kept >= done - 1
+    killed_at = time.time()
+    await asyncio.sleep(5)
+    d2 = daemons(cfg, port)
+    d2.start()
+    await d2.wait_ready()
+    await asyncio.sleep(2.5)
+    d2.signal(signal.SIGTERM)
+    assert d2.wait() == 0
+    assert count_checks(db) > kept
+    end = time.time()
+    r = slaprobe("report", "--config", str(cfg), "--from", rfc3339(start), "--to", rfc3339(end),
+                 "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    app = rep["targets"]["app"]
+    assert app["availability"] == 1.0
+    assert app["down_seconds"] == 0.0
+    # the daemon was away ~5 s (plus start-up); a check covers at most 2 x 1 s of it
+    assert app["unknown_seconds"] >= 5 - 2
+    assert app["coverage"] < 1.0
+    assert app["up_seconds"] >= 4
+
+
+CSV = """target,time,ok,latency_seconds,status_code,error
+app,2026-10-01T00:00:00Z,1,0.1,200,
+app,2026-10-01T00:01:00Z,true,0.1,200,
+app,2026-10-01T00:02:00Z,up,0.1,200,
+app,2026-10-01T00:03:00Z,0,,503,bad_status
+app,2026-10-01T00:04:00Z,false,,,timeout
+app,1759277100,down,,,connect_error
+app,2026-10-01T00:06:00Z,1,0.1,200,
+app,2026-10-01T02:07:00+02:00,1,0.1,200,
+app,2026-10-01T00:08:00Z,1,0.1,200,
+app,2026-10-01T00:09:00Z,1,0.1,200,
+"""
+
+
+def import_config(tmp_path: Path, extra: str = "") -> Path:
+    return write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "60s"
+timeout = "5s"
+""", extra=extra)
+
+
+def test_import_twice_then_report_exact_figures(tmp_path: Path) -> None:
+    """Imported checks give exact time-weighted figures; a second import changes nothing."""
+    cfg = import_config(tmp_path)
+    (tmp_path / "h.csv").write_text(CSV)
+    r = slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "imported 10 checks" in r.stdout
+    r = slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "imported 0 checks" in r.stdout and "10 already stored" in r.stdout
+    r = slaprobe("report", "--config", str(cfg), "--from", "2026-10-01T00:00:00Z",
+                 "--to", "2026-10-01T01:00:00Z", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    app = rep["targets"]["app"]
+    assert app["up_seconds"] == 480.0  # 3 x 60 + 3 x 60 + last check capped at 2 x 60
+    assert app["down_seconds"] == 180.0
+    assert app["unknown_seconds"] == 3600.0 - 660.0
+    assert app["availability"] == pytest.approx(480 / 660)
+    assert app["coverage"] == pytest.approx(660 / 3600)
+    assert app["objective_met"] is False
+    assert app["error_budget_remaining_ratio"] == pytest.approx(1 - 180 / (0.001 * 660))
+    assert rep["service"]["down_seconds"] == 180.0
+    assert rep["downtime"] == [{"target": "app", "start": "2026-10-01T00:03:00Z",
+                                "end": "2026-10-01T00:06:00Z", "seconds": 180.0}]
+    assert rep["from"] == "2026-10-01T00:00:00Z" and rep["objective"] == 0.999
+    for fmt in ("text", "markdown"):
+        r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", fmt,
+                     cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "app" in r.stdout and "2026-10-01T00:03:00Z" in r.stdout
+    r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", "json",
+                 cwd=tmp_path)
+    month = json.loads(r.stdout)
+    assert month["to"] == "2026-11-01T00:00:00Z"
+    assert month["targets"]["app"]["down_seconds"] == 180.0
+
+
+def test_bad_import_names_the_line_and_writes_nothing(tmp_path: Path) -> None:
+    """A bad row aborts the whole import with its line number."""
+    cfg = import_config(tmp_path)
+    (tmp_path / "bad.csv").write_text(CSV + "app,yesterday,1,,,\n")
+    r = slaprobe("import", "bad.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "line 12" in r.stderr and "time" in r.stderr
+    (tmp_path / "unknown.csv").write_text("target,time,ok\napp,2026-10-01T00:00:00Z,1\n"
+                                          "nope,2026-10-01T00:00:00Z,1\n")
+    r = slaprobe("import", "unknown.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2 and "line 3" in r.stderr and "nope" in r.stderr
+    db = tmp_path / "history.db"
+    assert not db.exists() or count_checks(db) == 0
+
+
+def test_report_of_empty_history_is_null_not_one(tmp_path: Path) -> None:
+    """No data gives availability null (undefined), never 1."""
+    cfg = import_config(tmp_path)
+    r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", "json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["service"]["availability"] is None
+    assert rep["targets"]["app"]["availability"] is None
+    assert rep["targets"]["app"]["coverage"] == 0.0
+
+
+async def test_controls_failing_too_is_probe_network_not_downtime(
+    tmp_path: Path, daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """A target failing while every control fails is excluded as probe_network."""
+    port = free_port()
+    cfg = write_config(tmp_path / "probe.toml", port=port, targets=f"""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:{refused_port()}/"
+
+[[controls]]
+url = "http://127.0.0.1:{refused_port()}/"
+""")
+    d = daemons(cfg, port)
+    d.start()
+    await d.wait_ready()
+    await asyncio.sleep(3.5)
+    m = await d.metrics()
+    assert math.isnan(m[("slaprobe_target_up", (("target", "app"),))])
+    assert m[("slaprobe_down_seconds_total", (("target", "app"),))] == 0.0
+    assert m[("slaprobe_excluded_seconds_total",
+              (("reason", "probe_network"), ("target", "app")))] > 0
+    assert math.isnan(m[("slaprobe_availability_ratio", (("target", "app"), ("window", "1h")))])
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    assert "target_down_probe_network" in d.logs()
+
+
+async def test_announced_maintenance_excludes_but_late_notice_counts(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """Down time inside an excused window is excluded; a late-notice window counts as down."""
+    url, sw = target
+    sw.status = 503
+    port = free_port()
+    now = time.time()
+    extra = f"""
+[[maintenance]]
+id = "excused"
+start = {rfc3339(now - 3600 + 0.0)}
+end = {rfc3339(now + 3600)}
+announced = {rfc3339(now - 7 * 86400)}
+targets = ["planned"]
+
+[[maintenance]]
+id = "late"
+start = {rfc3339(now + 1)}
+end = {rfc3339(now + 3600)}
+announced = {rfc3339(now - 3600)}
+targets = ["rushed"]
+
+[[maintenance]]
+id = "ahead"
+start = {rfc3339(now + 2)}
+end = {rfc3339(now + 3600)}
+announced = {rfc3339(now - 3 * 86400)}
+targets = ["announced"]
+"""
+    cfg = write_config(tmp_path / "probe.toml", port=port, extra=extra, targets=f"""
+[[targets]]
+name = "planned"
+url = "{url}/p"
+
+[[targets]]
+name = "rushed"
+url = "{url}/r"
+
+[[targets]]
+name = "announced"
+url = "{url}/a"
+""")
+    d = daemons(cfg, port)
+    d.start()
+    await d.wait_ready()
+    await asyncio.sleep(5)
+    m = await d.metrics()
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+
+    def v(name: str, **labels: str) -> float:
+        return m[(name, tuple(sorted(labels.items())))]
+
+    # "excused" started before slaprobe first saw it: retroactive, not excluded
+    assert v("slaprobe_maintenance_windows", status="retroactive") == 1
+    assert v("slaprobe_maintenance_windows", status="late_notice") == 1
+    assert v("slaprobe_maintenance_windows", status="excused") == 1
+    assert v("slaprobe_maintenance_active", target="announced") == 1
+    assert v("slaprobe_maintenance_active", target="rushed") == 0
+    assert v("slaprobe_down_seconds_total", target="rushed") > 0
+    assert v("slaprobe_down_seconds_total", target="planned") > 0
+    assert v("slaprobe_excluded_seconds_total", target="announced", reason="maintenance") > 0
+    r = slaprobe("maintenance", "list", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
+    assert "excused" in lines["ahead"] and "late_notice" in lines["late"]
+    assert "retroactive" in lines["excused"]
