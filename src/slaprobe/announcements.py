@@ -59,8 +59,10 @@ def append_window(path: Path, spec: MaintenanceSpec) -> None:
     """Append a [[maintenance]] table, atomically (temp file + rename)."""
     try:
         old = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         old = "# Maintenance windows, added by `slaprobe maintenance add` or by hand.\n"
+        mode = 0o644  # the daemon (another user) must be able to read it
     lines = [
         "", "[[maintenance]]",
         f"id = {_toml_str(spec.id)}",
@@ -77,6 +79,7 @@ def append_window(path: Path, spec: MaintenanceSpec) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)  # mkstemp makes 0600: keep the file's own mode
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -87,7 +90,13 @@ def append_window(path: Path, spec: MaintenanceSpec) -> None:
 
 
 def _toml_str(s: str) -> str:
-    out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = "".join(
+        "\\" + ch if ch in '"\\'
+        else f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F
+        else ch
+        for ch in s
+    )
     return f'"{out}"'
 
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from slaprobe.timefmt import parse_duration, to_epoch
 
-NAME_RE = re.compile(r"^[a-z0-9_-]+$")
-STATUS_CLASS_RE = re.compile(r"^[1-5]xx$")
+NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
+STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -296,7 +296,8 @@ def _expect_status(d: _Decoder, value: Any, path: str) -> tuple[str, ...] | None
             out.append(str(item))
         elif isinstance(item, str) and STATUS_CLASS_RE.match(item.lower()):
             out.append(item.lower())
-        elif isinstance(item, str) and item.isdigit() and 100 <= int(item) <= 599:
+        elif (isinstance(item, str) and item.isascii() and item.isdigit()
+              and 100 <= int(item) <= 599):
             out.append(item)
         else:
             d.problem(p, f"must be an HTTP status (100-599) or a class like \"2xx\", not {item!r}")
@@ -346,7 +347,7 @@ def _probes(
     for i, item in enumerate(raw):
         path = f"{section}[{i}]"
         table = d.table(item, path)
-        if not table:
+        if not isinstance(item, Mapping):
             continue
         d.unknown(table, allowed, path)
         n_before = len(d.problems)
@@ -385,7 +386,8 @@ def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
         if s is not None:
             host, sep, port = s.rpartition(":")
             host = host.strip("[]")
-            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            if (not sep or not host or not port.isascii() or not port.isdigit()
+                    or not 0 <= int(port) <= 65535):
                 d.problem("daemon.listen", f"must be HOST:PORT, not {s!r}")
             else:
                 kw["listen_host"], kw["listen_port"] = host, int(port)
@@ -474,7 +476,7 @@ def _maintenance(
     for i, item in enumerate(raw):
         path = f"{section}[{i}]"
         table = d.table(item, path)
-        if not table:
+        if not isinstance(item, Mapping):
             continue
         d.unknown(table, _MAINT_KEYS, path)
         n_before = len(d.problems)
@@ -529,6 +531,8 @@ def parse(
     defaults = _probe_fields(d, defaults_raw, "defaults")
     if "targets" not in raw:
         d.problem("targets", "missing: at least one [[targets]] table is needed")
+    elif raw["targets"] == []:
+        d.problem("targets", "empty: at least one [[targets]] table is needed")
     targets = _probes(d, raw.get("targets"), "targets", _TARGET_KEYS, defaults)
     controls = _probes(d, raw.get("controls"), "controls", _CONTROL_KEYS, defaults)
     names = {t.name for t in targets}

@@ -7,6 +7,7 @@ Any bad row raises CsvError naming its line; nothing is half-decoded.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Mapping
 
 from slaprobe.model import Check
@@ -77,11 +78,11 @@ def _row(row: list[str], col: Mapping[str, int], intervals: Mapping[str, float],
             latency = float(text)
         except ValueError:
             raise CsvError(line, f"latency_seconds: {text!r} is not a number") from None
-        if not latency >= 0:
+        if not math.isfinite(latency) or latency < 0:
             raise CsvError(line, f"latency_seconds: {text!r} must be a number >= 0")
     status: int | None = None
     if text := get("status_code"):
-        if not text.isdigit() or not 100 <= int(text) <= 599:
+        if not text.isascii() or not text.isdigit() or not 100 <= int(text) <= 599:
             raise CsvError(line, f"status_code: {text!r} is not an HTTP status (100-599)")
         status = int(text)
     return Check(

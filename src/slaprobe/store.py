@@ -125,11 +125,17 @@ class Store:
             self._db = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30,
             )
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot open database {path}: {e}") from e
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open database {path}: {e}") from e
+        except BaseException as e:
+            self._db.close()  # do not leak the connection (and its file handles)
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"cannot open database {path}: {e}") from e
+            raise
 
     # --- schema ---------------------------------------------------------------
 

@@ -7,6 +7,7 @@ float of seconds: cheap to add, compare and store.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -66,9 +67,13 @@ def parse_instant(text: str) -> float:
     if not s:
         raise ValueError("empty time")
     try:
-        return float(s)
+        seconds = float(s)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"invalid time {text!r} (Unix seconds must be a finite number)")
+        return seconds
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         return to_epoch(dt.date.fromisoformat(s))
     iso = s[:-1] + "+00:00" if s[-1] in "zZ" else s

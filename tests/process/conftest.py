@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
-
-import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def refused_port() -> int:
-    """A port with nothing listening (bound then closed)."""
-    return free_port()
-
-
-class Switch:
-    """A local target whose health the test flips."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.hits = 0
-
-    async def handle(self, _: web.Request) -> web.Response:
-        self.hits += 1
-        return web.Response(status=self.status, text="ok" if self.status == 200 else "down")
+from procs import Daemon, Switch, free_port
 
 
 @pytest.fixture(name="target")
@@ -58,99 +25,6 @@ async def _target() -> AsyncIterator[tuple[str, Switch]]:
         await runner.cleanup()
 
 
-def slaprobe(*args: str, cwd: Path, check: bool = False, timeout: float = 60
-             ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "NOTIFY_SOCKET")}
-    return subprocess.run(
-        [sys.executable, "-m", "slaprobe", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, check=check, env=env,
-    )
-
-
-class Daemon:
-    """A `slaprobe run` child process."""
-
-    def __init__(self, config: Path, port: int) -> None:
-        self.config = config
-        self.port = port
-        self.log = config.parent / f"daemon-{port}-{time.monotonic_ns()}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "NOTIFY_SOCKET")}
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "slaprobe", "run", "--config", str(self.config),
-                 "--log-format", "json"],
-                cwd=self.config.parent, stdout=out, stderr=subprocess.STDOUT, env=env,
-            )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def wait_ready(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as s:
-            while time.monotonic() < deadline:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"daemon exited {self.proc.returncode}: {self.logs()}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with s.get(f"{self.url}/readyz") as r:
-                        if r.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"daemon not ready: {self.logs()}")
-
-    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        async with aiohttp.ClientSession() as s, s.get(f"{self.url}/metrics") as r:
-            text = await r.text()
-        out = {}
-        for fam in text_string_to_metric_families(text):
-            for sample in fam.samples:
-                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return out
-
-    async def value(self, name: str, **labels: str) -> float | None:
-        return (await self.metrics()).get((name, tuple(sorted(labels.items()))))
-
-    async def wait_for(self, pred: Callable[[], bool], timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"condition not met; logs: {self.logs()}")
-
-    async def wait_for_value(self, name: str, value: float, timeout: float = 20,
-                             **labels: str) -> None:
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
-            seen = await self.value(name, **labels)
-            if seen == value:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{name}{labels} = {seen}, wanted {value}; logs: {self.logs()}")
-
-    def signal(self, sig: signal.Signals) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 10) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout=timeout)
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture(name="daemons")
 def _daemons() -> Iterator[Callable[[Path, int], Daemon]]:
     made: list[Daemon] = []
@@ -163,21 +37,3 @@ def _daemons() -> Iterator[Callable[[Path, int], Daemon]]:
     yield make
     for d in made:
         d.stop()
-
-
-def write_config(path: Path, *, port: int, targets: str, extra: str = "") -> Path:
-    path.write_text(f"""
-[daemon]
-listen = "127.0.0.1:{port}"
-database = "history.db"
-
-[defaults]
-interval = "1s"
-timeout = "500ms"
-retries = 0
-
-{extra}
-
-{targets}
-""")
-    return path

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Daemon, Switch, free_port, refused_port, slaprobe, write_config
+from procs import Daemon, Switch, free_port, refused_port, slaprobe, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,6 @@ url = "{url}/"
     db = tmp_path / "history.db"
     kept = count_checks(db)
     assert kept >= done - 1
-    killed_at = time.time()
     await asyncio.sleep(5)
     d2 = daemons(cfg, port)
     d2.start()

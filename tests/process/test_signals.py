@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Daemon, Switch, free_port, write_config
+from procs import Daemon, Switch, free_port, write_config
 
 pytestmark = pytest.mark.slow
 
