@@ -143,9 +143,13 @@ def run_measured(cmd: Sequence[str], *, timeout: float) -> Measured:
 # --- HTTP ----------------------------------------------------------------------------
 
 
-def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    """GET on a fresh connection; (status, body). Connection errors raise OSError."""
-    req = urllib.request.Request(url, headers={"Connection": "close"})
+def http_get(url: str, timeout: float = 10.0, *, gzip: bool = False) -> tuple[int, bytes]:
+    """GET on a fresh connection; (status, raw body: still compressed when `gzip`,
+    which asks for it as Prometheus does). Connection errors raise OSError."""
+    headers = {"Connection": "close"}
+    if gzip:
+        headers["Accept-Encoding"] = "gzip"
+    req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (127.0.0.1 only)
             return int(resp.status), resp.read()
@@ -153,9 +157,11 @@ def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
         return int(e.code), e.read()
 
 
-def timed_get(url: str, timeout: float = 10.0) -> tuple[float, int, bytes]:
+def timed_get(url: str, timeout: float = 10.0, *, gzip: bool = False,
+              ) -> tuple[float, int, bytes]:
+    """(seconds from request to the whole body read, status, raw body)."""
     t0 = time.perf_counter()
-    status, body = http_get(url, timeout)
+    status, body = http_get(url, timeout, gzip=gzip)
     return time.perf_counter() - t0, status, body
 
 

@@ -137,8 +137,8 @@ def active(windows: Iterable[Window], target: str, at: float) -> bool:
 
 
 def counts(windows: Iterable[Window]) -> dict[str, int]:
-    """Number of windows by status."""
+    """Number of windows by status (a changed window's parts count once per status)."""
     out = dict.fromkeys(STATUSES, 0)
-    for w in windows:
-        out[w.status] += 1
+    for _, status in {(w.id, w.status) for w in windows}:
+        out[status] += 1
     return out

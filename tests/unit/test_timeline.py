@@ -98,7 +98,7 @@ def test_month_boundary_splits_an_outage_between_months() -> None:
 
 
 def test_restart_gap_is_unknown_beyond_two_intervals() -> None:
-    """A 10-minute gap without checks is unknown except 2 x interval: coverage < 1, availability 1."""
+    """A 10-minute gap is unknown beyond 2 x interval: coverage < 1, availability intact."""
     before = every("app", T0, T0 + 3600)
     last = before[-1].at
     after = every("app", last + 600, T0 + 7200)
@@ -213,10 +213,6 @@ def test_spans_merge_contiguous_runs_and_refuse_overlap() -> None:
 
 
 # --- the service --------------------------------------------------------------------
-
-
-def states_now(t: Tracker, now: float) -> tuple[State | None, ...]:
-    return tuple(t.effective_state(n, now) for n in t.critical) + (t.service_state(now),)
 
 
 def test_critical_down_makes_the_service_down() -> None:

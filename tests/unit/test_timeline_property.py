@@ -7,6 +7,8 @@ service rule. Everything the engine answers (figures, spans, credit) must match.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,7 +97,7 @@ class Reference:
 
 def reference(
     checks: Mapping[str, Sequence[Check]], critical: Mapping[str, bool],
-    windows: Sequence[Window], a: int, b: int, now: float,
+    windows: Sequence[Window], a: int, b: int, *, now: float,
 ) -> Reference:
     hist = {n: dedupe(cs) for n, cs in checks.items()}
     targets = {
@@ -190,7 +192,7 @@ def approx_list(xs: Sequence[float]) -> object:
 @given(scenarios())
 def test_target_figures_match_reference(sc: Scenario) -> None:
     """Per-target up/down/excluded/unknown seconds, availability and coverage match."""
-    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, sc.now)
+    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, now=sc.now)
     tracker = tracker_for(sc)
     for name in sc.critical:
         states = ref.targets[name]
@@ -215,7 +217,7 @@ def test_target_figures_match_reference(sc: Scenario) -> None:
 @given(scenarios())
 def test_target_spans_match_reference(sc: Scenario) -> None:
     """Each target's effective spans are exactly the reference's maximal runs."""
-    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, sc.now)
+    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, now=sc.now)
     tracker = tracker_for(sc)
     for name in sc.critical:
         assert tracker.target_spans(name, sc.a, sc.b, sc.now) == ref.runs(ref.targets[name])
@@ -238,7 +240,7 @@ MAINT_BEATS_NET = Scenario(
 @example(MAINT_BEATS_NET)
 def test_service_timeline_matches_reference(sc: Scenario) -> None:
     """The service timeline's spans and totals follow the service rule second by second."""
-    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, sc.now)
+    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, now=sc.now)
     timeline = tracker_for(sc).service_timeline(sc.a, sc.b, sc.now)
     spans = list(zip(timeline.starts, timeline.ends, timeline.states, strict=True))
     assert spans == ref.runs(ref.service)
@@ -250,13 +252,31 @@ def test_service_timeline_matches_reference(sc: Scenario) -> None:
 
 @SETTINGS
 @given(scenarios())
+def test_current_states_match_reference(sc: Scenario) -> None:
+    """probe_state, effective_state and service_state at any instant after the last
+    check of each target agree with the reference's state of that second."""
+    tracker = tracker_for(sc)
+    hist = {n: dedupe(cs) for n, cs in sc.checks.items()}
+    start = int(sc.last_at)
+    for t in range(start, start + 25):
+        states = {}
+        for name in sc.critical:
+            assert tracker.probe_state(name, t) == ref_probe_state(hist[name], t, now=math.inf)
+            states[name] = ref_target_state(hist[name], sc.windows, name, t, now=math.inf)
+            assert tracker.effective_state(name, t) == states[name]
+        want = ref_service_state(states[n] for n, c in sc.critical.items() if c)
+        assert tracker.service_state(t) == want
+
+
+@SETTINGS
+@given(scenarios())
 def test_window_totals_match_reference_for_subwindows(sc: Scenario) -> None:
     """window_totals over several sub-windows of [a, b) matches the reference's counts."""
-    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, sc.now)
+    ref = reference(sc.checks, sc.critical, sc.windows, sc.a, sc.b, now=sc.now)
     tracker = tracker_for(sc)
     cuts = sorted({sc.a, sc.b, sc.a + (sc.b - sc.a) // 3, sc.a + 2 * (sc.b - sc.a) // 3})
     for name in sc.critical:
-        for lo, hi in zip(cuts, cuts[1:], strict=False):
+        for lo, hi in itertools.pairwise(cuts):
             f = tracker.target_figures(name, lo, hi, sc.now)
             want = ref.totals(ref.targets[name][lo - sc.a: hi - sc.a])
             assert [f.up, f.down, f.probe_network, f.maintenance] == approx_list(want)
@@ -347,8 +367,8 @@ def span_lists(draw: st.DrawFn) -> list[Span]:
 def test_spans_totals_equal_sum_of_between(spans: list[Span], a: int, length: int) -> None:
     """Spans.totals(a, b) equals summing Spans.between(a, b), and a per-second count."""
     sp = Spans()
-    for s in spans:
-        sp.append(*s)
+    for span in spans:
+        sp.append(*span)
     b = a + length
     summed = [0.0] * N_STATES
     for s, e, st_ in sp.between(a, b):
@@ -368,9 +388,9 @@ def test_spans_totals_equal_sum_of_between(spans: list[Span], a: int, length: in
 def test_spans_trim_keeps_later_totals(spans: list[Span], before: int) -> None:
     """Trimming old spans leaves the totals of any window after the horizon unchanged."""
     sp, trimmed = Spans(), Spans()
-    for s in spans:
-        sp.append(*s)
-        trimmed.append(*s)
+    for span in spans:
+        sp.append(*span)
+        trimmed.append(*span)
     trimmed.trim(before)
     assert all(e > before for e in trimmed.ends)
     assert trimmed.totals(before, before + 300) == approx_list(sp.totals(before, before + 300))

@@ -1,0 +1,68 @@
+"""Faulty targets never disturb the schedule of healthy ones (in-process daemon)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from faultserver import FaultServer
+from prometheus_client import CollectorRegistry
+
+from slaprobe.config import parse
+from slaprobe.daemon import Daemon
+
+HEALTHY = 200
+FAULTS = {
+    "slow": "/slow", "reset": "/reset", "big": "/big", "drip": "/drip", "loop": "/loop",
+    "bad": "/status/503",
+}
+
+
+async def test_200_healthy_targets_keep_their_schedule_beside_faults(
+    tmp_path: Path, fault_server: FaultServer, tls_server: FaultServer, refused_url: str,
+) -> None:
+    """Every healthy target is checked on schedule and succeeds while faults hang and fail."""
+    targets = [{"name": f"h{i:03d}", "url": fault_server.url("/ok")} for i in range(HEALTHY)]
+    targets += [{"name": n, "url": fault_server.url(p), "critical": False}
+                for n, p in FAULTS.items()]
+    targets += [
+        {"name": "refused", "url": refused_url, "critical": False},
+        {"name": "tls", "url": tls_server.url("/ok"), "critical": False},
+    ]
+    cfg = parse({
+        "daemon": {"database": str(tmp_path / "h.db"), "max_concurrency": 300},
+        "defaults": {"interval": "1s", "timeout": "900ms", "retries": 0},
+        "targets": targets,
+    }, env={})
+    registry = CollectorRegistry()
+    d = Daemon(cfg, registry=registry, env={})
+    await d.start()
+    try:
+        await asyncio.sleep(4.2)
+    finally:
+        await d.shutdown(None)
+
+    samples = {
+        (s.labels["target"], s.labels["result"]): s.value
+        for fam in registry.collect() if fam.name == "slaprobe_probes"
+        for s in fam.samples if s.name == "slaprobe_probes_total"
+    }
+
+    def probes(target: str, result: str) -> float:
+        return samples.get((target, result), 0.0)
+
+    for i in range(HEALTHY):
+        name = f"h{i:03d}"
+        assert probes(name, "success") >= 3, name
+        assert sum(probes(name, kind) for kind in
+                   ("timeout", "connect_error", "bad_status", "tls_error")) == 0, name
+    assert probes("slow", "timeout") >= 1
+    assert probes("drip", "timeout") >= 1
+    assert probes("reset", "connect_error") >= 1
+    assert probes("loop", "bad_status") >= 1
+    assert probes("bad", "bad_status") >= 1
+    assert probes("refused", "connect_error") >= 1
+    assert probes("tls", "tls_error") >= 1
+    assert probes("big", "success") >= 1
+    lag_count = registry.get_sample_value("slaprobe_scheduler_lag_seconds_count")
+    assert lag_count is not None and lag_count >= HEALTHY * 3
