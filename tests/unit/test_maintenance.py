@@ -111,8 +111,7 @@ def test_announced_edited_after_first_sight_does_not_change_the_verdict() -> Non
 
 
 def test_moved_window_late_new_part() -> None:
-    """A window moved later 30 h ahead: the overlap keeps its first sighting (excused),
-    the new part is a new announcement at its first sighting (late_notice)."""
+    """A window moved 30 h ahead: the overlap stays excused, the new part is late_notice."""
     v1 = spec(start=S, end=S + 2 * H, announced=S - 100 * H)
     v2 = spec(start=S + H, end=S + 3 * H, announced=S - 100 * H)  # announced left unchanged
     ws = run([v2], [seen(v1, S - 100 * H), seen(v2, S - 30 * H)])

@@ -393,3 +393,13 @@ def test_history_reloaded_from_spans_and_open_run_matches() -> None:
     assert copy.between(0, 300, now=250) == h.between(0, 300, now=250)
     copy.add(up("app", 230.0))
     assert copy.totals(0, 300, now=300) == [120.0, 90.0, 0.0, 0.0]
+
+
+def test_empty_or_inverted_window_counts_nothing() -> None:
+    """A window with b <= a counts no seconds in any state, maintenance included."""
+    t = tracker({"app": True}, [down("app", 0.0)], [maint(0, 100)])
+    for a, b in ((50, 50), (60, 40)):
+        f = t.target_figures("app", a, b, now=100)
+        assert (f.up, f.down, f.maintenance, f.probe_network) == (0, 0, 0, 0)
+        assert t.target_spans("app", a, b, now=100) == []
+        assert len(t.service_timeline(a, b, now=100)) == 0

@@ -253,8 +253,7 @@ def test_service_timeline_matches_reference(sc: Scenario) -> None:
 @SETTINGS
 @given(scenarios())
 def test_current_states_match_reference(sc: Scenario) -> None:
-    """probe_state, effective_state and service_state at any instant after the last
-    check of each target agree with the reference's state of that second."""
+    """Current probe, effective and service states after the last check match the reference."""
     tracker = tracker_for(sc)
     hist = {n: dedupe(cs) for n, cs in sc.checks.items()}
     start = int(sc.last_at)
@@ -308,8 +307,7 @@ def test_writes_rebuild_the_folded_history(sc: Scenario) -> None:
 @SETTINGS
 @given(scenarios(), st.data())
 def test_credit_is_monotonic_and_exact(sc: Scenario, data: st.DataObject) -> None:
-    """update_credit, called between checks at any `now`, never decreases and credits
-    exactly the reference's seconds of the final part of each timeline and the service."""
+    """update_credit at any `now` never decreases and credits exactly the final seconds."""
     tracker = Tracker(sc.critical, windows=sc.windows)
     queues = {n: list(cs) for n, cs in sc.checks.items() if cs}
     starts: dict[str, float] = {}
@@ -401,8 +399,7 @@ def test_spans_trim_keeps_later_totals(spans: list[Span], before: int) -> None:
 def test_fractional_times_match_reference_scaled(
     sc: Scenario, frac: float, base: float,
 ) -> None:
-    """Shifting every time by an epoch-sized, fractional offset changes no figure (beyond
-    float rounding) and never yields a negative total."""
+    """An epoch-sized fractional time shift changes no figure and yields no negative total."""
     off = base + frac
     shifted = {
         n: [Check(c.target, c.at + off, c.ok, c.interval, network=c.network) for c in cs]

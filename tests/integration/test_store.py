@@ -1,0 +1,399 @@
+"""The SQLite store on real files: timelines, imports, pruning, first-seen, migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from slaprobe import store as store_mod
+from slaprobe.config import MaintenanceSpec
+from slaprobe.model import Check, State
+from slaprobe.store import SCHEMA_VERSION, Store, StoreError
+from slaprobe.timeline import History, OpenRun, Span, Write, fold
+
+T0 = 1790812800.0  # 2026-10-01T00:00:00Z
+
+
+def make_checks(target: str, pattern: str, *, start: float = T0, interval: float = 30.0,
+                ) -> list[Check]:
+    """One check per character every `interval`: 1 up, 0 down, n probe_network, . none."""
+    out = []
+    for i, ch in enumerate(pattern):
+        if ch == ".":
+            continue
+        out.append(Check(
+            target=target, at=start + i * interval, ok=ch == "1", interval=interval,
+            latency=0.1 if ch == "1" else None, status=200 if ch == "1" else 503,
+            error=None if ch == "1" else "bad_status", network=ch == "n",
+        ))
+    return out
+
+
+def writes(checks: list[Check], history: History | None = None) -> list[Write]:
+    """Fold checks as the daemon does, recording what each did to the timeline."""
+    h = History() if history is None else history
+    out = []
+    for c in checks:
+        closed = h.add(c)
+        out.append(Write(check=c, closed=closed, open=None if h.open is None else replace(h.open)))
+    return out
+
+
+def snapshot(h: History) -> tuple[list[Span], OpenRun | None]:
+    return list(zip(h.spans.starts, h.spans.ends, h.spans.states, strict=True)), h.open
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "slaprobe.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+# up, a down run, a gap (two missed checks), probe_network, up again
+PATTERN = "1111000011..11nn1111"
+
+
+class TestWriteAndLoad:
+    """write() batches and load() timelines."""
+
+    def test_round_trip(self, store: Store) -> None:
+        """Batches written as the daemon folds them load back as the same History."""
+        checks = make_checks("app", PATTERN)
+        batch = writes(checks)
+        for i in range(0, len(batch), 3):
+            store.write(batch[i:i + 3])
+        expected = fold(checks)
+        assert len(expected.spans) >= 4  # the pattern closes several runs
+        assert snapshot(store.load("app", 0)) == snapshot(expected)
+
+    def test_survives_reopen(self, db_path: Path) -> None:
+        """A closed and reopened store has the same history (restarts lose nothing)."""
+        checks = make_checks("app", PATTERN)
+        s = Store(db_path)
+        s.write(writes(checks))
+        s.close()
+        s = Store(db_path)
+        try:
+            assert snapshot(s.load("app", 0)) == snapshot(fold(checks))
+            assert s.checks("app", 0, float("inf")) == checks
+        finally:
+            s.close()
+
+    def test_targets_are_separate(self, store: Store) -> None:
+        """Each target has its own timeline."""
+        app, api = make_checks("app", "1100"), make_checks("api", "0011", interval=60.0)
+        store.write(writes(app) + writes(api))
+        assert snapshot(store.load("app", 0)) == snapshot(fold(app))
+        assert snapshot(store.load("api", 0)) == snapshot(fold(api))
+        assert snapshot(store.load("web", 0)) == ([], None)
+
+    def test_load_since(self, store: Store) -> None:
+        """load(since) leaves out spans that ended by then."""
+        checks = make_checks("app", "11110000111")
+        store.write(writes(checks))
+        h = store.load("app", T0 + 200)  # the up run [T0, T0+120) has ended
+        spans, open_run = snapshot(h)
+        assert spans == [(T0 + 120, T0 + 240, State.DOWN)]
+        assert open_run == OpenRun(T0 + 240, State.UP, T0 + 300, T0 + 360)
+
+    def test_loaded_history_continues(self, store: Store) -> None:
+        """A loaded History accepts the next checks exactly like the original."""
+        checks = make_checks("app", PATTERN)
+        store.write(writes(checks[:10]))
+        h = store.load("app", 0)
+        store.write(writes(checks[10:], h))
+        assert snapshot(h) == snapshot(fold(checks))
+        assert snapshot(store.load("app", 0)) == snapshot(fold(checks))
+
+    def test_check_fields_round_trip(self, store: Store) -> None:
+        """Every field of a check is stored."""
+        checks = make_checks("app", "10n")
+        store.write(writes(checks))
+        assert store.checks("app", 0, float("inf")) == checks
+        assert store.checks("app", T0 + 30, T0 + 60) == [checks[1]]  # [a, b)
+
+    def test_duplicate_check_ignored(self, store: Store) -> None:
+        """A check already stored (same target and time) is ignored, not replaced."""
+        [first] = make_checks("app", "1")
+        store.write(writes([first]))
+        store.write([Write(check=first, closed=None, open=None)])
+        store.write([Write(check=replace(first, ok=False), closed=None, open=None)])
+        assert store.count_checks() == 1
+        assert store.checks("app", 0, float("inf")) == [first]
+
+    def test_wal_mode(self, store: Store, db_path: Path) -> None:
+        """The database is in WAL mode (survives kill -9 losing at most the last batch)."""
+        with closing(sqlite3.connect(db_path)) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    def test_committed_batch_visible_to_other_connection(self, store: Store, db_path: Path,
+                                                         ) -> None:
+        """A written batch is committed: another connection sees it at once."""
+        store.write(writes(make_checks("app", "101")))
+        with closing(sqlite3.connect(db_path)) as raw:
+            assert raw.execute("SELECT count(*) FROM checks").fetchone()[0] == 3
+
+
+class TestImport:
+    """import_checks: all-or-nothing backfills."""
+
+    def test_import_rebuilds_spans(self, store: Store) -> None:
+        """Imported checks, interleaved with live ones, rebuild the fold of all of them."""
+        every = make_checks("app", PATTERN)
+        live, old = every[::2], every[1::2]
+        store.write(writes(live))
+        assert store.import_checks(old) == (len(old), 0)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+
+    def test_import_unsorted(self, store: Store) -> None:
+        """Import order does not matter."""
+        every = make_checks("app", PATTERN)
+        assert store.import_checks(reversed(every)) == (len(every), 0)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+
+    def test_duplicates_skipped(self, store: Store) -> None:
+        """A second import of the same checks inserts nothing and reports all skipped."""
+        every = make_checks("app", PATTERN)
+        assert store.import_checks(every) == (len(every), 0)
+        assert store.import_checks(every) == (0, len(every))
+        assert store.count_checks() == len(every)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+
+    def test_partial_overlap(self, store: Store) -> None:
+        """Overlapping imports insert only the new checks."""
+        every = make_checks("app", PATTERN)
+        store.import_checks(every[:10])
+        assert store.import_checks(every[5:]) == (len(every) - 10, 5)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+
+    def test_all_or_nothing(self, store: Store) -> None:
+        """An exception mid-iteration writes nothing, and the store stays usable."""
+        store.write(writes(make_checks("app", "11")))
+        before = (store.count_checks(), snapshot(store.load("app", 0)), store.generation())
+
+        def failing() -> Iterator[Check]:
+            yield from make_checks("app", "0000", start=T0 + 3600)
+            yield from make_checks("api", "11", start=T0 + 3600)
+            raise RuntimeError("bad row")
+
+        with pytest.raises(RuntimeError, match="bad row"):
+            store.import_checks(failing())
+        assert (store.count_checks(), snapshot(store.load("app", 0)), store.generation()) == before
+        assert store.checks("api", 0, float("inf")) == []
+        # the transaction and lock were released: later writes and imports work
+        assert store.import_checks(make_checks("api", "1")) == (1, 0)
+
+    def test_generation(self, store: Store) -> None:
+        """generation bumps on an import only when something was inserted."""
+        every = make_checks("app", PATTERN)
+        assert store.generation() == 0
+        store.write(writes(every[:5]))
+        assert store.generation() == 0  # live writes are not rewrites
+        store.import_checks(every[5:])
+        assert store.generation() == 1
+        store.import_checks(every)  # all duplicates
+        assert store.generation() == 1
+        store.import_checks([])
+        assert store.generation() == 1
+        store.import_checks(make_checks("api", "1"))
+        assert store.generation() == 2
+
+    def test_generation_survives_reopen(self, db_path: Path) -> None:
+        """generation is stored, so another process (the daemon) sees the import."""
+        with closing(Store(db_path)) as a:
+            a.import_checks(make_checks("app", "1"))
+        with closing(Store(db_path)) as b:
+            assert b.generation() == 1
+
+
+class TestPrune:
+    """Retention."""
+
+    def test_prune(self, store: Store) -> None:
+        """prune deletes checks and spans older than the cutoff, keeps the rest."""
+        checks = make_checks("app", "11110000111100001111")
+        store.write(writes(checks))
+        cutoff = T0 + 300
+        deleted = store.prune(cutoff)
+        assert deleted == 10
+        assert store.checks("app", 0, float("inf")) == checks[10:]
+        spans, open_run = snapshot(store.load("app", 0))
+        assert all(end >= cutoff for _, end, _ in spans)
+        assert spans == [s for s in snapshot(fold(checks))[0] if s[1] >= cutoff]
+        assert open_run == fold(checks).open
+
+    def test_prune_nothing(self, store: Store) -> None:
+        """A cutoff before all history deletes nothing."""
+        store.write(writes(make_checks("app", "1010")))
+        assert store.prune(T0) == 0
+        assert store.count_checks() == 4
+
+
+def spec(**kw: object) -> MaintenanceSpec:
+    fields: dict[str, object] = {
+        "id": "db-upgrade", "start": T0 + 86400 * 3, "end": T0 + 86400 * 3 + 7200,
+        "announced": T0, "targets": ("app",), "reason": "upgrade",
+    }
+    fields.update(kw)
+    return MaintenanceSpec(**fields)  # type: ignore[arg-type]
+
+
+class TestRecordSeen:
+    """First-seen times of maintenance windows."""
+
+    def test_first_seen_kept(self, store: Store) -> None:
+        """Seeing the same window again keeps its FIRST first_seen."""
+        s = spec()
+        first = store.record_seen([s], T0 + 100)
+        again = store.record_seen([s], T0 + 5000)
+        assert [v.first_seen for v in first["db-upgrade"]] == [T0 + 100]
+        assert again == first
+
+    def test_first_seen_survives_reopen(self, db_path: Path) -> None:
+        """First-seen times are durable (editing the config later cannot rewrite them)."""
+        with closing(Store(db_path)) as a:
+            a.record_seen([spec()], T0 + 100)
+        with closing(Store(db_path)) as b:
+            seen = b.record_seen([spec()], T0 + 9999)
+        assert [v.first_seen for v in seen["db-upgrade"]] == [T0 + 100]
+
+    @pytest.mark.parametrize(
+        "change",
+        [{"end": T0 + 86400 * 3 + 9000}, {"start": T0 + 86400 * 2}, {"targets": ("app", "api")},
+         {"targets": None}],
+    )
+    def test_changed_window_is_new_version(self, store: Store, change: dict[str, object]) -> None:
+        """A moved, resized or retargeted window gets a new version with its own first_seen."""
+        store.record_seen([spec()], T0 + 100)
+        seen = store.record_seen([spec(**change)], T0 + 200)
+        versions = seen["db-upgrade"]
+        assert [v.first_seen for v in versions] == [T0 + 100, T0 + 200]
+        new = versions[1]
+        changed = spec(**change)
+        assert (new.start, new.end, new.announced) == (changed.start, changed.end,
+                                                       changed.announced)
+        assert new.targets == (None if changed.targets is None else tuple(sorted(changed.targets)))
+
+    def test_reason_or_announced_change_is_same_version(self, store: Store) -> None:
+        """Only id, start, end and targets identify a version."""
+        store.record_seen([spec()], T0 + 100)
+        seen = store.record_seen([spec(reason="other", announced=T0 - 50)], T0 + 200)
+        assert [(v.first_seen, v.announced) for v in seen["db-upgrade"]] == [(T0 + 100, T0)]
+
+    def test_only_asked_ids_returned(self, store: Store) -> None:
+        """The result holds the given windows' ids only."""
+        store.record_seen([spec(id="a"), spec(id="b")], T0)
+        assert set(store.record_seen([spec(id="b")], T0 + 1)) == {"b"}
+        assert store.record_seen([], T0 + 2) == {}
+
+
+def v1_database(path: Path, checks: list[Check]) -> None:
+    """A database as slaprobe's schema version 1 left it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as raw:
+        store_mod._v1(raw)
+        raw.executemany(
+            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(c.target, c.at, int(c.ok), c.latency, c.status, c.error, c.interval, int(c.network))
+             for c in checks],
+        )
+        raw.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        raw.commit()
+
+
+class TestSchema:
+    """Versioned schema and migrations."""
+
+    def test_new_database_is_current(self, store: Store) -> None:
+        """A new database starts at the current schema version."""
+        assert store.version() == SCHEMA_VERSION
+
+    def test_migrate_from_v1(self, db_path: Path) -> None:
+        """A version-1 database is migrated and its spans rebuilt from its checks."""
+        app = make_checks("app", PATTERN)
+        api = make_checks("api", "0011", interval=60.0)
+        v1_database(db_path, app + api)
+        with closing(Store(db_path)) as s:
+            assert s.version() == SCHEMA_VERSION
+            assert s.checks("app", 0, float("inf")) == app
+            assert snapshot(s.load("app", 0)) == snapshot(fold(app))
+            assert snapshot(s.load("api", 0)) == snapshot(fold(api))
+            # the newer tables work too
+            assert [v.first_seen for v in s.record_seen([spec()], T0)["db-upgrade"]] == [T0]
+        with closing(Store(db_path)) as again:  # migrating is done once
+            assert again.version() == SCHEMA_VERSION
+            assert snapshot(again.load("app", 0)) == snapshot(fold(app))
+
+    def test_newer_schema_refused(self, db_path: Path) -> None:
+        """A database from a newer slaprobe raises StoreError and is left alone."""
+        with closing(Store(db_path)):
+            pass
+        with closing(sqlite3.connect(db_path)) as raw:
+            raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+            raw.commit()
+        with pytest.raises(StoreError, match="newer"):
+            Store(db_path)
+        with closing(sqlite3.connect(db_path)) as raw:
+            row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert row == ("99",)
+
+    def test_not_a_database(self, db_path: Path) -> None:
+        """A file that is not SQLite raises StoreError, not sqlite3.Error."""
+        db_path.parent.mkdir(parents=True)
+        db_path.write_bytes(b"this is not a database, just some text " * 100)
+        with pytest.raises(StoreError, match="cannot open database"):
+            Store(db_path)
+
+    def test_unwritable_directory_is_store_error(self, tmp_path: Path) -> None:
+        """A database path under a regular file raises StoreError."""
+        (tmp_path / "file").write_text("")
+        with pytest.raises(StoreError, match="cannot open database"):
+            Store(tmp_path / "file" / "slaprobe.db")
+
+
+class TestReadOnly:
+    """A database that cannot be written: writes raise sqlite3.Error (counted, retried)."""
+
+    def test_read_only_file(self, db_path: Path) -> None:
+        """Writes to a read-only database file raise sqlite3.Error, every time; reads work."""
+        checks = make_checks("app", "1100")
+        with closing(Store(db_path)) as s:
+            s.write(writes(checks[:2]))
+        db_path.chmod(0o444)
+        try:
+            with closing(Store(db_path)) as s:
+                if os.geteuid() == 0:  # root ignores file modes: make the connection read-only
+                    s._db.execute("PRAGMA query_only = ON")
+                more = writes(checks)[2:]
+                for _ in range(2):  # the daemon retries: the second attempt fails the same way
+                    with pytest.raises(sqlite3.Error):
+                        s.write(more)
+                with pytest.raises(sqlite3.Error):
+                    s.import_checks(make_checks("api", "1"))
+                assert s.count_checks() == 2
+                assert snapshot(s.load("app", 0)) == snapshot(fold(checks[:2]))
+        finally:
+            db_path.chmod(0o644)
+
+    def test_retry_succeeds_when_writable_again(self, store: Store) -> None:
+        """A failed write leaves no transaction or lock behind: the retry succeeds."""
+        checks = make_checks("app", "1100")
+        batch = writes(checks)
+        store._db.execute("PRAGMA query_only = ON")
+        with pytest.raises(sqlite3.Error):
+            store.write(batch)
+        store._db.execute("PRAGMA query_only = OFF")
+        store.write(batch)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(checks))
