@@ -157,7 +157,7 @@ def _open(cfg: Config) -> tuple[Store, list[Window]]:
 def _import(cfg: Config, path: Path) -> int:
     intervals = {t.name: t.interval for t in cfg.targets}
     try:
-        with path.open(encoding="utf-8", newline="") as f:
+        with path.open(encoding="utf-8-sig", newline="") as f:
             checks = parse_csv(f, intervals)
     except OSError as e:
         print(f"slaprobe: cannot read {path}: {e.strerror or e}", file=sys.stderr)

@@ -228,7 +228,7 @@ class TestProblems:
 
     @pytest.mark.parametrize("status", ["²⁰⁰", "٢٠٠", "2xx\n", "600", "abc", True])
     def test_odd_expect_status(self, status: object) -> None:
-        """Odd status values (non-ASCII digits, trailing newline, bool) are problems, not crashes."""
+        """Odd statuses (non-ASCII digits, trailing newline, bool) are problems, not crashes."""
         problems = problems_of(minimal(defaults={"expect_status": [status]}))
         assert len(problems) == 1 and problems[0].startswith("defaults.expect_status[0]:")
 

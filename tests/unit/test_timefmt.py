@@ -20,7 +20,7 @@ from slaprobe.timefmt import (
 
 
 def utc(*args: int) -> float:
-    return dt.datetime(*args, tzinfo=dt.UTC).timestamp()  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=dt.UTC).timestamp()  # type: ignore[arg-type,misc]
 
 
 class TestParseDuration:
