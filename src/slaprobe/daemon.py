@@ -206,7 +206,6 @@ class Daemon:
         self.last[check.target] = check
         self.queue.put_nowait(write)
         self.metrics.store_pending.set(self.queue.qsize())
-        tracker.update_credit(self.clock.now())
         if before is None or before.state != check.state:
             event = {0: "target_up", 1: "target_down", 2: "target_down_probe_network"}[
                 int(check.state)]

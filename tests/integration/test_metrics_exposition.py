@@ -1,0 +1,118 @@
+"""The /metrics output: numbers from a known history, and promtool's lint."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from slaprobe.config import MaintenanceSpec
+from slaprobe.maintenance import Seen, resolve
+from slaprobe.metrics import Instruments, SlaCollector, Snapshot
+from slaprobe.model import Attempt, Check, ErrorKind
+from slaprobe.tracker import Tracker
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+WINDOWS = (("1h", 3600.0), ("1d", 86400.0))
+
+
+def build(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> CollectorRegistry:
+    tracker = Tracker({"app": True, "docs": False, "idle": True})
+    for c in checks:  # as the daemon does: credit follows the checks as they arrive
+        tracker.add(c)
+        tracker.update_credit(c.at)
+    seen = {w.id: [Seen(w.id, w.start, w.end, w.announced, w.targets, w.announced)]
+            for w in windows}
+    tracker.set_maintenance(resolve(windows, seen, notice=48 * 3600, allow_retroactive=False))
+    tracker.update_credit(NOW)
+    registry = CollectorRegistry()
+    inst = Instruments(registry)
+    inst.probes.labels("app", "success").inc()
+    inst.probes.labels("docs", str(ErrorKind.TIMEOUT)).inc()
+    inst.probe_duration.labels("app").observe(0.12)
+    last = {c.target: c for c in checks}
+    registry.register(SlaCollector(lambda: Snapshot(
+        now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
+        last=last,
+    )))
+    return registry
+
+
+def history() -> list[Check]:
+    out = []
+    for i in range(120):  # the last hour at a 30 s interval; app down 5 minutes of it
+        at = NOW - 3600 + i * 30
+        out.append(Check("app", at, not 40 <= i < 50, 30.0))
+        out.append(Check("docs", at, False, 30.0, error="timeout"))
+    return out
+
+
+def test_figures_from_a_known_hour() -> None:
+    """Availability, budget, burn rate and credit match the hour's history."""
+    reg = build(history())
+    v = reg.get_sample_value
+    assert v("slaprobe_availability_ratio", {"target": "app", "window": "1h"}) == \
+        pytest.approx(3300 / 3600)
+    assert v("slaprobe_coverage_ratio", {"target": "app", "window": "1h"}) == 1.0
+    assert v("slaprobe_coverage_ratio", {"target": "app", "window": "1d"}) == \
+        pytest.approx(3600 / 86400)
+    assert v("slaprobe_target_up", {"target": "app"}) == 1.0
+    assert v("slaprobe_target_up", {"target": "docs"}) == 0.0
+    assert math.isnan(v("slaprobe_target_up", {"target": "idle"}))
+    assert math.isnan(v("slaprobe_availability_ratio", {"target": "idle", "window": "1h"}))
+    # `idle` is critical with no data: the service is unknown while app is up, yet
+    # down while app is down, so its only counted time is down time
+    svc = {"service": "CloneNer", "window": "1h"}
+    assert v("slaprobe_service_availability_ratio", svc) == 0.0
+    assert v("slaprobe_service_coverage_ratio", svc) == pytest.approx(300 / 3600)
+    assert v("slaprobe_burn_rate", svc) == pytest.approx(1000.0)
+    assert v("slaprobe_up_seconds_total", {"target": "app"}) == pytest.approx(3600 - 300 - 30)
+    assert v("slaprobe_down_seconds_total", {"target": "app"}) == 300
+    assert v("slaprobe_slo_objective_ratio", {"service": "CloneNer"}) == 0.999
+    assert v("slaprobe_probe_success", {"target": "docs"}) == 0.0
+    for w in ("5m", "30m", "2h", "6h", "3d", "month"):
+        assert v("slaprobe_burn_rate", {"service": "CloneNer", "window": w}) is not None
+
+
+def test_service_burn_rate_and_maintenance() -> None:
+    """With every critical target probed, the service figures follow them; an
+    excused window marks its target and is counted by status."""
+    checks = history() + [Check("idle", NOW - 3600 + i * 30, True, 30.0) for i in range(120)]
+    window = MaintenanceSpec("upgrade", NOW - 600, NOW + 600, NOW - 7 * 86400, ("docs",))
+    late = MaintenanceSpec("late", NOW + 60, NOW + 600, NOW - 3600, ("app",))
+    reg = build(sorted(checks, key=lambda c: c.at), [window, late])
+    v = reg.get_sample_value
+    svc = {"service": "CloneNer", "window": "1h"}
+    assert v("slaprobe_service_availability_ratio", svc) == pytest.approx(3300 / 3600)
+    assert v("slaprobe_burn_rate", svc) == pytest.approx((300 / 3600) / 0.001)
+    assert v("slaprobe_error_budget_remaining_ratio", svc) == pytest.approx(
+        1 - 300 / (0.001 * 3600))
+    assert v("slaprobe_maintenance_active", {"target": "docs"}) == 1.0
+    assert v("slaprobe_maintenance_active", {"target": "app"}) == 0.0
+    assert v("slaprobe_maintenance_windows", {"status": "excused"}) == 1
+    assert v("slaprobe_maintenance_windows", {"status": "late_notice"}) == 1
+    assert v("slaprobe_availability_ratio", {"target": "docs", "window": "1h"}) == 0.0
+    assert v("slaprobe_coverage_ratio", {"target": "docs", "window": "1h"}) == 1.0
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None,
+                    reason="promtool missing (Debian package prometheus; .ci/run installs it)")
+def test_promtool_finds_no_problem() -> None:
+    """`promtool check metrics` accepts the whole exposition."""
+    text = generate_latest(build(history()))
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       check=False)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    assert r.stdout.strip() == b"" and r.stderr.strip() == b"", r.stderr.decode()
+
+
+def test_attempt_kinds_are_the_design_list() -> None:
+    """Error kinds are exactly DESIGN's `result` label values."""
+    assert {k.value for k in ErrorKind} == {
+        "timeout", "connect_error", "tls_error", "dns_error", "bad_status", "body_mismatch",
+        "too_slow",
+    }
+    assert Attempt(ok=True, latency=0.1).error is None

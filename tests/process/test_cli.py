@@ -1,0 +1,122 @@
+"""The CLI's contracts: check, once, maintenance add/list, argument errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from procs import Switch, free_port, refused_port, slaprobe, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_check_lists_every_problem_with_its_key_path(tmp_path: Path) -> None:
+    """Exit 2 and every problem named by key path; exit 0 when valid."""
+    cfg = tmp_path / "probe.toml"
+    cfg.write_text("""
+[daemon]
+listn = "x"
+[[targets]]
+name = "app"
+url = "ftp://nowhere"
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:1/"
+interval = "soon"
+""")
+    r = slaprobe("check", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2
+    out = r.stdout + r.stderr
+    for where in ("daemon.listn", "targets[0].url", "targets[1].name", "targets[1].interval"):
+        assert where in out
+    write_config(cfg, port=free_port(), targets='[[targets]]\nname = "a"\nurl = "http://x/"\n')
+    r = slaprobe("check", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_shipped_probe_toml_passes_check() -> None:
+    """The probe.toml in the repository is valid as shipped."""
+    root = Path(__file__).parents[2]
+    r = slaprobe("check", "--config", str(root / "probe.toml"), cwd=root)
+    assert r.returncode == 0, r.stderr
+
+
+async def test_once_exit_code_follows_critical_targets(
+    tmp_path: Path, target: tuple[str, Switch],
+) -> None:
+    """`once` prints a table and exits 1 only when a critical target is down."""
+    url, _ = target
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets=f"""
+[[targets]]
+name = "up"
+url = "{url}/"
+
+[[targets]]
+name = "optional"
+url = "http://127.0.0.1:{refused_port()}/"
+critical = false
+""")
+    r = await _run_async("once", "--config", str(cfg), cwd=tmp_path)
+    assert r[0] == 0, r[2]
+    assert "up" in r[1] and "DOWN (connect_error)" in r[1]
+    cfg.write_text(cfg.read_text().replace("critical = false", "critical = true"))
+    r = await _run_async("once", "--config", str(cfg), cwd=tmp_path)
+    assert r[0] == 1
+
+
+async def _run_async(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """Run the CLI without blocking the loop that serves the local target."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slaprobe", *args, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def test_maintenance_add_then_list(tmp_path: Path) -> None:
+    """`maintenance add` appends to the file, announced now: 3 days ahead is excused,
+    1 hour ahead is late_notice; `list` shows both."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(),
+                       extra='[slo]\nmaintenance_file = "maintenance.toml"',
+                       targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+
+    def at(seconds: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", at(3 * 86400),
+                 "--end", at(3 * 86400 + 3600), "--reason", "DB upgrade", "--id", "ahead",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "excused" in r.stdout
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", at(3600),
+                 "--end", at(7200), "--targets", "app", "--reason", "hotfix", "--id", "rushed",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "late_notice" in r.stdout
+    assert "[[maintenance]]" in (tmp_path / "maintenance.toml").read_text()
+    r = slaprobe("maintenance", "list", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
+    assert "excused" in rows["ahead"] and "late_notice" in rows["rushed"]
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", at(10), "--end", at(5),
+                 "--reason", "x", cwd=tmp_path)
+    assert r.returncode == 2 and "--end" in r.stderr
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", at(10), "--end", at(50),
+                 "--targets", "nope", "--reason", "x", cwd=tmp_path)
+    assert r.returncode == 2 and "nope" in r.stderr
+
+
+def test_report_argument_errors(tmp_path: Path) -> None:
+    """Bad report ranges are refused with a clear message."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(),
+                       targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+    r = slaprobe("report", "--config", str(cfg), "--month", "2026-13", cwd=tmp_path)
+    assert r.returncode == 2 and "2026-13" in r.stderr
+    r = slaprobe("report", "--config", str(cfg), "--from", "2026-10-02", "--to", "2026-10-01",
+                 cwd=tmp_path)
+    assert r.returncode == 2 and "--to" in r.stderr
