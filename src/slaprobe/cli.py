@@ -15,7 +15,7 @@ from pathlib import Path
 
 from slaprobe import __version__, announcements, daemon, logs, prober, report
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, default_path, load
-from slaprobe.importer import CsvError, parse_csv
+from slaprobe.importer import CsvError, iter_csv
 from slaprobe.maintenance import Window
 from slaprobe.model import Attempt
 from slaprobe.store import Store, StoreError
@@ -156,21 +156,20 @@ def _open(cfg: Config) -> tuple[Store, list[Window]]:
 
 def _import(cfg: Config, path: Path) -> int:
     intervals = {t.name: t.interval for t in cfg.targets}
+    store, _ = _open(cfg)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            checks = parse_csv(f, intervals)
+            inserted, skipped = store.import_checks(iter_csv(f, intervals))
     except OSError as e:
         print(f"slaprobe: cannot read {path}: {e.strerror or e}", file=sys.stderr)
         return EXIT_INPUT
     except UnicodeDecodeError as e:
-        print(f"slaprobe: {path}: not UTF-8 text ({e.reason} at byte {e.start})", file=sys.stderr)
+        print(f"slaprobe: {path}: not UTF-8 text ({e.reason} at byte {e.start}); "
+              "nothing imported", file=sys.stderr)
         return EXIT_INPUT
     except CsvError as e:
         print(f"slaprobe: {path}: {e} (nothing imported)", file=sys.stderr)
         return EXIT_INPUT
-    store, _ = _open(cfg)
-    try:
-        inserted, skipped = store.import_checks(checks)
     finally:
         store.close()
     print(f"imported {inserted} checks from {path} ({skipped} already stored, skipped)")

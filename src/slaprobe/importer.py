@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from slaprobe.model import Check
 from slaprobe.timefmt import parse_instant
@@ -26,6 +26,12 @@ class CsvError(Exception):
 
 def parse_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> list[Check]:
     """Decode every row into a Check, with the target's configured interval."""
+    return list(iter_csv(lines, intervals))
+
+
+def iter_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> Iterator[Check]:
+    """Decode rows lazily (a large file never sits in memory); CsvError at the first
+    bad row, so a consumer inside one transaction can roll everything back."""
     reader = csv.reader(lines)
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -43,7 +49,6 @@ def parse_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> list[Chec
     if len(set(header)) != len(header):
         raise CsvError(1, "a column appears twice")
     col = {name: i for i, name in enumerate(header)}
-    out: list[Check] = []
     try:
         for row in reader:
             line = reader.line_num
@@ -51,10 +56,9 @@ def parse_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> list[Chec
                 continue
             if len(row) != len(header):
                 raise CsvError(line, f"{len(row)} fields, the header has {len(header)}")
-            out.append(_row(row, col, intervals, line))
+            yield _row(row, col, intervals, line)
     except csv.Error as e:
         raise CsvError(reader.line_num, f"malformed CSV: {e}") from None
-    return out
 
 
 def _row(row: list[str], col: Mapping[str, int], intervals: Mapping[str, float],

@@ -8,6 +8,7 @@ versioned and each version has a migration step from the one before.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -223,15 +224,15 @@ class Store:
         inserted = skipped = 0
         touched: set[str] = set()
         with self._tx():
-            for c in checks:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _check_row(c),
+            for chunk in _batched(checks, 10000):
+                cur = self._db.executemany(
+                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_check_row(c) for c in chunk],
                 )
+                inserted += cur.rowcount
+                skipped += len(chunk) - cur.rowcount
                 if cur.rowcount:
-                    inserted += 1
-                    touched.add(c.target)
-                else:
-                    skipped += 1
+                    touched.update(c.target for c in chunk)
             for target in sorted(touched):
                 _rebuild(self._db, target)
             if touched:
@@ -280,6 +281,12 @@ class Store:
                     for r in rows
                 ]
         return out
+
+
+def _batched(items: Iterable[Check], n: int) -> Iterator[tuple[Check, ...]]:
+    it = iter(items)
+    while chunk := tuple(itertools.islice(it, n)):
+        yield chunk
 
 
 def _check_row(c: Check) -> tuple[object, ...]:
