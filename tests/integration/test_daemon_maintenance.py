@@ -1,0 +1,95 @@
+"""The daemon follows the maintenance file and feeds as they change."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from faultserver import FaultServer
+from prometheus_client import CollectorRegistry
+
+from slaprobe.announcements import append_window
+from slaprobe.config import MaintenanceSpec, parse
+from slaprobe.daemon import Daemon
+
+
+def ics(uid: str, start: float, end: float, created: float) -> str:
+    def stamp(t: float) -> str:
+        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
+
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:{stamp(created)}\r\nCREATED:{stamp(created)}\r\n"
+        f"DTSTART:{stamp(start)}\r\nDTEND:{stamp(end)}\r\nSUMMARY:Upgrade\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+async def poll(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(pred())
+
+
+async def test_file_and_feeds_are_followed_and_a_failing_feed_keeps_its_windows(
+    tmp_path: Path, fault_server: FaultServer,
+) -> None:
+    """An appended file window appears; a feed that fails keeps its windows and counts
+    the error; when it recovers its new windows appear."""
+    now = time.time()
+    day = 86400.0
+    state = {"fail": False, "body": ics("a@feed", now + 3 * day, now + 3 * day + 3600,
+                                         now - day)}
+
+    async def feed(_: web.Request) -> web.Response:
+        if state["fail"]:
+            return web.Response(status=500)
+        return web.Response(text=state["body"], content_type="text/calendar")
+
+    app = web.Application()
+    app.router.add_get("/cal.ics", feed)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    feed_url = str(server.make_url("/cal.ics"))
+    static = tmp_path / "static.ics"
+    static.write_text(ics("b@file", now + 4 * day, now + 4 * day + 60, now - 10 * day))
+    (tmp_path / "probe.toml").write_text("")
+    cfg = parse({
+        "daemon": {"database": str(tmp_path / "h.db")},
+        "slo": {"maintenance_file": "maintenance.toml", "maintenance_feeds": [feed_url,
+                str(static)], "maintenance_feed_interval": "200ms"},
+        "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
+        "targets": [{"name": "app", "url": fault_server.url("/ok")}],
+    }, env={}, path=str(tmp_path / "probe.toml"))
+    registry = CollectorRegistry()
+    d = Daemon(cfg, registry=registry, env={})
+
+    def count(status: str) -> float:
+        return registry.get_sample_value("slaprobe_maintenance_windows", {"status": status}) or 0
+
+    await d.start()
+    try:
+        assert await poll(lambda: count("excused") == 2)
+        append_window(tmp_path / "maintenance.toml", MaintenanceSpec(
+            id="rushed", start=now + 3600, end=now + 7200, announced=now, targets=("app",)))
+        assert await poll(lambda: count("late_notice") == 1)
+        state["fail"] = True
+        assert await poll(lambda: (registry.get_sample_value(
+            "slaprobe_maintenance_feed_errors_total", {"source": feed_url}) or 0) >= 2)
+        assert count("excused") == 2  # the failing feed's window is kept
+        state["body"] = ics("c@feed", now + 5 * day, now + 5 * day + 60, now - day)
+        state["fail"] = False
+        assert d.tracker is not None
+        tracker = d.tracker
+        assert await poll(lambda: [w.id for w in tracker.maintenance
+                                   if w.source == feed_url] == ["c@feed"])
+        assert count("excused") == 2 and count("late_notice") == 1
+    finally:
+        await d.shutdown(None)
+        await server.close()
