@@ -69,6 +69,7 @@ class Daemon:
             on_lag=self.metrics.scheduler_lag.observe, on_error=self._job_failed,
         )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._reload_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -348,7 +349,12 @@ class Daemon:
     # --- reload ------------------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """Validate the config file again, then swap; a bad one keeps the old running."""
+        """Validate the config file again, then swap; a bad one keeps the old running.
+        Reloads are serialized: a second SIGHUP waits for the first."""
+        async with self._reload_lock:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         path = self.cfg.path
         try:
             if path is None:
