@@ -292,8 +292,7 @@ class Daemon:
         assert self.store is not None and self.tracker is not None
         now = self.clock.now()
         n = await asyncio.to_thread(self.store.prune, now - self.cfg.daemon.retention)
-        for h in self.tracker.histories.values():
-            h.spans.trim(now - horizon(self.cfg))
+        self.tracker.trim(now - horizon(self.cfg))
         if n:
             self.log.info("pruned", checks=n)
 

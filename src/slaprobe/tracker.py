@@ -37,6 +37,34 @@ class Credit:
             self.seconds[k] += totals[k]
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceTimeline:
+    """The service's spans: a cached final head up to `split`, a fresh tail after."""
+
+    head: Spans
+    split: float
+    tail: Spans
+
+    def totals(self, a: float, b: float) -> list[float]:
+        """Seconds of each state inside [a, b)."""
+        out = self.head.totals(a, min(b, self.split))
+        more = self.tail.totals(max(a, self.split), b)
+        return [x + y for x, y in zip(out, more, strict=True)]
+
+    def between(self, a: float, b: float) -> list[Span]:
+        """The spans clipped to [a, b), runs across the split joined."""
+        out = self.head.between(a, min(b, self.split))
+        for sp in self.tail.between(max(a, self.split), b):
+            if out and out[-1][1] == sp[0] and out[-1][2] == sp[2]:
+                out[-1] = (out[-1][0], sp[1], sp[2])
+            else:
+                out.append(sp)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.between(-float("inf"), float("inf")))
+
+
 class Tracker:
     """Timelines of the configured targets and the service built from them."""
 
@@ -51,6 +79,8 @@ class Tracker:
         self.histories.update({k: v for k, v in (histories or {}).items() if k in self.critical})
         self.maintenance: list[Window] = []
         self._maint: dict[str, list[Interval]] = {}
+        self._svc: Spans | None = None  # cached final part of the service timeline
+        self._svc_start = self._svc_until = 0.0
         self.set_maintenance(windows)
         self.credit = {name: Credit() for name in self.critical}
         self.service_credit = Credit()
@@ -82,6 +112,7 @@ class Tracker:
     def set_maintenance(self, windows: Iterable[Window]) -> None:
         self.maintenance = list(windows)
         self._maint = {n: excluded_intervals(self.maintenance, n) for n in self.critical}
+        self._svc = None  # the service timeline depends on both
 
     def maint_intervals(self, target: str) -> list[Interval]:
         return self._maint.get(target, [])
@@ -96,13 +127,48 @@ class Tracker:
         """Effective spans (maintenance laid over) of one target within [a, b)."""
         return effective(self.histories[name].between(a, b, now), self._maint[name], a, b)
 
-    def service_timeline(self, a: float, b: float, now: float) -> Spans:
-        """The service's spans in [a, b), with prefix sums for window queries."""
+    def _service_sweep(self, a: float, b: float, now: float) -> Spans:
         parts = [self.target_spans(n, a, b, now) for n, crit in self.critical.items() if crit]
         out = Spans()
         for s, e, st in service_spans(parts, a, b):
             out.append(s, e, st)
         return out
+
+    def service_final(self) -> float | None:
+        """Up to when the service timeline can no longer change as checks arrive."""
+        finals = [self.histories[n].final_until() for n, crit in self.critical.items() if crit]
+        if not finals or None in finals:
+            return None
+        return min(f for f in finals if f is not None)
+
+    def service_timeline(self, a: float, b: float, now: float) -> ServiceTimeline:
+        """The service's timeline for queries inside [a, b).
+
+        The final part is cached and extended as checks arrive (a scrape sweeps
+        only the last few seconds, not 31 days of every critical target); the
+        cache is dropped when maintenance or the target set changes.
+        """
+        final = self.service_final()
+        if final is None or final <= a:
+            return ServiceTimeline(Spans(), a, self._service_sweep(a, b, now))
+        if self._svc is None or a < self._svc_start:
+            self._svc, self._svc_start, self._svc_until = Spans(), a, a
+        if final > self._svc_until:
+            for sp in self._service_sweep(self._svc_until, final, now).between(
+                    self._svc_until, final):
+                self._svc.append(*sp)
+            self._svc_until = final
+        split = min(b, self._svc_until)
+        tail = self._service_sweep(split, b, now) if b > split else Spans()
+        return ServiceTimeline(self._svc, split, tail)
+
+    def trim(self, before: float) -> None:
+        """Forget timeline spans that end before `before` (the in-memory horizon)."""
+        for h in self.histories.values():
+            h.spans.trim(before)
+        if self._svc is not None:
+            self._svc.trim(before)
+            self._svc_start = max(self._svc_start, before)
 
     def probe_state(self, name: str, now: float) -> State | None:
         """The target's last known state at `now` (None: unknown), maintenance aside."""
