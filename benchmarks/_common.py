@@ -61,6 +61,26 @@ def mb(nbytes: float) -> str:
     return f"{nbytes / 2**20:.1f} MB"
 
 
+def source_fingerprint() -> str:
+    """Which slaprobe is measured: version, a hash of its source files and the
+    newest file's mtime (the tree may change between runs; no VCS is consulted)."""
+    import hashlib
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("slaprobe")
+    if spec is None or spec.origin is None:
+        return "slaprobe not importable"
+    files = sorted(Path(spec.origin).parent.glob("*.py"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    newest = max(f.stat().st_mtime for f in files)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))
+    return (f"slaprobe {importlib.metadata.version('slaprobe')} at {Path(spec.origin).parent}, "
+            f"source sha256 {h.hexdigest()[:12]}, newest file {stamp}")
+
+
 def slaprobe_cmd(*args: str) -> list[str]:
     """`slaprobe ARGS` run by this interpreter (the venv's python)."""
     return [sys.executable, "-m", "slaprobe", *args]

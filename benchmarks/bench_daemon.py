@@ -54,6 +54,7 @@ from _common import (
     ms,
     parse_metrics,
     percentile,
+    source_fingerprint,
     timed_get,
 )
 
@@ -142,6 +143,7 @@ def main() -> int:
         print(f"slaprobe bench_daemon: {args.targets} targets every {args.interval:g}s "
               f"(timeout {args.timeout:g}s, retries 0, max_concurrency {args.concurrency}), "
               f"server pid {server.pid} on 127.0.0.1:{server.port}, python {sys.version.split()[0]}")
+        print(source_fingerprint())
         daemon.start()
         ready = daemon.wait_ok("/readyz")
         print(f"ready (/readyz 200) after      {ready:.2f} s; warming up {warmup:g} s, "
