@@ -123,6 +123,9 @@ class SlaCollector:
         up = GaugeMetricFamily("slaprobe_target_up",
                                "Current state: 1 up, 0 down, NaN unknown or probe_network.",
                                labels=["target"])
+        critical = GaugeMetricFamily("slaprobe_target_critical",
+                                     "1 if the target counts against the SLA (critical).",
+                                     labels=["target"])
         maint = GaugeMetricFamily("slaprobe_maintenance_active",
                                   "1 inside an excluded maintenance window.", labels=["target"])
         up_s = CounterMetricFamily("slaprobe_up_seconds", "Seconds credited as up.",
@@ -144,6 +147,7 @@ class SlaCollector:
             st = tr.probe_state(name, now)
             up.add_metric([name], {State.UP: 1.0, State.DOWN: 0.0}.get(st, NAN)
                           if st is not None else NAN)
+            critical.add_metric([name], 1.0 if tr.critical[name] else 0.0)
             maint.add_metric([name], 1.0 if active(tr.maintenance, name, now) else 0.0)
             c = tr.credit[name].seconds
             up_s.add_metric([name], c[State.UP])
@@ -154,7 +158,7 @@ class SlaCollector:
                 f = tr.target_figures(name, now - length, now, now)
                 avail.add_metric([name, label], _num(f.availability))
                 cover.add_metric([name, label], _num(f.coverage))
-        yield from (success, last_ts, up, maint, up_s, down_s, excl_s, avail, cover)
+        yield from (success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover)
         yield from self._service(snap, windows)
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Metric]:

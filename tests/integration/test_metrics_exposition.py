@@ -61,6 +61,8 @@ def test_figures_from_a_known_hour() -> None:
         pytest.approx(3600 / 86400)
     assert v("slaprobe_target_up", {"target": "app"}) == 1.0
     assert v("slaprobe_target_up", {"target": "docs"}) == 0.0
+    assert v("slaprobe_target_critical", {"target": "app"}) == 1.0
+    assert v("slaprobe_target_critical", {"target": "docs"}) == 0.0
     assert math.isnan(v("slaprobe_target_up", {"target": "idle"}))
     assert math.isnan(v("slaprobe_availability_ratio", {"target": "idle", "window": "1h"}))
     # `idle` is critical with no data: the service is unknown while app is up, yet
