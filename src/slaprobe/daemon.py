@@ -27,7 +27,7 @@ from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
 from slaprobe.model import Attempt, Check
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
-from slaprobe.timeline import History, Write
+from slaprobe.timeline import History
 from slaprobe.tracker import Tracker
 
 FEED_HORIZON_AHEAD = 90 * 86400.0
@@ -57,7 +57,7 @@ class Daemon:
         self.tracker: Tracker | None = None
         self.last: dict[str, Check] = {}
         self.controls: dict[str, tuple[float, bool]] = {}
-        self.queue: asyncio.Queue[Write | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Check | None] = asyncio.Queue()
         self.feeds = FeedCache()
         self.stopping = asyncio.Event()
         self.ready = False
@@ -70,6 +70,8 @@ class Daemon:
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._reload_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._unwritten: list[Check] = []  # queued for the store, in queue order
         self._session: aiohttp.ClientSession | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -200,12 +202,12 @@ class Daemon:
             return  # the target was removed while its check was in flight
         before = self.last.get(check.target)
         try:
-            write = tracker.add(check)
+            tracker.add(check)
         except ValueError:
             self.log.warning("clock_went_backwards", target=check.target, at=check.at)
-            write = Write(check=check, closed=None, open=None)
         self.last[check.target] = check
-        self.queue.put_nowait(write)
+        self._unwritten.append(check)
+        self.queue.put_nowait(check)
         self.metrics.store_pending.set(self.queue.qsize())
         if before is None or before.state != check.state:
             event = {0: "target_up", 1: "target_down", 2: "target_down_probe_network"}[
@@ -225,7 +227,7 @@ class Daemon:
         done = False
         while not done:
             item = await self.queue.get()
-            batch: list[Write] = []
+            batch: list[Check] = []
             if item is None:
                 done = True
             else:
@@ -238,10 +240,12 @@ class Daemon:
                 else:
                     batch.append(nxt)
             if batch:
-                await self._write(batch, final=done)
+                async with self._write_lock:
+                    await self._write(batch, final=done)
+                    del self._unwritten[:len(batch)]  # batches leave the queue in order
             self.metrics.store_pending.set(self.queue.qsize())
 
-    async def _write(self, batch: list[Write], *, final: bool) -> None:
+    async def _write(self, batch: list[Check], *, final: bool) -> None:
         assert self.store is not None
         delay = 0.5
         deadline = time.monotonic() + 4.0
@@ -297,18 +301,20 @@ class Daemon:
             self.log.info("pruned", checks=n)
 
     async def _reload_histories(self) -> None:
-        """History was rewritten outside (an import): reload timelines from the store."""
-        assert self.tracker is not None
-        await self._drain()
-        histories = await self._load_histories(list(self.tracker.critical))
-        self.tracker.reconfigure(self.tracker.critical, histories, replace=True)
-        self.log.info("history_reloaded", generation=self.generation)
+        """History was rewritten outside (an import): reload timelines from the store.
 
-    async def _drain(self) -> None:
-        for _ in range(100):
-            if self.queue.empty():
-                return
-            await asyncio.sleep(0.05)
+        No batch commits while the store is read; checks not yet written (queued, or
+        finished during the read) are folded on top, so none is missing in memory.
+        """
+        tracker = self.tracker
+        assert tracker is not None
+        async with self._write_lock:
+            histories = await self._load_histories(list(tracker.critical))
+            tracker.reconfigure(tracker.critical, histories, replace=True)
+            for check in sorted(self._unwritten, key=lambda c: c.at):
+                with contextlib.suppress(ValueError):  # already in the loaded timeline
+                    tracker.add(check)
+        self.log.info("history_reloaded", generation=self.generation)
 
     # --- maintenance ---------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from slaprobe.config import MaintenanceSpec
 from slaprobe.maintenance import Seen, version_key
 from slaprobe.model import Check, State
-from slaprobe.timeline import History, OpenRun, Write
+from slaprobe.timeline import History, OpenRun
 
 SCHEMA_VERSION = 3
 
@@ -170,23 +170,57 @@ class Store:
 
     # --- checks and timelines -------------------------------------------------
 
-    def write(self, batch: Sequence[Write]) -> None:
-        """Store a batch of checks and their timeline changes in one transaction."""
+    def write(self, checks: Sequence[Check]) -> None:
+        """Store a batch of checks and fold them into the stored timelines, in one
+        transaction. The store folds for itself from what it holds, so its spans
+        always agree with its checks, whatever else wrote in between (an import)."""
         with self._tx():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [_check_row(w.check) for w in batch],
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
-                [(w.check.target, w.closed[0], w.closed[1], int(w.closed[2]))
-                 for w in batch if w.closed is not None],
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
-                [(w.check.target, w.open.start, int(w.open.state), w.open.last_at, w.open.cap_end)
-                 for w in batch if w.open is not None],
-            )
+            folding: dict[str, History] = {}
+            rebuild: set[str] = set()
+            for c in checks:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _check_row(c),
+                )
+                if not cur.rowcount or c.target in rebuild:
+                    continue
+                h = folding.get(c.target)
+                if h is None:
+                    h = folding[c.target] = self._tail(c.target)
+                try:
+                    closed = h.add(c)
+                except ValueError:  # older than the stored timeline: refold from the checks
+                    rebuild.add(c.target)
+                    continue
+                if closed is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
+                        (c.target, closed[0], closed[1], int(closed[2])),
+                    )
+            for target, h in folding.items():
+                if target not in rebuild and h.open is not None:
+                    r = h.open
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
+                        (target, r.start, int(r.state), r.last_at, r.cap_end),
+                    )
+            for target in rebuild:
+                _rebuild(self._db, target)
+
+    def _tail(self, target: str) -> History:
+        """The end of a target's stored timeline: its last span and its open run."""
+        h = History()
+        row = self._db.execute(
+            'SELECT start, "end", state FROM spans WHERE target = ? ORDER BY start DESC LIMIT 1',
+            (target,),
+        ).fetchone()
+        if row is not None:
+            h.spans.append(row[0], row[1], State(row[2]))
+        run = self._db.execute(
+            "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
+        ).fetchone()
+        if run is not None:
+            h.open = OpenRun(run[0], State(run[1]), run[2], run[3])
+        return h
 
     def load(self, target: str, since: float) -> History:
         """A target's timeline from `since` on (older spans are left out)."""

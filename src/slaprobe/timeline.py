@@ -181,15 +181,6 @@ class History:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One check and what it did to its target's timeline: what the store keeps."""
-
-    check: Check
-    closed: Span | None
-    open: OpenRun | None
-
-
 def fold(checks: Iterable[Check]) -> History:
     """A History built from checks in time order."""
     h = History()

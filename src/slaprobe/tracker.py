@@ -7,7 +7,7 @@ builds one from the store. Time is always an argument.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from slaprobe.intervals import Interval
 from slaprobe.maintenance import Window, excluded_intervals
@@ -18,7 +18,6 @@ from slaprobe.timeline import (
     History,
     Span,
     Spans,
-    Write,
     effective,
     service_spans,
     window_totals,
@@ -102,12 +101,9 @@ class Tracker:
 
     # --- inputs -------------------------------------------------------------------
 
-    def add(self, check: Check) -> Write:
-        """Fold a check into its target's timeline; what to store for it."""
-        h = self.histories[check.target]
-        closed = h.add(check)
-        run = h.open
-        return Write(check=check, closed=closed, open=None if run is None else replace(run))
+    def add(self, check: Check) -> Span | None:
+        """Fold a check into its target's timeline; the span it closed, if any."""
+        return self.histories[check.target].add(check)
 
     def set_maintenance(self, windows: Iterable[Window]) -> None:
         self.maintenance = list(windows)

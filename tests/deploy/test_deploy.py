@@ -29,14 +29,16 @@ DASHBOARD = DEPLOY / "grafana" / "slaprobe.json"
 RUNBOOK = DEPLOY / "RUNBOOK.md"
 DESIGN = REPO.parent / "shared" / "DESIGN.md"  # present in the dev workspace only
 
-# Metric names the dashboard and rules may use: DESIGN.md's contract table plus
-# the daemon's own health metrics.
+# Metric names the dashboard and rules may use: DESIGN.md's contract table, the
+# per-target criticality the daemon exports on top of it (README's metric
+# table), and the daemon's own health metrics.
 CONTRACT_METRICS = frozenset(
     {
         "slaprobe_probe_success",
         "slaprobe_probe_duration_seconds",
         "slaprobe_probes_total",
         "slaprobe_target_up",
+        "slaprobe_target_critical",
         "slaprobe_up_seconds_total",
         "slaprobe_down_seconds_total",
         "slaprobe_excluded_seconds_total",
@@ -251,6 +253,22 @@ def test_issue_alert_set_is_complete() -> None:
         "SlaprobeMaintenanceLateNotice",
     ):
         assert name in alerts, name
+
+
+def test_per_target_alerts_split_by_criticality() -> None:
+    """Critical targets page, non-critical ones get the ticket: by expression, not by guess."""
+    alerts = alert_blocks()
+    ctd, td = alerts["SlaprobeCriticalTargetDown"], alerts["SlaprobeTargetDown"]
+    assert "and on (job, instance, target) (slaprobe_target_critical == 1)" in ctd
+    assert "slaprobe_service_up" not in ctd, "criticality is exported, not inferred"
+    assert "unless on (job, instance, target) (slaprobe_target_critical == 1)" in td
+    for block in (ctd, td):
+        assert "unless on (job, instance, target) (slaprobe_maintenance_active == 1)" in block
+    # Disjoint by expression, so no inhibition between the two is needed.
+    inhibit = ALERTMANAGER_YML.read_text().split("inhibit_rules:", 1)[1]
+    targets = re.findall(r"target_matchers:\n((?:\s+- .*\n)+)", inhibit)
+    assert targets
+    assert not any("SlaprobeTargetDown" in m for m in targets)
 
 
 def test_rules_use_only_contract_metrics() -> None:

@@ -10,12 +10,15 @@ windows (1h -> 30s, 5m -> 5s, ...) and Alertmanager's group timers are
 shortened so the whole run takes about a minute. Expressions,
 labels, routes and inhibitions are as shipped.
 
-Phases:
-  A. `app` (critical) goes down until SlaprobeCriticalTargetDown reaches the
-     pager; it comes back and the "resolved" arrives. The SLO burn pages wait
+Phases (each outage takes down `app`, critical, and `blog`, not critical):
+  A. The outage lasts until SlaprobeCriticalTargetDown reaches the pager; the
+     targets come back and the "resolved" arrives. The SLO burn pages wait
      longer (30s) than this outage lasts, so nothing inhibits it.
-  B. `app` goes down until SlaprobeErrorBudgetBurn1h pages; Alertmanager then
-     inhibits the per-target page; `app` comes back and the burn page resolves.
+  B. The outage lasts until SlaprobeErrorBudgetBurn1h pages; Alertmanager then
+     inhibits the per-target page; the targets come back and the burn page
+     resolves.
+Throughout, slaprobe_target_critical splits the per-target alerts: only `app`
+is ever SlaprobeCriticalTargetDown, only `blog` SlaprobeTargetDown (a ticket).
 Then every query of deploy/grafana/slaprobe.json runs against that Prometheus
 and must succeed with a non-empty result.
 
@@ -179,7 +182,7 @@ def free_port() -> int:
 
 @dataclass
 class Target:
-    """The probed service: /health follows `healthy`; /docs always answers 200."""
+    """The probed service: /health and /blog follow `healthy`; /docs always answers 200."""
 
     healthy: bool = True
 
@@ -354,6 +357,15 @@ interval = "1s"
 timeout = "500ms"
 retries = 0
 
+# Not critical, and down whenever app is: never a critical target page.
+[[targets]]
+name = "blog"
+url = "http://{HOST}:{target}/blog"
+critical = false
+interval = "1s"
+timeout = "500ms"
+retries = 0
+
 # Announced three days ahead and starting shortly: excused, so the dashboard's
 # maintenance annotation has something to draw.
 [[maintenance]]
@@ -443,6 +455,7 @@ async def test_target_down_pages_and_resolves_and_dashboard_queries_work(
     target_app = web.Application()
     target_app.router.add_get("/health", target.health)
     target_app.router.add_get("/docs", target.docs)
+    target_app.router.add_get("/blog", target.health)
     hook_app = web.Application()
     hook_app.router.add_post("/{receiver}", webhook.post)
 
@@ -511,6 +524,12 @@ async def test_target_down_pages_and_resolves_and_dashboard_queries_work(
                 return bool(await query("slaprobe:service_burn_rate:rate5m"))
 
             await until("recording rules with data", rules_have_data, 30, procs)
+            # The per-target rules key on the criticality slaprobe exports.
+            critical = {
+                s["metric"]["target"]: s["value"][1]
+                for s in await query("slaprobe_target_critical")
+            }
+            assert critical == {"app": "1", "docs": "0", "blog": "0"}, critical
             drain(notify_sock, notes)
             assert "READY=1" in notes, f"slaprobe did not notify READY=1: {notes}"
 
@@ -579,6 +598,18 @@ async def test_target_down_pages_and_resolves_and_dashboard_queries_work(
 
             took_r = await until("SlaprobeErrorBudgetBurn1h resolved", burn_resolved, 60, procs)
             print(f"phase B: paged after {took:.1f}s, resolved {took_r:.1f}s after recovery")
+
+            # Both outages: the page was for app only, the ticket for blog only
+            # (ALERTS holds pending and firing alerts; the run is under 5 min).
+            async def alerted(alertname: str) -> set[str]:
+                found = await query(f'count_over_time(ALERTS{{alertname="{alertname}"}}[5m])')
+                return {s["metric"]["target"] for s in found}
+
+            assert await alerted("SlaprobeCriticalTargetDown") == {"app"}
+            assert await alerted("SlaprobeTargetDown") == {"blog"}
+            assert webhook.find("slaprobe-ticket", "SlaprobeTargetDown", "firing"), (
+                f"no ticket for the non-critical target:\n{webhook.summary()}"
+            )
 
             # Routing: every notification went to the receiver of its severity,
             # and the ticket route was used too.

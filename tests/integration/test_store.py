@@ -15,7 +15,7 @@ from slaprobe import store as store_mod
 from slaprobe.config import MaintenanceSpec
 from slaprobe.model import Check, State
 from slaprobe.store import SCHEMA_VERSION, Store, StoreError
-from slaprobe.timeline import History, OpenRun, Span, Write, fold
+from slaprobe.timeline import History, OpenRun, Span, fold
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 
@@ -35,14 +35,12 @@ def make_checks(target: str, pattern: str, *, start: float = T0, interval: float
     return out
 
 
-def writes(checks: list[Check], history: History | None = None) -> list[Write]:
-    """Fold checks as the daemon does, recording what each did to the timeline."""
+def writes(checks: list[Check], history: History | None = None) -> list[Check]:
+    """Fold checks as the daemon does (the store folds the batch for itself)."""
     h = History() if history is None else history
-    out = []
     for c in checks:
-        closed = h.add(c)
-        out.append(Write(check=c, closed=closed, open=None if h.open is None else replace(h.open)))
-    return out
+        h.add(c)
+    return checks
 
 
 def snapshot(h: History) -> tuple[list[Span], OpenRun | None]:
@@ -128,8 +126,8 @@ class TestWriteAndLoad:
         """A check already stored (same target and time) is ignored, not replaced."""
         [first] = make_checks("app", "1")
         store.write(writes([first]))
-        store.write([Write(check=first, closed=None, open=None)])
-        store.write([Write(check=replace(first, ok=False), closed=None, open=None)])
+        store.write([first])
+        store.write([replace(first, ok=False)])
         assert store.count_checks() == 1
         assert store.checks("app", 0, float("inf")) == [first]
 
@@ -397,3 +395,18 @@ class TestReadOnly:
         store._db.execute("PRAGMA query_only = OFF")
         store.write(batch)
         assert snapshot(store.load("app", 0)) == snapshot(fold(checks))
+
+
+class TestStoreFoldsForItself:
+    def test_import_between_daemon_writes_keeps_spans_true_to_checks(self, store: Store) -> None:
+        """Daemon batches before and after an import of older history, and a late check
+        older than the stored timeline, still leave spans equal to a fold of all checks."""
+        live = make_checks("app", "1100", start=T0 + 3000)
+        store.write(live[:2])
+        old = make_checks("app", "1" * 50 + "0" * 10 + "1" * 40)
+        assert store.import_checks(old) == (100, 0)
+        store.write(live[2:])
+        late = Check(target="app", at=T0 + 3015, ok=True, interval=30.0)
+        store.write([late])
+        everything = sorted([*old, *live, late], key=lambda c: c.at)
+        assert snapshot(store.load("app", float("-inf"))) == snapshot(fold(everything))

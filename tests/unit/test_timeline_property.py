@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from slaprobe.maintenance import EXCUSED, LATE_NOTICE, Window
 from slaprobe.model import Check, State
 from slaprobe.timeline import N_STATES, History, Span, Spans, fold
+from slaprobe.store import Store
 from slaprobe.tracker import Tracker
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -281,26 +282,33 @@ def test_window_totals_match_reference_for_subwindows(sc: Scenario) -> None:
 
 
 @SETTINGS
-@given(scenarios())
-def test_writes_rebuild_the_folded_history(sc: Scenario) -> None:
-    """Closed spans and open runs from Tracker.add's Writes rebuild exactly fold(checks)."""
+@given(scenarios(), st.data())
+def test_store_folds_batches_into_the_folded_history(sc: Scenario, data: st.DataObject) -> None:
+    """Checks written to the store in batches of any size give back exactly fold(checks),
+    and the tracker folding the same checks agrees."""
     tracker = Tracker(sc.critical)
-    rebuilt = {n: History() for n in sc.critical}
-    for cs in sc.checks.values():
-        for c in cs:
-            w = tracker.add(c)
-            h = rebuilt[c.target]
-            if w.closed is not None:
-                h.spans.append(*w.closed)
-            h.open = w.open
-    for name, cs in sc.checks.items():
-        folded = fold(cs)
-        for h in (tracker.histories[name], rebuilt[name]):
-            assert list(zip(h.spans.starts, h.spans.ends, h.spans.states, strict=True)) == list(
-                zip(folded.spans.starts, folded.spans.ends, folded.spans.states, strict=True))
-            assert h.open == folded.open
-            assert h.totals(sc.a, sc.b, sc.now) == approx_list(
-                folded.totals(sc.a, sc.b, sc.now))
+    merged = sorted((c for cs in sc.checks.values() for c in cs), key=lambda c: c.at)
+    store = Store(":memory:")
+    try:
+        i = 0
+        while i < len(merged):
+            n = data.draw(st.integers(1, 5))
+            batch = merged[i:i + n]
+            for c in batch:
+                tracker.add(c)
+            store.write(batch)
+            i += n
+        for name, cs in sc.checks.items():
+            folded = fold(cs)
+            for h in (tracker.histories[name], store.load(name, float("-inf"))):
+                assert list(zip(h.spans.starts, h.spans.ends, h.spans.states, strict=True)) == (
+                    list(zip(folded.spans.starts, folded.spans.ends, folded.spans.states,
+                             strict=True)))
+                assert h.open == folded.open
+                assert h.totals(sc.a, sc.b, sc.now) == approx_list(
+                    folded.totals(sc.a, sc.b, sc.now))
+    finally:
+        store.close()
 
 
 @SETTINGS
