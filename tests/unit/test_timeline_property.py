@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from slaprobe.maintenance import EXCUSED, LATE_NOTICE, Window
 from slaprobe.model import Check, State
-from slaprobe.timeline import N_STATES, History, Span, Spans, fold
 from slaprobe.store import Store
+from slaprobe.timeline import N_STATES, Span, Spans, fold
 from slaprobe.tracker import Tracker
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
