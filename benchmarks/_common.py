@@ -14,9 +14,14 @@ their own directory (run them as `python benchmarks/bench_*.py`).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import importlib.metadata
+import importlib.util
 import math
 import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -64,10 +69,6 @@ def mb(nbytes: float) -> str:
 def source_fingerprint() -> str:
     """Which slaprobe is measured: version, a hash of its source files and the
     newest file's mtime (the tree may change between runs; no VCS is consulted)."""
-    import hashlib
-    import importlib.metadata
-    import importlib.util
-
     spec = importlib.util.find_spec("slaprobe")
     if spec is None or spec.origin is None:
         return "slaprobe not importable"
@@ -77,8 +78,10 @@ def source_fingerprint() -> str:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     newest = max(f.stat().st_mtime for f in files)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))
-    return (f"slaprobe {importlib.metadata.version('slaprobe')} at {Path(spec.origin).parent}, "
-            f"source sha256 {h.hexdigest()[:12]}, newest file {stamp}")
+    return (
+        f"slaprobe {importlib.metadata.version('slaprobe')} at {Path(spec.origin).parent}, "
+        f"source sha256 {h.hexdigest()[:12]}, newest file {stamp}"
+    )
 
 
 def slaprobe_cmd(*args: str) -> list[str]:
@@ -93,7 +96,7 @@ def proc_cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         text = f.read()
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
@@ -122,8 +125,6 @@ class Measured:
 def run_measured(cmd: Sequence[str], *, timeout: float) -> Measured:
     """Run a command to completion and report its own rusage (via os.wait4, so
     not the sum over every child so far)."""
-    import selectors
-
     t0 = time.perf_counter()
     p = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout is not None and p.stderr is not None
@@ -153,7 +154,9 @@ def run_measured(cmd: Sequence[str], *, timeout: float) -> Measured:
         p.stdout.close()
         p.stderr.close()
     return Measured(
-        returncode=p.returncode, wall=wall, cpu=ru.ru_utime + ru.ru_stime,
+        returncode=p.returncode,
+        wall=wall,
+        cpu=ru.ru_utime + ru.ru_stime,
         maxrss_kb=ru.ru_maxrss,
         stdout=b"".join(bufs[out_fd]).decode("utf-8", "replace"),
         stderr=b"".join(bufs[err_fd]).decode("utf-8", "replace"),
@@ -171,14 +174,18 @@ def http_get(url: str, timeout: float = 10.0, *, gzip: bool = False) -> tuple[in
         headers["Accept-Encoding"] = "gzip"
     req = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (127.0.0.1 only)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # 127.0.0.1 only
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as e:
         return int(e.code), e.read()
 
 
-def timed_get(url: str, timeout: float = 10.0, *, gzip: bool = False,
-              ) -> tuple[float, int, bytes]:
+def timed_get(
+    url: str,
+    timeout: float = 10.0,
+    *,
+    gzip: bool = False,
+) -> tuple[float, int, bytes]:
     """(seconds from request to the whole body read, status, raw body)."""
     t0 = time.perf_counter()
     status, body = http_get(url, timeout, gzip=gzip)
@@ -199,7 +206,9 @@ class OkServer:
     def __enter__(self) -> OkServer:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "_common.py"), "serve"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # "PORT\n" once listening
@@ -230,9 +239,7 @@ class OkServer:
 
 
 def _serve() -> None:
-    import asyncio
-
-    from aiohttp import web
+    from aiohttp import web  # noqa: PLC0415 (only the server process needs aiohttp)
 
     async def ok(_: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -275,9 +282,17 @@ class DaemonProc:
         self._log = log
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            slaprobe_cmd("run", "--config", str(self.config), "--log-level", log_level,
-                         "--log-format", "json"),
-            stdout=log, stderr=subprocess.STDOUT,
+            slaprobe_cmd(
+                "run",
+                "--config",
+                str(self.config),
+                "--log-level",
+                log_level,
+                "--log-format",
+                "json",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     @property
@@ -296,7 +311,8 @@ class DaemonProc:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"daemon exited with {self.proc.returncode} before {path} answered; "
-                    f"log:\n{self.log_tail()}")
+                    f"log:\n{self.log_tail()}"
+                )
             try:
                 status, _ = http_get(self.url(path), timeout=5.0)
                 if status == 200:
@@ -380,7 +396,8 @@ def buckets(samples: Iterable[Sample]) -> list[tuple[float, float]]:
 
 
 def bucket_delta(
-    later: list[tuple[float, float]], earlier: list[tuple[float, float]],
+    later: list[tuple[float, float]],
+    earlier: list[tuple[float, float]],
 ) -> list[tuple[float, float]]:
     before = dict(earlier)
     return [(le, v - before.get(le, 0.0)) for le, v in later]

@@ -62,8 +62,17 @@ LAG = "slaprobe_scheduler_lag_seconds_bucket"
 PROBES = "slaprobe_probes_total"
 
 
-def write_config(path: Path, *, targets: int, server_port: int, listen_port: int,
-                 database: Path, interval: float, timeout: float, concurrency: int) -> None:
+def write_config(
+    path: Path,
+    *,
+    targets: int,
+    server_port: int,
+    listen_port: int,
+    database: Path,
+    interval: float,
+    timeout: float,
+    concurrency: int,
+) -> None:
     lines = [
         "[daemon]",
         f'listen = "127.0.0.1:{listen_port}"',
@@ -78,8 +87,12 @@ def write_config(path: Path, *, targets: int, server_port: int, listen_port: int
     ]
     for i in range(targets):
         name = f"t{i:04d}"
-        lines += ["[[targets]]", f'name = "{name}"',
-                  f'url = "http://127.0.0.1:{server_port}/{name}"', ""]
+        lines += [
+            "[[targets]]",
+            f'name = "{name}"',
+            f'url = "http://127.0.0.1:{server_port}/{name}"',
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -112,19 +125,32 @@ def probes_by_result(metrics: dict[str, list[tuple[dict[str, str], float]]]) -> 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--targets", type=int, default=1000, help="number of targets (1000)")
     ap.add_argument("--interval", type=float, default=10.0, help="check interval, s (10)")
     ap.add_argument("--timeout", type=float, default=2.0, help="attempt timeout, s (2)")
     ap.add_argument("--concurrency", type=int, default=100, help="max_concurrency (100)")
     ap.add_argument("--duration", type=float, default=60.0, help="measured period, s (60)")
-    ap.add_argument("--warmup", type=float, default=None,
-                    help="seconds after /readyz before measuring (default: one interval)")
-    ap.add_argument("--scrapes", type=int, default=20,
-                    help="timed /metrics scrapes after the period, plain and gzip (20 each)")
-    ap.add_argument("--scrape-interval", type=float, default=15.0,
-                    help="scrape /metrics this often during the period, s (15; 0: never)")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        help="seconds after /readyz before measuring (default: one interval)",
+    )
+    ap.add_argument(
+        "--scrapes",
+        type=int,
+        default=20,
+        help="timed /metrics scrapes after the period, plain and gzip (20 each)",
+    )
+    ap.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=15.0,
+        help="scrape /metrics this often during the period, s (15; 0: never)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (config, db, log)")
     args = ap.parse_args()
     warmup = args.interval if args.warmup is None else args.warmup
@@ -136,18 +162,31 @@ def main() -> int:
         server.__enter__()
         listen = free_port()
         cfg = tmp / "probe.toml"
-        write_config(cfg, targets=args.targets, server_port=server.port, listen_port=listen,
-                     database=tmp / "slaprobe.db", interval=args.interval,
-                     timeout=args.timeout, concurrency=args.concurrency)
+        write_config(
+            cfg,
+            targets=args.targets,
+            server_port=server.port,
+            listen_port=listen,
+            database=tmp / "slaprobe.db",
+            interval=args.interval,
+            timeout=args.timeout,
+            concurrency=args.concurrency,
+        )
         daemon = DaemonProc(cfg, listen, tmp / "daemon.log")
-        print(f"slaprobe bench_daemon: {args.targets} targets every {args.interval:g}s "
-              f"(timeout {args.timeout:g}s, retries 0, max_concurrency {args.concurrency}), "
-              f"server pid {server.pid} on 127.0.0.1:{server.port}, python {sys.version.split()[0]}")
+        print(
+            f"slaprobe bench_daemon: {args.targets} targets every {args.interval:g}s "
+            f"(timeout {args.timeout:g}s, retries 0, max_concurrency {args.concurrency}), "
+            f"server pid {server.pid} on 127.0.0.1:{server.port}, "
+            f"python {sys.version.split()[0]}"
+        )
         print(source_fingerprint())
         daemon.start()
         ready = daemon.wait_ok("/readyz")
-        print(f"ready (/readyz 200) after      {ready:.2f} s; warming up {warmup:g} s, "
-              f"then measuring {args.duration:g} s", flush=True)
+        print(
+            f"ready (/readyz 200) after      {ready:.2f} s; warming up {warmup:g} s, "
+            f"then measuring {args.duration:g} s",
+            flush=True,
+        )
         time.sleep(warmup)
 
         _, m0, _ = scrape(daemon)
@@ -180,26 +219,40 @@ def main() -> int:
 
         expected = args.targets * elapsed / args.interval
         print(f"measured period                {elapsed:.1f} s")
-        print(f"checks done                    {checks:.0f} (expected ~{expected:.0f}; "
-              f"{checks / elapsed:.1f}/s)")
-        print(f"checks failed                  "
-              f"{sum(failed.values()):.0f} {failed if failed else ''}".rstrip())
+        print(
+            f"checks done                    {checks:.0f} (expected ~{expected:.0f}; "
+            f"{checks / elapsed:.1f}/s)"
+        )
+        print(
+            f"checks failed                  "
+            f"{sum(failed.values()):.0f} {failed if failed else ''}".rstrip()
+        )
         per_1000 = cpu / checks * 1000 if checks else math.nan
         print(f"daemon CPU                     {cpu:.2f} s = {per_1000:.3f} s per 1,000 checks")
-        print(f"average CPU                    {100 * cpu / elapsed:.1f}% of one core "
-              f"(aim < 20%)")
-        print(f"RSS                            {mb(rss0 * 1024)} at start, {mb(rss1 * 1024)} at end, "
-              f"peak {mb(hwm * 1024)}")
-        print(f"scheduler lag ({lag_n:.0f} obs.)      p50 {ms(histogram_quantile(0.5, lag))}, "
-              f"p99 {ms(histogram_quantile(0.99, lag))} (aim < 50 ms); "
-              f"{over_50ms:.0f} over 50 ms (bucket-interpolated)")
-        print(f"scrapes during the period       {len(in_period)} "
-              f"({', '.join(ms(x) for x in in_period) or 'none'})")
-        print(f"/metrics scrape ({len(times)}x)         p50 {ms(percentile(times, 0.5))}, "
-              f"max {ms(max(times) if times else math.nan)} (aim < 50 ms); "
-              f"body {size} bytes")
-        print(f"/metrics scrape, gzip ({len(gz_times)}x)   p50 {ms(percentile(gz_times, 0.5))}, "
-              f"max {ms(max(gz_times) if gz_times else math.nan)}; body {gz_size} bytes")
+        print(f"average CPU                    {100 * cpu / elapsed:.1f}% of one core (aim < 20%)")
+        print(
+            f"RSS                            {mb(rss0 * 1024)} at start, "
+            f"{mb(rss1 * 1024)} at end, "
+            f"peak {mb(hwm * 1024)}"
+        )
+        print(
+            f"scheduler lag ({lag_n:.0f} obs.)      p50 {ms(histogram_quantile(0.5, lag))}, "
+            f"p99 {ms(histogram_quantile(0.99, lag))} (aim < 50 ms); "
+            f"{over_50ms:.0f} over 50 ms (bucket-interpolated)"
+        )
+        print(
+            f"scrapes during the period       {len(in_period)} "
+            f"({', '.join(ms(x) for x in in_period) or 'none'})"
+        )
+        print(
+            f"/metrics scrape ({len(times)}x)         p50 {ms(percentile(times, 0.5))}, "
+            f"max {ms(max(times) if times else math.nan)} (aim < 50 ms); "
+            f"body {size} bytes"
+        )
+        print(
+            f"/metrics scrape, gzip ({len(gz_times)}x)   p50 {ms(percentile(gz_times, 0.5))}, "
+            f"max {ms(max(gz_times) if gz_times else math.nan)}; body {gz_size} bytes"
+        )
         print(f"SIGTERM                        exit code {rc}, exited in {stop_s:.2f} s")
         return 0
     finally:

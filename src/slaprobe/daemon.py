@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from slaprobe import announcements, feedfetch, logs, prober, sdnotify, server
+from slaprobe import announcements, exposition, feedfetch, logs, prober, sdnotify, server
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
 from slaprobe.feedfetch import FeedCache
@@ -51,7 +52,8 @@ class Daemon:
         self.env = env
         self.registry = registry or CollectorRegistry()
         self.metrics = Instruments(self.registry)
-        self.registry.register(SlaCollector(self.snapshot))
+        self.sla = SlaCollector(self.snapshot)
+        self.registry.register(self.sla)
         self.log = logs.get()
         self.store: Store | None = None
         self.tracker: Tracker | None = None
@@ -85,7 +87,7 @@ class Daemon:
         try:
             await self.start()
             runner = await server.start(
-                server.make_app(self.registry, lambda: self.ready),
+                server.make_app(self.render_metrics, lambda: self.ready),
                 self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
             )
             self.log.info("listening", address=f"{self.cfg.daemon.listen_host}:"
@@ -407,6 +409,13 @@ class Daemon:
                       removed=sorted(old_targets.keys() - new_targets.keys()))
 
     # --- metrics --------------------------------------------------------------------------
+
+    async def render_metrics(self) -> bytes:
+        """/metrics: figures from live timelines on the loop (in slices), then the
+        instruments and the text encoding in a worker thread."""
+        sla = await self.sla.collect_async()
+        return await asyncio.to_thread(
+            lambda: exposition.encode(itertools.chain(self.metrics.collect(), sla)))
 
     def snapshot(self) -> Snapshot | None:
         if self.tracker is None:

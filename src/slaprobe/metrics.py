@@ -8,8 +8,9 @@ snapshot, so removed targets vanish on their own.
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -76,6 +77,13 @@ class Instruments:
         self.build_info.labels(__version__).set(1)
         self.reload_ok.set(1)
 
+    def collect(self) -> Iterable[Metric]:
+        """Every instrument's samples (thread-safe: prometheus_client locks them)."""
+        for m in (self.probe_duration, self.probes, self.scheduler_lag, self.store_errors,
+                  self.store_pending, self.reloads, self.reload_ok, self.reload_time,
+                  self.feed_errors, self.build_info):
+            yield from m.collect()
+
     def forget_target(self, name: str) -> None:
         """Drop the labelled series of a target removed from the config."""
         for metric in (self.probe_duration, self.probes):
@@ -113,6 +121,30 @@ class SlaCollector:
         snap = self.snapshot()
         if snap is None:
             return
+        build = self._build(snap, chunk=1 << 30)
+        while True:
+            try:
+                next(build)
+            except StopIteration as done:
+                yield from done.value
+                return
+
+    async def collect_async(self, chunk: int = 50) -> list[Metric]:
+        """Like collect, yielding to the event loop every `chunk` targets, so a scrape
+        of a thousand targets never stalls the probes' schedule."""
+        snap = self.snapshot()
+        if snap is None:
+            return []
+        build = self._build(snap, chunk=chunk)
+        while True:
+            try:
+                next(build)
+            except StopIteration as done:
+                families: list[Metric] = done.value
+                return families
+            await asyncio.sleep(0)
+
+    def _build(self, snap: Snapshot, chunk: int) -> Generator[None, None, list[Metric]]:
         now, tr = snap.now, snap.tracker
         windows = [*snap.windows, ("month", now - month_start(now))]
 
@@ -139,7 +171,11 @@ class SlaCollector:
                                   labels=["target", "window"])
         cover = GaugeMetricFamily("slaprobe_coverage_ratio", "Share of the window with data.",
                                   labels=["target", "window"])
-        for name in tr.critical:
+        for i, name in enumerate(list(tr.critical)):
+            if i % chunk == chunk - 1:
+                yield
+            if name not in tr.critical:
+                continue  # removed by a reload while this scrape was yielding
             check = snap.last.get(name)
             if check is not None:
                 success.add_metric([name], 1.0 if check.ok else 0.0)
@@ -158,8 +194,8 @@ class SlaCollector:
                 f = tr.target_figures(name, now - length, now, now)
                 avail.add_metric([name, label], _num(f.availability))
                 cover.add_metric([name, label], _num(f.coverage))
-        yield from (success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover)
-        yield from self._service(snap, windows)
+        return [success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover,
+                *self._service(snap, windows)]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Metric]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import gzip
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.aiohttp import make_aiohttp_handler
+
+from slaprobe.exposition import CONTENT_TYPE
 
 
-def make_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> web.Application:
+def make_app(
+    render: Callable[[], Awaitable[bytes]], ready: Callable[[], bool],
+) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
@@ -25,7 +29,15 @@ def make_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> web.Appl
 
     app = web.Application()
     app.router.add_get("/", index)
-    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    async def metrics(request: web.Request) -> web.Response:
+        body = await render()
+        headers = {"Content-Type": CONTENT_TYPE}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            body = await asyncio.to_thread(gzip.compress, body, 1)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
+
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
