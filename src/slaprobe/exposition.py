@@ -24,7 +24,7 @@ def _value(v: float) -> str:
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if isinstance(v, float) else str(v)
+    return repr(float(v))
 
 
 def _escape(v: str) -> str:

@@ -8,8 +8,11 @@ import subprocess
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
 
 from slaprobe.config import MaintenanceSpec
+from slaprobe.exposition import encode
 from slaprobe.maintenance import Seen, resolve
 from slaprobe.metrics import Instruments, SlaCollector, Snapshot
 from slaprobe.model import Attempt, Check, ErrorKind
@@ -103,12 +106,35 @@ def test_service_burn_rate_and_maintenance() -> None:
 @pytest.mark.skipif(shutil.which("promtool") is None,
                     reason="promtool missing (Debian package prometheus; .ci/run installs it)")
 def test_promtool_finds_no_problem() -> None:
-    """`promtool check metrics` accepts the whole exposition."""
-    text = generate_latest(build(history()))
+    """`promtool check metrics` accepts the whole exposition as the daemon serves it."""
+    text = encode(build(history()).collect())
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                        check=False)
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
     assert r.stdout.strip() == b"" and r.stderr.strip() == b"", r.stderr.decode()
+
+
+def test_lean_encoder_matches_prometheus_client() -> None:
+    """The daemon's encoder gives the same samples as prometheus_client's, NaN included."""
+    reg = build(history())
+    reg.register(_Odd())
+
+    def parse(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], str]:
+        return {(s.name, tuple(sorted(s.labels.items()))): repr(s.value)
+                for fam in text_string_to_metric_families(text.decode()) for s in fam.samples}
+
+    ours, theirs = parse(encode(reg.collect())), parse(generate_latest(reg))
+    assert ours == theirs
+    assert ours[("slaprobe_test_odd", (("v", 'a"b\\c\nd'),))] == "inf"
+
+
+class _Odd:
+    """Awkward label values and an infinite value."""
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        g = GaugeMetricFamily("slaprobe_test_odd", "odd\nvalues", labels=["v"])
+        g.add_metric(['a"b\\c\nd'], math.inf)
+        return [g]
 
 
 def test_attempt_kinds_are_the_design_list() -> None:
