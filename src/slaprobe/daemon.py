@@ -163,8 +163,7 @@ class Daemon:
                              lambda: self.probe_control(spec))
 
     def _observe(self, name: str, a: Attempt) -> None:
-        self.metrics.probes.labels(name, "success" if a.ok else str(a.error)).inc()
-        self.metrics.probe_duration.labels(name).observe(a.latency)
+        self.metrics.probe.observe(name, "success" if a.ok else str(a.error), a.latency)
 
     async def probe_target(self, spec: ProbeSpec) -> None:
         at = self.clock.now()
@@ -413,9 +412,10 @@ class Daemon:
     async def render_metrics(self) -> bytes:
         """/metrics: figures from live timelines on the loop (in slices), then the
         instruments and the text encoding in a worker thread."""
-        sla = await self.sla.collect_async()
+        families: list[exposition.Family] = [
+            *await self.sla.collect_async(), *self.metrics.probe.families()]
         return await asyncio.to_thread(
-            lambda: exposition.encode(itertools.chain(self.metrics.collect(), sla)))
+            lambda: exposition.encode(itertools.chain(self.metrics.collect(), families)))
 
     def snapshot(self) -> Snapshot | None:
         if self.tracker is None:

@@ -9,14 +9,16 @@ snapshot, so removed targets vanish on their own.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from slaprobe import __version__
+from slaprobe.exposition import Family
 from slaprobe.maintenance import STATUSES, active, counts
 from slaprobe.model import Check, State
 from slaprobe.slo import Figures
@@ -33,18 +35,61 @@ NAN = math.nan
 disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and no rule uses them
 
 
+class ProbeStats:
+    """Per-target attempt counts and latency histograms, kept as plain numbers.
+
+    Updated on the event loop and turned into rows there (a thousand targets'
+    histograms are 15,000 samples: prometheus_client's per-child objects made that
+    the largest part of a scrape).
+    """
+
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
+        self.buckets = tuple(float(b) for b in buckets)
+        self._le = (*(repr(b) for b in self.buckets), "+Inf")
+        self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
+        self.results: dict[tuple[str, str], float] = {}
+
+    def observe(self, target: str, result: str, latency: float) -> None:
+        h = self.latency.get(target)
+        if h is None:
+            h = self.latency[target] = [0.0] * (len(self.buckets) + 2)
+        h[bisect.bisect_left(self.buckets, latency)] += 1
+        h[-1] += latency
+        key = (target, result)
+        self.results[key] = self.results.get(key, 0.0) + 1
+
+    def forget(self, target: str) -> None:
+        self.latency.pop(target, None)
+        for key in [k for k in self.results if k[0] == target]:
+            del self.results[key]
+
+    def families(self) -> list[Family]:
+        duration = Family("slaprobe_probe_duration_seconds", "histogram",
+                          "Latency of probe attempts.", ("target",))
+        for target, h in self.latency.items():
+            total = 0.0
+            for le, n in zip(self._le, h, strict=False):
+                total += n
+                duration.add((target, le), total, "_bucket")
+            duration.add((target,), h[-1], "_sum")
+            duration.add((target,), total, "_count")
+        probes = Family("slaprobe_probes", "counter",
+                        "Probe attempts by result (success or an error kind).",
+                        ("target", "result"))
+        for key, n in self.results.items():
+            probes.add(key, n)
+        return [duration, probes]
+
+    def collect(self) -> Iterable[Metric]:
+        return [f.metric() for f in self.families()]
+
+
 class Instruments:
     """The daemon's directly instrumented metrics on one registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.probe_duration = Histogram(
-            "slaprobe_probe_duration_seconds", "Latency of probe attempts.", ["target"],
-            buckets=LATENCY_BUCKETS, registry=registry,
-        )
-        self.probes = Counter(
-            "slaprobe_probes_total", "Probe attempts by result (success or an error kind).",
-            ["target", "result"], registry=registry,
-        )
+        self.probe = ProbeStats()
+        registry.register(self.probe)
         self.scheduler_lag = Histogram(
             "slaprobe_scheduler_lag_seconds", "How late checks start after their slot.",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=registry,
@@ -78,18 +123,15 @@ class Instruments:
         self.reload_ok.set(1)
 
     def collect(self) -> Iterable[Metric]:
-        """Every instrument's samples (thread-safe: prometheus_client locks them)."""
-        for m in (self.probe_duration, self.probes, self.scheduler_lag, self.store_errors,
+        """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
+        for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
                   self.feed_errors, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:
         """Drop the labelled series of a target removed from the config."""
-        for metric in (self.probe_duration, self.probes):
-            for labels in list(metric._metrics):  # no public way to list children
-                if labels[0] == name:
-                    metric.remove(*labels)
+        self.probe.forget(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +168,10 @@ class SlaCollector:
             try:
                 next(build)
             except StopIteration as done:
-                yield from done.value
+                yield from (f.metric() for f in done.value)
                 return
 
-    async def collect_async(self, chunk: int = 50) -> list[Metric]:
+    async def collect_async(self, chunk: int = 50) -> list[Family]:
         """Like collect, yielding to the event loop every `chunk` targets, so a scrape
         of a thousand targets never stalls the probes' schedule."""
         snap = self.snapshot()
@@ -140,37 +182,51 @@ class SlaCollector:
             try:
                 next(build)
             except StopIteration as done:
-                families: list[Metric] = done.value
+                families: list[Family] = done.value
                 return families
             await asyncio.sleep(0)
 
-    def _build(self, snap: Snapshot, chunk: int) -> Generator[None, None, list[Metric]]:
+    def _build(self, snap: Snapshot, chunk: int) -> Generator[None, None, list[Family]]:
         now, tr = snap.now, snap.tracker
         windows = [*snap.windows, ("month", now - month_start(now))]
 
-        success = GaugeMetricFamily("slaprobe_probe_success", "Last check: 1 ok, 0 failed.",
-                                    labels=["target"])
-        last_ts = GaugeMetricFamily("slaprobe_last_check_timestamp_seconds",
-                                    "When the last check started.", labels=["target"])
-        up = GaugeMetricFamily("slaprobe_target_up",
-                               "Current state: 1 up, 0 down, NaN unknown or probe_network.",
-                               labels=["target"])
-        critical = GaugeMetricFamily("slaprobe_target_critical",
-                                     "1 if the target counts against the SLA (critical).",
-                                     labels=["target"])
-        maint = GaugeMetricFamily("slaprobe_maintenance_active",
-                                  "1 inside an excluded maintenance window.", labels=["target"])
-        up_s = CounterMetricFamily("slaprobe_up_seconds", "Seconds credited as up.",
-                                   labels=["target"])
-        down_s = CounterMetricFamily("slaprobe_down_seconds", "Seconds credited as down.",
-                                     labels=["target"])
-        excl_s = CounterMetricFamily("slaprobe_excluded_seconds", "Seconds excluded, by reason.",
-                                     labels=["target", "reason"])
-        avail = GaugeMetricFamily("slaprobe_availability_ratio",
-                                  "Time-weighted availability per window.",
-                                  labels=["target", "window"])
-        cover = GaugeMetricFamily("slaprobe_coverage_ratio", "Share of the window with data.",
-                                  labels=["target", "window"])
+        success = Family(
+            "slaprobe_probe_success", "gauge",
+            "Last check: 1 ok, 0 failed.", ("target",),
+        )
+        last_ts = Family(
+            "slaprobe_last_check_timestamp_seconds", "gauge",
+            "When the last check started.", ("target",),
+        )
+        up = Family(
+            "slaprobe_target_up", "gauge",
+            "Current state: 1 up, 0 down, NaN unknown or probe_network.", ("target",),
+        )
+        critical = Family(
+            "slaprobe_target_critical", "gauge",
+            "1 if the target counts against the SLA (critical).", ("target",),
+        )
+        maint = Family(
+            "slaprobe_maintenance_active", "gauge",
+            "1 inside an excluded maintenance window.", ("target",),
+        )
+        up_s = Family("slaprobe_up_seconds", "counter", "Seconds credited as up.", ("target",))
+        down_s = Family(
+            "slaprobe_down_seconds", "counter",
+            "Seconds credited as down.", ("target",),
+        )
+        excl_s = Family(
+            "slaprobe_excluded_seconds", "counter",
+            "Seconds excluded, by reason.", ("target", "reason"),
+        )
+        avail = Family(
+            "slaprobe_availability_ratio", "gauge",
+            "Time-weighted availability per window.", ("target", "window"),
+        )
+        cover = Family(
+            "slaprobe_coverage_ratio", "gauge",
+            "Share of the window with data.", ("target", "window"),
+        )
         for i, name in enumerate(list(tr.critical)):
             if i % chunk == chunk - 1:
                 yield
@@ -178,26 +234,26 @@ class SlaCollector:
                 continue  # removed by a reload while this scrape was yielding
             check = snap.last.get(name)
             if check is not None:
-                success.add_metric([name], 1.0 if check.ok else 0.0)
-                last_ts.add_metric([name], check.at)
+                success.add([name], 1.0 if check.ok else 0.0)
+                last_ts.add([name], check.at)
             st = tr.probe_state(name, now)
-            up.add_metric([name], {State.UP: 1.0, State.DOWN: 0.0}.get(st, NAN)
-                          if st is not None else NAN)
-            critical.add_metric([name], 1.0 if tr.critical[name] else 0.0)
-            maint.add_metric([name], 1.0 if active(tr.maintenance, name, now) else 0.0)
+            up.add([name], {State.UP: 1.0, State.DOWN: 0.0}.get(st, NAN)
+                   if st is not None else NAN)
+            critical.add([name], 1.0 if tr.critical[name] else 0.0)
+            maint.add([name], 1.0 if active(tr.maintenance, name, now) else 0.0)
             c = tr.credit[name].seconds
-            up_s.add_metric([name], c[State.UP])
-            down_s.add_metric([name], c[State.DOWN])
-            excl_s.add_metric([name, "maintenance"], c[State.MAINT])
-            excl_s.add_metric([name, "probe_network"], c[State.NET])
+            up_s.add([name], c[State.UP])
+            down_s.add([name], c[State.DOWN])
+            excl_s.add([name, "maintenance"], c[State.MAINT])
+            excl_s.add([name, "probe_network"], c[State.NET])
             for label, length in windows:
                 f = tr.target_figures(name, now - length, now, now)
-                avail.add_metric([name, label], _num(f.availability))
-                cover.add_metric([name, label], _num(f.coverage))
+                avail.add([name, label], _num(f.availability))
+                cover.add([name, label], _num(f.coverage))
         return [success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover,
                 *self._service(snap, windows)]
 
-    def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Metric]:
+    def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective
         longest = max(length for _, length in [*windows, *BURN_WINDOWS])
         timeline = tr.service_timeline(now - longest, now, now)
@@ -206,50 +262,66 @@ class SlaCollector:
             return Figures.of(timeline.totals(now - length, now), length)
 
         state = tr.service_state(now)
-        s_up = GaugeMetricFamily("slaprobe_service_up", "Service state: 1 up, 0 down, NaN else.",
-                                 labels=["service"])
-        s_up.add_metric([svc], {State.UP: 1.0, State.DOWN: 0.0}.get(state, NAN)
+        s_up = Family(
+            "slaprobe_service_up", "gauge",
+            "Service state: 1 up, 0 down, NaN else.", ("service",),
+        )
+        s_up.add([svc], {State.UP: 1.0, State.DOWN: 0.0}.get(state, NAN)
                         if state is not None else NAN)
         c = tr.service_credit.seconds
-        su = CounterMetricFamily("slaprobe_service_up_seconds",
-                                 "Seconds credited to the service as up.", labels=["service"])
-        su.add_metric([svc], c[State.UP])
-        sd = CounterMetricFamily("slaprobe_service_down_seconds",
-                                 "Seconds credited to the service as down.", labels=["service"])
-        sd.add_metric([svc], c[State.DOWN])
-        se = CounterMetricFamily("slaprobe_service_excluded_seconds",
-                                 "Service seconds excluded, by reason.",
-                                 labels=["service", "reason"])
-        se.add_metric([svc, "maintenance"], c[State.MAINT])
-        se.add_metric([svc, "probe_network"], c[State.NET])
-        objective = GaugeMetricFamily("slaprobe_slo_objective_ratio", "The SLO objective.",
-                                      labels=["service"])
-        objective.add_metric([svc], obj)
-        s_avail = GaugeMetricFamily("slaprobe_service_availability_ratio",
-                                    "The SLA figure: service availability per window.",
-                                    labels=["service", "window"])
-        budget = GaugeMetricFamily("slaprobe_error_budget_remaining_ratio",
-                                   "Error budget remaining per window.",
-                                   labels=["service", "window"])
-        s_cover = GaugeMetricFamily("slaprobe_service_coverage_ratio",
-                                    "Share of the window with service data.",
-                                    labels=["service", "window"])
-        burn = GaugeMetricFamily("slaprobe_burn_rate", "Error budget burn rate per window.",
-                                 labels=["service", "window"])
+        su = Family(
+            "slaprobe_service_up_seconds", "counter",
+            "Seconds credited to the service as up.", ("service",),
+        )
+        su.add([svc], c[State.UP])
+        sd = Family(
+            "slaprobe_service_down_seconds", "counter",
+            "Seconds credited to the service as down.", ("service",),
+        )
+        sd.add([svc], c[State.DOWN])
+        se = Family(
+            "slaprobe_service_excluded_seconds", "counter",
+            "Service seconds excluded, by reason.", ("service", "reason"),
+        )
+        se.add([svc, "maintenance"], c[State.MAINT])
+        se.add([svc, "probe_network"], c[State.NET])
+        objective = Family(
+            "slaprobe_slo_objective_ratio", "gauge",
+            "The SLO objective.", ("service",),
+        )
+        objective.add([svc], obj)
+        s_avail = Family(
+            "slaprobe_service_availability_ratio", "gauge",
+            "The SLA figure: service availability per window.", ("service", "window"),
+        )
+        budget = Family(
+            "slaprobe_error_budget_remaining_ratio", "gauge",
+            "Error budget remaining per window.", ("service", "window"),
+        )
+        s_cover = Family(
+            "slaprobe_service_coverage_ratio", "gauge",
+            "Share of the window with service data.", ("service", "window"),
+        )
+        burn = Family(
+            "slaprobe_burn_rate", "gauge",
+            "Error budget burn rate per window.", ("service", "window"),
+        )
         seen: set[str] = set()
         for label, length in windows:
             f = figures(length)
-            s_avail.add_metric([svc, label], _num(f.availability))
-            budget.add_metric([svc, label], _num(f.budget_remaining(obj)))
-            s_cover.add_metric([svc, label], _num(f.coverage))
-            burn.add_metric([svc, label], _num(f.burn_rate(obj)))
+            s_avail.add([svc, label], _num(f.availability))
+            budget.add([svc, label], _num(f.budget_remaining(obj)))
+            s_cover.add([svc, label], _num(f.coverage))
+            burn.add([svc, label], _num(f.burn_rate(obj)))
             seen.add(label)
         for label, length in BURN_WINDOWS:
             if label not in seen:
-                burn.add_metric([svc, label], _num(figures(length).burn_rate(obj)))
-        mw = GaugeMetricFamily("slaprobe_maintenance_windows", "Known windows by status.",
-                               labels=["status"])
+                burn.add([svc, label], _num(figures(length).burn_rate(obj)))
+        mw = Family(
+            "slaprobe_maintenance_windows", "gauge",
+            "Known windows by status.", ("status",),
+        )
         n = counts(tr.maintenance)
         for status in STATUSES:
-            mw.add_metric([status], n[status])
+            mw.add([status], n[status])
         yield from (s_up, su, sd, se, objective, s_avail, budget, s_cover, burn, mw)

@@ -33,9 +33,9 @@ def build(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Collector
     tracker.update_credit(NOW)
     registry = CollectorRegistry()
     inst = Instruments(registry)
-    inst.probes.labels("app", "success").inc()
-    inst.probes.labels("docs", str(ErrorKind.TIMEOUT)).inc()
-    inst.probe_duration.labels("app").observe(0.12)
+    inst.probe.observe("app", "success", 0.12)
+    inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 10.0)
+    inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 99.0)
     last = {c.target: c for c in checks}
     registry.register(SlaCollector(lambda: Snapshot(
         now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
@@ -78,6 +78,13 @@ def test_figures_from_a_known_hour() -> None:
     assert v("slaprobe_down_seconds_total", {"target": "app"}) == 300
     assert v("slaprobe_slo_objective_ratio", {"service": "CloneNer"}) == 0.999
     assert v("slaprobe_probe_success", {"target": "docs"}) == 0.0
+    assert v("slaprobe_probes_total", {"target": "docs", "result": "timeout"}) == 2
+    assert v("slaprobe_probe_duration_seconds_bucket", {"target": "app", "le": "0.1"}) == 0
+    assert v("slaprobe_probe_duration_seconds_bucket", {"target": "app", "le": "0.25"}) == 1
+    assert v("slaprobe_probe_duration_seconds_bucket", {"target": "docs", "le": "10.0"}) == 1
+    assert v("slaprobe_probe_duration_seconds_bucket", {"target": "docs", "le": "+Inf"}) == 2
+    assert v("slaprobe_probe_duration_seconds_sum", {"target": "docs"}) == 109.0
+    assert v("slaprobe_probe_duration_seconds_count", {"target": "docs"}) == 2
     for w in ("5m", "30m", "2h", "6h", "3d", "month"):
         assert v("slaprobe_burn_rate", {"service": "CloneNer", "window": w}) is not None
 
