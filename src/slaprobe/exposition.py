@@ -22,11 +22,11 @@ _TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram",
 
 
 def _value(v: float) -> str:
-    if v != v:  # noqa: PLR0124 - NaN is the only value unequal to itself
+    if v == v and not math.isinf(v):  # noqa: PLR0124 - NaN is the only value unequal to itself
+        return repr(float(v))
+    if v != v:  # noqa: PLR0124
         return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v))
+    return "+Inf" if v > 0 else "-Inf"
 
 
 def _escape(v: str) -> str:
@@ -72,15 +72,20 @@ class Family:
         name = self.sample_name("")
         doc = self.doc.replace("\\", "\\\\").replace("\n", "\\n")
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {self.kind}\n")
-        names = {s: self.label_names(s) for s in {r[0] for r in self.rows}}
+        templates: dict[str, str] = {}
         for suffix, values, value in self.rows:
-            sample = self.sample_name(suffix)
-            if values:
-                labels = ",".join(
-                    f'{k}="{_escape(v)}"' for k, v in zip(names[suffix], values, strict=True))
-                out.append(f"{sample}{{{labels}}} {_value(value)}\n")
-            else:
-                out.append(f"{sample} {_value(value)}\n")
+            tpl = templates.get(suffix)
+            if tpl is None:
+                tpl = templates[suffix] = self._template(suffix)
+            out.append(tpl.format(*map(_escape, values), _value(value)))
+
+    def _template(self, suffix: str) -> str:
+        """A str.format template for one sample line: `name{a="{}",b="{}"} {}`."""
+        sample = self.sample_name(suffix)
+        labels = self.label_names(suffix)
+        if not labels:
+            return sample + " {}\n"
+        return sample + "{{" + ",".join(k + '="{}"' for k in labels) + "}} {}\n"
 
 
 def encode(families: Iterable[Metric | Family]) -> bytes:
