@@ -71,6 +71,7 @@ class Daemon:
             on_lag=self.metrics.scheduler_lag.observe, on_error=self._job_failed,
         )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._writer_task: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._unwritten: list[Check] = []  # queued for the store, in queue order
@@ -86,12 +87,16 @@ class Daemon:
         runner = None
         try:
             await self.start()
-            runner = await server.start(
-                server.make_app(self.render_metrics, lambda: self.ready),
-                self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
-            )
-            self.log.info("listening", address=f"{self.cfg.daemon.listen_host}:"
-                          f"{self.cfg.daemon.listen_port}")
+            address = f"{self.cfg.daemon.listen_host}:{self.cfg.daemon.listen_port}"
+            try:
+                runner = await server.start(
+                    server.make_app(self.render_metrics, lambda: self.ready),
+                    self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
+                )
+            except OSError as e:
+                self.log.error("listen_failed", address=address, error=e.strerror or str(e))
+                return 1
+            self.log.info("listening", address=address)
             sdnotify.notify("READY=1", **self._env())
             if (wd := sdnotify.watchdog_interval(**self._env())) is not None:
                 self._spawn(sdnotify.watchdog_loop(wd))
@@ -117,7 +122,7 @@ class Daemon:
             self._schedule_target(spec)
         for spec in cfg.controls:
             self._schedule_control(spec)
-        self._spawn(self._writer())
+        self._writer_task = asyncio.create_task(self._writer())
         self._spawn(self._housekeeping())
         self._spawn(self._feeds_loop())
         self.metrics.reload_time.set(self.clock.now())
@@ -131,8 +136,8 @@ class Daemon:
         if runner is not None:
             await runner.cleanup()
         await self.queue.put(None)
-        writer = self._tasks[0] if self._tasks else None
-        for t in self._tasks[1:]:
+        writer = self._writer_task
+        for t in self._tasks:
             t.cancel()
         if writer is not None:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from pathlib import Path
@@ -120,3 +121,17 @@ def test_report_argument_errors(tmp_path: Path) -> None:
     r = slaprobe("report", "--config", str(cfg), "--from", "2026-10-02", "--to", "2026-10-01",
                  cwd=tmp_path)
     assert r.returncode == 2 and "--to" in r.stderr
+
+
+def test_run_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    """A listen address already in use ends the daemon with a clear event, not a trace."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = write_config(tmp_path / "probe.toml", port=port,
+                           targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+        r = slaprobe("run", "--config", str(cfg), "--log-format", "json", cwd=tmp_path,
+                     timeout=30)
+    assert r.returncode == 1
+    assert '"listen_failed"' in r.stderr and "Traceback" not in r.stderr
