@@ -215,12 +215,14 @@ class Store:
         ).fetchone()
         if row is not None:
             h.spans.append(row[0], row[1], State(row[2]))
-        run = self._db.execute(
+        h.open = self._open_run(target)
+        return h
+
+    def _open_run(self, target: str) -> OpenRun | None:
+        row = self._db.execute(
             "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
         ).fetchone()
-        if run is not None:
-            h.open = OpenRun(run[0], State(run[1]), run[2], run[3])
-        return h
+        return None if row is None else OpenRun(row[0], State(row[1]), row[2], row[3])
 
     def load(self, target: str, since: float) -> History:
         """A target's timeline from `since` on (older spans are left out)."""
@@ -233,11 +235,7 @@ class Store:
             while rows := cur.fetchmany(10000):
                 for s, e, st in rows:
                     h.spans.append(s, e, State(st))
-            row = self._db.execute(
-                "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
-            ).fetchone()
-        if row is not None:
-            h.open = OpenRun(row[0], State(row[1]), row[2], row[3])
+            h.open = self._open_run(target)
         return h
 
     def checks(self, target: str, a: float, b: float) -> list[Check]:
