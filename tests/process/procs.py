@@ -67,6 +67,11 @@ class Daemon:
                 cwd=self.config.parent, stdout=out, stderr=subprocess.STDOUT, env=env,
             )
 
+    async def launch(self) -> None:
+        """Start the daemon and wait until it is ready."""
+        self.start()
+        await self.wait_ready()
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

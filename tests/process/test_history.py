@@ -40,8 +40,7 @@ url = "{url}/"
 """)
     start = time.time()
     d = daemons(cfg, port)
-    d.start()
-    await d.wait_ready()
+    await d.launch()
     await asyncio.sleep(3.5)
     done = await d.value("slaprobe_probes_total", result="success", target="app")
     assert done is not None and done >= 2
@@ -53,8 +52,7 @@ url = "{url}/"
     assert kept >= done - 1
     await asyncio.sleep(5)
     d2 = daemons(cfg, port)
-    d2.start()
-    await d2.wait_ready()
+    await d2.launch()
     await asyncio.sleep(2.5)
     d2.signal(signal.SIGTERM)
     assert d2.wait() == 0
@@ -176,8 +174,7 @@ url = "http://127.0.0.1:{refused_port()}/"
 url = "http://127.0.0.1:{refused_port()}/"
 """)
     d = daemons(cfg, port)
-    d.start()
-    await d.wait_ready()
+    await d.launch()
     await asyncio.sleep(3.5)
     m = await d.metrics()
     assert math.isnan(m[("slaprobe_target_up", (("target", "app"),))])
@@ -234,8 +231,7 @@ name = "announced"
 url = "{url}/a"
 """)
     d = daemons(cfg, port)
-    d.start()
-    await d.wait_ready()
+    await d.launch()
     await asyncio.sleep(5)
     m = await d.metrics()
     d.signal(signal.SIGTERM)

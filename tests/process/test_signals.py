@@ -27,8 +27,7 @@ name = "one"
 url = "{url}/one"
 """)
     d = daemons(cfg, port)
-    d.start()
-    await d.wait_ready()
+    await d.launch()
     m: dict = {}
 
     async def refresh() -> None:
@@ -95,8 +94,7 @@ url = "{url}/app"
 headers = {{ Authorization = "Bearer top-secret-value" }}
 """)
     d = daemons(cfg, port)
-    d.start()
-    await d.wait_ready()
+    await d.launch()
     await d.wait_for_value("slaprobe_target_up", 1.0, target="app")
     sw.status = 503
     await d.wait_for_value("slaprobe_target_up", 0.0, target="app")
