@@ -33,6 +33,7 @@ from slaprobe.tracker import Tracker
 
 FEED_HORIZON_AHEAD = 90 * 86400.0
 HOUSEKEEPING_EVERY = 1.0
+CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 PRUNE_EVERY = 3600.0
 
 
@@ -172,7 +173,8 @@ class Daemon:
 
     async def probe_target(self, spec: ProbeSpec) -> None:
         at = self.clock.now()
-        attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a))
+        attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a),
+                                      budget=CHECK_BUDGET * spec.interval)
         last = attempts[-1]
         network = False
         if not last.ok and self.cfg.controls:

@@ -28,6 +28,7 @@ USER_AGENT = f"slaprobe/{__version__}"
 MAX_REDIRECTS = 10
 _CHUNK = 64 * 1024
 _DETAIL_MAX = 160
+MIN_ATTEMPT = 0.1  # seconds: a shorter attempt is not worth starting
 
 
 async def attempt(
@@ -35,11 +36,13 @@ async def attempt(
     *,
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
+    time_limit: float | None = None,
 ) -> Attempt:
     """One attempt against `spec.url` on a fresh connection, judged by `checks.judge`.
 
     `ssl_context` replaces the default trust store when `spec.verify_tls` is on
     (ignored when it is off). `resolver` replaces aiohttp's default resolver.
+    `time_limit` (default `spec.timeout`) bounds the whole attempt.
     """
     start = time.monotonic()
     connector = aiohttp.TCPConnector(
@@ -54,16 +57,19 @@ async def attempt(
         timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout bounds the whole attempt
         headers={"User-Agent": USER_AGENT},
     ) as session:
-        return await _attempt_in(session, spec, start)
+        return await _attempt_in(
+            session, spec, start, spec.timeout if time_limit is None else time_limit)
 
 
-async def _attempt_in(session: aiohttp.ClientSession, spec: ProbeSpec, start: float) -> Attempt:
+async def _attempt_in(
+    session: aiohttp.ClientSession, spec: ProbeSpec, start: float, limit: float,
+) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
     try:
-        async with asyncio.timeout(spec.timeout):
+        async with asyncio.timeout(limit):
             body = await _fetch(session, spec, seen)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
-        kind, detail = ErrorKind.TIMEOUT, f"no complete response within {spec.timeout:g}s"
+        kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
         kind, detail = classify(exc)
         if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
@@ -86,17 +92,29 @@ async def check(
     on_attempt: Callable[[Attempt], None] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
+    budget: float | None = None,
 ) -> list[Attempt]:
     """A first attempt and up to `spec.retries` more, `spec.retry_interval` apart.
 
     Stops at the first success. The check is ok iff the last attempt is ok.
     `on_attempt` sees every attempt as it completes (per-attempt metrics).
+    `budget` bounds the whole check, retries and pauses included: the daemon
+    keeps each check inside its interval, so consecutive checks always touch
+    and a hanging target is measured as down, never as unknown.
     """
+    deadline = None if budget is None else time.monotonic() + budget
     attempts: list[Attempt] = []
     for n in range(spec.retries + 1):
+        timeout = spec.timeout
+        if deadline is not None:
+            left = deadline - time.monotonic() - (spec.retry_interval if n else 0.0)
+            if n and left < MIN_ATTEMPT:
+                break  # no time left for another attempt in this check
+            timeout = min(timeout, max(left, MIN_ATTEMPT))
         if n:
             await sleep(spec.retry_interval)
-        result = await attempt(spec, ssl_context=ssl_context, resolver=resolver)
+        result = await attempt(
+            spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout)
         attempts.append(result)
         if on_attempt is not None:
             on_attempt(result)
