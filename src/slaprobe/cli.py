@@ -200,7 +200,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     rep = report.build(cfg, tracker, a, b, time.time())
     render = {"json": report.render_json, "markdown": report.render_markdown,
               "text": report.render_text}[args.format]
-    sys.stdout.write(render(rep))
+    sys.stdout.write(render(rep, cfg.daemon.service))
     return 0
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -41,19 +42,24 @@ def _scope(f: Figures, objective: float) -> dict[str, Any]:
 def build(
     cfg: Config, tracker: Tracker, a: float, b: float, now: float,
 ) -> dict[str, Any]:
-    """The report over [a, b); time after `now` is not yet history and is left out."""
+    """The report over [a, b) in DESIGN's JSON shape.
+
+    Time after `now` has no history yet: it counts as unknown (the window is still
+    [a, b)), and maintenance there is not yet excluded.
+    """
     end = max(min(b, now), a)
     obj = cfg.slo.objective
     targets: dict[str, Any] = {}
     downtime: list[dict[str, Any]] = []
     for t in cfg.targets:
-        targets[t.name] = _scope(tracker.target_figures(t.name, a, end, now), obj)
+        targets[t.name] = _scope(
+            dataclasses.replace(tracker.target_figures(t.name, a, end, now), length=b - a), obj)
         for s, e, st in tracker.target_spans(t.name, a, end, now):
             if st == State.DOWN:
                 downtime.append({"target": t.name, "start": iso(s), "end": iso(e),
                                  "seconds": e - s})
     downtime.sort(key=lambda d: (d["start"], d["target"]))
-    service = Figures.of(tracker.service_timeline(a, end, now).totals(a, end), end - a)
+    service = Figures.of(tracker.service_timeline(a, end, now).totals(a, end), b - a)
     maintenance = [
         {
             "id": w.id, "start": iso(w.start), "end": iso(w.end), "announced": iso(w.announced),
@@ -61,18 +67,17 @@ def build(
             "targets": None if w.targets is None else list(w.targets),
             "status": w.status, "notice_seconds": w.notice,
             "excluded_seconds": max(min(w.end, end) - max(w.start, a), 0.0) if w.excluded else 0.0,
-            "reason": w.reason,
         }
         for w in tracker.maintenance if w.end > a and w.start < b
     ]
     return {
-        "from": iso(a), "to": iso(b), "objective": obj, "service_name": cfg.daemon.service,
+        "from": iso(a), "to": iso(b), "objective": obj,
         "service": _scope(service, obj), "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
     }
 
 
-def render_json(rep: dict[str, Any]) -> str:
+def render_json(rep: dict[str, Any], service: str) -> str:
     return json.dumps(rep, indent=2) + "\n"
 
 
@@ -88,10 +93,10 @@ def _signed_dur(seconds: float) -> str:
     return _dur(seconds) if seconds >= 0 else "-" + _dur(-seconds)
 
 
-def _rows(rep: dict[str, Any]) -> list[list[str]]:
+def _rows(rep: dict[str, Any], service: str) -> list[list[str]]:
     obj = rep["objective"]
     rows = []
-    for name, s in [(f"{rep['service_name']} (service)", rep["service"]),
+    for name, s in [(f"{service} (service)", rep["service"]),
                     *rep["targets"].items()]:
         met = s["objective_met"]
         rows.append([
@@ -107,8 +112,8 @@ HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "co
         "budget left"]
 
 
-def render_text(rep: dict[str, Any]) -> str:
-    rows = [HEAD, *_rows(rep)]
+def render_text(rep: dict[str, Any], service: str) -> str:
+    rows = [HEAD, *_rows(rep, service)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
     out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
     for i, r in enumerate(rows):
@@ -126,11 +131,11 @@ def render_text(rep: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_markdown(rep: dict[str, Any]) -> str:
+def render_markdown(rep: dict[str, Any], service: str) -> str:
     out = [f"# SLA report {rep['from']} to {rep['to']}", "",
            f"Objective: **{rep['objective'] * 100:g}%**", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in _rows(rep)]
+    out += ["| " + " | ".join(r) + " |" for r in _rows(rep, service)]
     out += ["", "## Downtime", ""]
     if rep["downtime"]:
         out += ["| target | start | end | duration |", "|---|---|---|---|"]

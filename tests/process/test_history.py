@@ -121,6 +121,12 @@ def test_import_twice_then_report_exact_figures(tmp_path: Path) -> None:
     assert rep["downtime"] == [{"target": "app", "start": "2026-10-01T00:03:00Z",
                                 "end": "2026-10-01T00:06:00Z", "seconds": 180.0}]
     assert rep["from"] == "2026-10-01T00:00:00Z" and rep["objective"] == 0.999
+    assert set(rep) == {"from", "to", "objective", "service", "targets", "downtime",
+                        "maintenance"}
+    assert set(app) == set(rep["service"]) == {
+        "availability", "up_seconds", "down_seconds", "excluded_seconds", "excluded_by_reason",
+        "unknown_seconds", "coverage", "error_budget_remaining_ratio", "objective_met"}
+    assert set(app["excluded_by_reason"]) == {"maintenance", "probe_network"}
     for fmt in ("text", "markdown"):
         r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", fmt,
                      cwd=tmp_path)
@@ -254,3 +260,36 @@ url = "{url}/a"
     lines = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
     assert "excused" in lines["ahead"] and "late_notice" in lines["late"]
     assert "retroactive" in lines["excused"]
+
+
+def test_report_lists_maintenance_with_design_fields(tmp_path: Path) -> None:
+    """A backfilled window is retroactive; with allow_retroactive_maintenance it is
+    excluded, and the report lists it with exactly DESIGN's fields."""
+    cfg = import_config(tmp_path, extra="""
+[slo]
+allow_retroactive_maintenance = true
+
+[[maintenance]]
+id = "upgrade"
+start = 2026-10-01T00:03:00Z
+end = 2026-10-01T00:05:00Z
+announced = 2026-09-20T00:00:00Z
+targets = ["app"]
+""")
+    (tmp_path / "h.csv").write_text(CSV)
+    assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    r = slaprobe("report", "--config", str(cfg), "--from", "2026-10-01T00:00:00Z",
+                 "--to", "2026-10-01T01:00:00Z", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    [m] = rep["maintenance"]
+    assert set(m) == {"id", "start", "end", "announced", "first_seen", "targets", "status",
+                      "notice_seconds", "excluded_seconds"}
+    assert m["status"] == "retroactive" and m["targets"] == ["app"]
+    assert m["excluded_seconds"] == 120.0
+    assert m["notice_seconds"] == pytest.approx(11 * 86400 + 180)
+    app = rep["targets"]["app"]
+    assert app["down_seconds"] == 60.0  # 00:05-00:06 only; 00:03-00:05 is excluded
+    assert app["excluded_by_reason"] == {"maintenance": 120.0, "probe_network": 0.0}
+    assert rep["downtime"] == [{"target": "app", "start": "2026-10-01T00:05:00Z",
+                                "end": "2026-10-01T00:06:00Z", "seconds": 60.0}]
