@@ -23,6 +23,7 @@ from slaprobe.timefmt import format_duration, iso, month_range, parse_instant
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
+FUTURE_SLACK = 60.0  # seconds of clock skew allowed for imported times
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -159,7 +160,8 @@ def _import(cfg: Config, path: Path) -> int:
     store, _ = _open(cfg)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            inserted, skipped = store.import_checks(iter_csv(f, intervals))
+            inserted, skipped = store.import_checks(
+                iter_csv(f, intervals, not_after=time.time() + FUTURE_SLACK))
     except OSError as e:
         print(f"slaprobe: cannot read {path}: {e.strerror or e}", file=sys.stderr)
         return EXIT_INPUT

@@ -24,12 +24,16 @@ class CsvError(Exception):
         self.line = line
 
 
-def parse_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> list[Check]:
+def parse_csv(
+    lines: Iterable[str], intervals: Mapping[str, float], not_after: float = math.inf,
+) -> list[Check]:
     """Decode every row into a Check, with the target's configured interval."""
-    return list(iter_csv(lines, intervals))
+    return list(iter_csv(lines, intervals, not_after))
 
 
-def iter_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> Iterator[Check]:
+def iter_csv(
+    lines: Iterable[str], intervals: Mapping[str, float], not_after: float = math.inf,
+) -> Iterator[Check]:
     """Decode rows lazily (a large file never sits in memory); CsvError at the first
     bad row, so a consumer inside one transaction can roll everything back."""
     reader = csv.reader(lines)
@@ -56,7 +60,10 @@ def iter_csv(lines: Iterable[str], intervals: Mapping[str, float]) -> Iterator[C
                 continue
             if len(row) != len(header):
                 raise CsvError(line, f"{len(row)} fields, the header has {len(header)}")
-            yield _row(row, col, intervals, line)
+            check = _row(row, col, intervals, line)
+            if check.at > not_after:
+                raise CsvError(line, f"time {row[col['time']].strip()!r} is in the future")
+            yield check
     except csv.Error as e:
         raise CsvError(reader.line_num, f"malformed CSV: {e}") from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from slaprobe.importer import CsvError, parse_csv
@@ -176,3 +178,10 @@ class TestBadRows:
         rows = "".join(f"app,{T0 + 30 * i:.0f},1\n" for i in range(1000))
         e = error_of(f"target,time,ok\n{rows}app,{T0 + 30000:.0f},2\n")
         assert e.line == 1002
+
+
+def test_future_time_is_refused_with_its_line() -> None:
+    """A row after `not_after` (a typo in the year) aborts the import at its line."""
+    text = "target,time,ok\napp,2026-10-01T00:00:00Z,1\napp,2030-01-01T00:00:00Z,0\n"
+    with pytest.raises(CsvError, match=r"line 3: time '2030-01-01T00:00:00Z' is in the future"):
+        parse_csv(io.StringIO(text), {"app": 30.0}, not_after=1_800_000_000.0)
