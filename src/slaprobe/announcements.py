@@ -6,16 +6,24 @@ sources and the store's first-seen record into verdicts.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 from slaprobe.config import Config, MaintenanceSpec, parse_maintenance
+from slaprobe.feedfetch import FeedCache, refresh
 from slaprobe.maintenance import Window, resolve
 from slaprobe.store import Store
 from slaprobe.timefmt import iso
+
+FEED_HORIZON_AHEAD = 90 * 86400.0  # recurring feed windows are expanded this far ahead
 
 
 class MaintenanceFileError(Exception):
@@ -117,6 +125,42 @@ def judge(store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: floa
         specs, seen, notice=cfg.slo.maintenance_notice,
         allow_retroactive=cfg.slo.allow_retroactive_maintenance,
     )
+
+
+async def feed_specs(
+    cfg: Config, store: Store, now: float, *, session: aiohttp.ClientSession | None = None,
+    cache: FeedCache | None = None, log: Any = None,
+) -> list[MaintenanceSpec]:
+    """The feeds' windows now: fetched afresh; a feed that fails gives its last good
+    windows (from `cache`, else from the store). Good reads are kept in the store."""
+    sources = cfg.slo.maintenance_feeds
+    cache = FeedCache() if cache is None else cache
+    for source in sources:
+        if not cache.has(source):
+            stored = await asyncio.to_thread(store.feed_windows, source)
+            if stored:
+                cache.update(source, stored)
+    await refresh(cache, sources, session=session,
+                  horizon=(now - cfg.daemon.retention, now + FEED_HORIZON_AHEAD),
+                  log=log or _StderrLog())
+    for source in sources:
+        if source not in cache.last_error:
+            await asyncio.to_thread(store.save_feed, source, cache.windows(source))
+    return [w for source in sources for w in cache.windows(source)]
+
+
+class _StderrLog:
+    """For the CLI: feed problems as one line each on stderr."""
+
+    def _say(self, event: str, **kw: Any) -> None:
+        detail = " ".join(f"{k}={v}" for k, v in kw.items())
+        print(f"slaprobe: {event} {detail}", file=sys.stderr)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._say(event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        pass
 
 
 def static_specs(cfg: Config) -> list[MaintenanceSpec]:

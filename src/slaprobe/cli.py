@@ -149,10 +149,19 @@ async def _once(cfg: Config) -> int:
 
 
 def _open(cfg: Config) -> tuple[Store, list[Window]]:
-    """Open the store and record first sight of every window (DESIGN: on every open)."""
-    store = Store(cfg.database_path())
-    windows = announcements.judge(store, cfg, announcements.static_specs(cfg), time.time())
-    return store, windows
+    """Open the store and record first sight of every window (DESIGN: on every open),
+    feeds included: fetched now, or their last good windows when a feed is down."""
+    path = cfg.database_path()
+    if not path.exists():
+        print(f"slaprobe: note: {path} did not exist; starting an empty history there",
+              file=sys.stderr)
+    store = Store(path)
+    now = time.time()
+    feeds: list[MaintenanceSpec] = []
+    if cfg.slo.maintenance_feeds:
+        feeds = asyncio.run(announcements.feed_specs(cfg, store, now))
+    specs = announcements.gather(announcements.static_specs(cfg), feeds)
+    return store, announcements.judge(store, cfg, specs, now)
 
 
 def _import(cfg: Config, path: Path) -> int:

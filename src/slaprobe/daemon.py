@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from slaprobe import announcements, exposition, feedfetch, logs, prober, sdnotify, server
+from slaprobe import announcements, exposition, logs, prober, sdnotify, server
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
 from slaprobe.feedfetch import FeedCache
@@ -31,7 +31,6 @@ from slaprobe.store import Store
 from slaprobe.timeline import History
 from slaprobe.tracker import Tracker
 
-FEED_HORIZON_AHEAD = 90 * 86400.0
 HOUSEKEEPING_EVERY = 1.0
 CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 PRUNE_EVERY = 3600.0
@@ -331,11 +330,11 @@ class Daemon:
         cfg = self.cfg
         self.maint_mtime = announcements.file_mtime(cfg.maintenance_file_path())
         if fetch_feeds and cfg.slo.maintenance_feeds:
-            now = self.clock.now()
             before = dict(self.feeds.errors)
-            await feedfetch.refresh(
-                self.feeds, cfg.slo.maintenance_feeds, session=self._session,
-                horizon=(now - cfg.daemon.retention, now + FEED_HORIZON_AHEAD), log=self.log,
+            self.feeds.retain(cfg.slo.maintenance_feeds)
+            await announcements.feed_specs(
+                cfg, self.store, self.clock.now(), session=self._session, cache=self.feeds,
+                log=self.log,
             )
             for source, n in self.feeds.errors.items():
                 if n > before.get(source, 0):
@@ -344,7 +343,8 @@ class Daemon:
             self._static = await asyncio.to_thread(announcements.static_specs, cfg)
         except announcements.MaintenanceFileError as e:
             self.log.error("maintenance_file_invalid", error=str(e), kept="last good windows")
-        specs = announcements.gather(self._static, self.feeds.windows())
+        feeds = [w for src in cfg.slo.maintenance_feeds for w in self.feeds.windows(src)]
+        specs = announcements.gather(self._static, feeds)
         windows = await asyncio.to_thread(
             announcements.judge, self.store, cfg, specs, self.clock.now(),
         )

@@ -20,7 +20,7 @@ from slaprobe.maintenance import Seen, version_key
 from slaprobe.model import Check, State
 from slaprobe.timeline import History, OpenRun
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
@@ -67,7 +67,19 @@ def _v3(db: sqlite3.Connection) -> None:
     """)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+def _v4(db: sqlite3.Connection) -> None:
+    _script(db, """
+        CREATE TABLE feed_windows (
+            source TEXT NOT NULL, id TEXT NOT NULL, start REAL NOT NULL, "end" REAL NOT NULL,
+            announced REAL NOT NULL, targets TEXT, reason TEXT NOT NULL,
+            PRIMARY KEY (source, id)
+        );
+    """)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1, 2: _v2, 3: _v3, 4: _v4,
+}
 
 
 class StoreError(Exception):
@@ -289,6 +301,26 @@ class Store:
 
     # --- maintenance ------------------------------------------------------------
 
+    def save_feed(self, source: str, windows: Iterable[MaintenanceSpec]) -> None:
+        """Keep a feed's last good windows (a later report uses them if it is down)."""
+        with self._tx():
+            self._db.execute("DELETE FROM feed_windows WHERE source = ?", (source,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO feed_windows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(source, w.id, w.start, w.end, w.announced, _targets_json(w.targets), w.reason)
+                 for w in windows],
+            )
+
+    def feed_windows(self, source: str) -> list[MaintenanceSpec]:
+        with self._lock:
+            rows = self._db.execute(
+                'SELECT id, start, "end", announced, targets, reason FROM feed_windows'
+                " WHERE source = ? ORDER BY start", (source,),
+            ).fetchall()
+        return [MaintenanceSpec(id=r[0], start=r[1], end=r[2], announced=r[3],
+                                targets=None if r[4] is None else tuple(json.loads(r[4])),
+                                reason=r[5], source=source) for r in rows]
+
     def record_seen(self, specs: Iterable[MaintenanceSpec], now: float) -> dict[str, list[Seen]]:
         """Remember when each window version was first seen; return every stored
         version of the given windows' ids."""
@@ -296,8 +328,7 @@ class Store:
         with self._tx():
             self._db.executemany(
                 "INSERT OR IGNORE INTO maintenance_seen VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(version_key(s), s.id, s.start, s.end, s.announced,
-                  None if s.targets is None else json.dumps(sorted(s.targets)), now)
+                [(version_key(s), s.id, s.start, s.end, s.announced, _targets_json(s.targets), now)
                  for s in specs],
             )
             out: dict[str, list[Seen]] = {}
@@ -313,6 +344,10 @@ class Store:
                     for r in rows
                 ]
         return out
+
+
+def _targets_json(targets: tuple[str, ...] | None) -> str | None:
+    return None if targets is None else json.dumps(sorted(targets))
 
 
 def _batched(items: Iterable[Check], n: int) -> Iterator[tuple[Check, ...]]:

@@ -293,3 +293,36 @@ targets = ["app"]
     assert app["excluded_by_reason"] == {"maintenance": 120.0, "probe_network": 0.0}
     assert rep["downtime"] == [{"target": "app", "start": "2026-10-01T00:05:00Z",
                                 "end": "2026-10-01T00:06:00Z", "seconds": 60.0}]
+
+
+def test_report_includes_feed_windows_and_keeps_them_when_the_feed_fails(
+    tmp_path: Path,
+) -> None:
+    """Windows from a Statuspage feed count in the report; when the feed later fails,
+    its last good windows (kept in the database) still do."""
+    feed = tmp_path / "status.json"
+    feed.write_text(json.dumps({"scheduled_maintenances": [{
+        "id": "sp1", "name": "Upgrade", "status": "completed",
+        "created_at": "2026-09-20T00:00:00Z",
+        "scheduled_for": "2026-10-01T00:03:00Z", "scheduled_until": "2026-10-01T00:05:00Z",
+        "components": [],
+    }]}))
+    cfg = import_config(tmp_path, extra=f"""
+[slo]
+allow_retroactive_maintenance = true
+maintenance_feeds = ["{feed}"]
+""")
+    (tmp_path / "h.csv").write_text(CSV)
+    assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    args = ("report", "--config", str(cfg), "--from", "2026-10-01T00:00:00Z",
+            "--to", "2026-10-01T01:00:00Z", "--format", "json")
+    for attempt in ("feed up", "feed gone"):
+        r = slaprobe(*args, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(r.stdout)
+        assert [m["id"] for m in rep["maintenance"]] == ["sp1"], attempt
+        assert rep["targets"]["app"]["excluded_by_reason"]["maintenance"] == 120.0, attempt
+        feed.unlink(missing_ok=True)
+    assert "maintenance_feed_failed" in r.stderr
+    r = slaprobe("maintenance", "list", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0 and "sp1" in r.stdout
