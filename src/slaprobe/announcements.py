@@ -168,4 +168,9 @@ def static_specs(cfg: Config) -> list[MaintenanceSpec]:
     path = cfg.maintenance_file_path()
     names = {t.name for t in cfg.targets}
     from_file = read_file(path, names) if path is not None else ()
+    in_config = {m.id for m in cfg.maintenance}
+    clashes = [m.id for m in from_file if m.id in in_config]
+    if clashes:
+        raise MaintenanceFileError("\n".join(
+            f"{path}: maintenance id {mid!r} is also in the config file" for mid in clashes))
     return gather(cfg.maintenance, from_file)

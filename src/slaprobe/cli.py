@@ -88,7 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in e.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_INPUT
-    except (StoreError, announcements.MaintenanceFileError) as e:
+    except announcements.MaintenanceFileError as e:
+        print("slaprobe: invalid maintenance file:", file=sys.stderr)
+        for problem in str(e).splitlines():
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except StoreError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
 
@@ -237,6 +242,11 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
             print(f"slaprobe: --targets: no target named {', '.join(unknown)}", file=sys.stderr)
             return EXIT_INPUT
     existing = {s.id for s in announcements.static_specs(cfg)}
+    if args.mid in existing:
+        print(f"slaprobe: --id: a window {args.mid!r} already exists (edit it, or pick another "
+              "id; a changed window is a new announcement for its changed part)",
+              file=sys.stderr)
+        return EXIT_INPUT
     mid = args.mid or "maint-" + iso(start).replace(":", "").replace("-", "")[:13].lower()
     base, n = mid, 2
     while mid in existing:

@@ -323,15 +323,28 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     if s is None:
         return None
     parts = urlsplit(s)
+    # never echo a secret: a URL from the environment, or a password in the URL
+    if isinstance(value, str) and value.startswith("env:"):
+        shown = f"the value of {value[4:]}"
+    else:
+        shown = repr(_mask_password(s))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        d.problem(path, f"must be an http:// or https:// URL with a host, not {s!r}")
+        d.problem(path, f"must be an http:// or https:// URL with a host, not {shown}")
         return None
     try:
         _ = parts.port
     except ValueError:
-        d.problem(path, f"invalid port in {s!r}")
+        d.problem(path, f"invalid port in {shown}")
         return None
     return s
+
+
+def _mask_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _probes(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -135,3 +137,39 @@ def test_run_on_a_busy_port_says_so(tmp_path: Path) -> None:
                      timeout=30)
     assert r.returncode == 1
     assert '"listen_failed"' in r.stderr and "Traceback" not in r.stderr
+
+
+def test_maintenance_id_clashes_are_refused(tmp_path: Path) -> None:
+    """An id in both probe.toml and the maintenance file, or reused by `add --id`, is an
+    error naming the file, never a silent choice."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), extra="""
+[slo]
+maintenance_file = "maintenance.toml"
+
+[[maintenance]]
+id = "up"
+start = 2027-01-01T00:00:00Z
+end = 2027-01-01T01:00:00Z
+announced = 2026-11-01T00:00:00Z
+""", targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", "2027-02-01T00:00:00Z",
+                 "--end", "2027-02-01T01:00:00Z", "--reason", "x", "--id", "up", cwd=tmp_path)
+    assert r.returncode == 2 and "already exists" in r.stderr
+    (tmp_path / "maintenance.toml").write_text(
+        '[[maintenance]]\nid = "up"\nstart = 2027-03-01T00:00:00Z\n'
+        "end = 2027-03-01T01:00:00Z\nannounced = 2026-11-01T00:00:00Z\n")
+    r = slaprobe("check", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "maintenance.toml: maintenance id 'up' is also in the config file" in r.stderr
+
+
+def test_check_never_echoes_a_secret_from_the_environment(tmp_path: Path) -> None:
+    """A bad URL read from env:NAME is named by its variable, not printed."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(),
+                       targets='[[targets]]\nname = "app"\nurl = "env:APP_URL"\n')
+    env = {**os.environ, "APP_URL": "htps://user:s3cr3t@app.example/health"}
+    r = subprocess.run([sys.executable, "-m", "slaprobe", "check", "--config", str(cfg)],
+                       capture_output=True, text=True, env=env, check=False, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "targets[0].url" in r.stderr and "APP_URL" in r.stderr
+    assert "s3cr3t" not in r.stderr + r.stdout
