@@ -171,13 +171,16 @@ class Daemon:
         self.metrics.probe.observe(name, "success" if a.ok else str(a.error), a.latency)
 
     async def probe_target(self, spec: ProbeSpec) -> None:
-        at = self.clock.now()
+        at, started = self.clock.now(), self.clock.monotonic()
+        budget = CHECK_BUDGET * spec.interval
         attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a),
-                                      budget=CHECK_BUDGET * spec.interval)
+                                      budget=budget)
         last = attempts[-1]
         network = False
         if not last.ok and self.cfg.controls:
-            network = await self._controls_all_failed(spec.interval)
+            left = budget - (self.clock.monotonic() - started)
+            network = await self._controls_all_failed(
+                spec.interval, budget=max(left, prober.MIN_ATTEMPT))
         self.record(Check(
             target=spec.name, at=at, ok=last.ok, interval=spec.interval, latency=last.latency,
             status=last.status, error=None if last.error is None else str(last.error),
@@ -187,18 +190,20 @@ class Daemon:
     async def probe_control(self, spec: ProbeSpec) -> None:
         await self._control(spec)
 
-    async def _control(self, spec: ProbeSpec) -> bool:
-        attempts = await prober.check(spec)
+    async def _control(self, spec: ProbeSpec, budget: float | None = None) -> bool:
+        attempts = await prober.check(spec, budget=budget)
         ok = attempts[-1].ok
         self.controls[spec.name] = (self.clock.monotonic(), ok)
         return ok
 
-    async def _controls_all_failed(self, max_age: float) -> bool:
+    async def _controls_all_failed(self, max_age: float, budget: float) -> bool:
+        """Whether every control failed: results no older than `max_age`, else the
+        controls probed right now (within what is left of the check's budget)."""
         now = self.clock.monotonic()
         fresh = {n: ok for n, (t, ok) in self.controls.items() if now - t <= max_age}
         missing = [c for c in self.cfg.controls if c.name not in fresh]
         if missing:
-            results = await asyncio.gather(*(self._control(c) for c in missing))
+            results = await asyncio.gather(*(self._control(c, budget) for c in missing))
             fresh.update({c.name: ok for c, ok in zip(missing, results, strict=True)})
         return not any(fresh.get(c.name, False) for c in self.cfg.controls)
 
