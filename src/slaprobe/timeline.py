@@ -266,10 +266,3 @@ def _service_state(counts: list[int], n: int) -> State | None:
     if counts[State.UP] < n:
         return None
     return State.UP
-
-
-def spans_totals(spans: Iterable[Span]) -> list[float]:
-    out = [0.0] * N_STATES
-    for s, e, st in spans:
-        out[st] += e - s
-    return out
