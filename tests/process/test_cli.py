@@ -173,3 +173,21 @@ def test_check_never_echoes_a_secret_from_the_environment(tmp_path: Path) -> Non
     assert r.returncode == 2
     assert "targets[0].url" in r.stderr and "APP_URL" in r.stderr
     assert "s3cr3t" not in r.stderr + r.stdout
+
+
+def test_default_config_lookup_order(tmp_path: Path) -> None:
+    """Without --config: $SLAPROBE_CONFIG first, then ./probe.toml."""
+    good = '[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n'
+    write_config(tmp_path / "probe.toml", port=free_port(), targets=good)
+    (tmp_path / "other.toml").write_text("[bogus]\n")
+    env = {k: v for k, v in os.environ.items() if k != "SLAPROBE_CONFIG"}
+
+    def check(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "slaprobe", "check"], cwd=tmp_path,
+                              capture_output=True, text=True, env={**env, **extra_env},
+                              check=False)
+
+    r = check({})
+    assert r.returncode == 0 and "probe.toml: ok" in r.stdout
+    r = check({"SLAPROBE_CONFIG": str(tmp_path / "other.toml")})
+    assert r.returncode == 2 and "bogus: unknown key" in r.stderr
