@@ -19,7 +19,7 @@ from prometheus_client.core import Metric
 
 from slaprobe import __version__
 from slaprobe.exposition import Family
-from slaprobe.maintenance import STATUSES, active, counts
+from slaprobe.maintenance import STATUSES, counts
 from slaprobe.model import Check, State
 from slaprobe.slo import Figures
 from slaprobe.timefmt import month_start
@@ -240,7 +240,7 @@ class SlaCollector:
             up.add([name], {State.UP: 1.0, State.DOWN: 0.0}.get(st, NAN)
                    if st is not None else NAN)
             critical.add([name], 1.0 if tr.critical[name] else 0.0)
-            maint.add([name], 1.0 if active(tr.maintenance, name, now) else 0.0)
+            maint.add([name], 1.0 if tr.in_maintenance(name, now) else 0.0)
             c = tr.credit[name].seconds
             up_s.add([name], c[State.UP])
             down_s.add([name], c[State.DOWN])

@@ -6,6 +6,8 @@ builds one from the store. Time is always an argument.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -171,9 +173,15 @@ class Tracker:
         run = self.histories[name].open
         return None if run is None or now >= run.cap_end else run.state
 
+    def in_maintenance(self, name: str, at: float) -> bool:
+        """Whether the target is inside an excluded maintenance window at `at`."""
+        spans = self._maint[name]
+        i = bisect.bisect_right(spans, (at, math.inf)) - 1
+        return i >= 0 and spans[i][0] <= at < spans[i][1]
+
     def effective_state(self, name: str, now: float) -> State | None:
         """MAINT inside an excluded maintenance window, else the probe state."""
-        if any(s <= now < e for s, e in self._maint[name]):
+        if self.in_maintenance(name, now):
             return State.MAINT
         return self.probe_state(name, now)
 
