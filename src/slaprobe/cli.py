@@ -271,7 +271,7 @@ def _maint_list(cfg: Config) -> int:
     rows = [["id", "start", "end", "targets", "status", "notice", "excluded so far", "reason"]]
     for w in windows:
         notice = format_duration(abs(w.notice)) + (" after start" if w.notice < 0 else "")
-        so_far = max(min(w.end, now) - w.start, 0.0) if w.excluded else 0.0
+        so_far = w.excluded_within(w.start, now)
         rows.append([w.id, iso(w.start), iso(w.end),
                      "all" if w.targets is None else ",".join(w.targets), w.status, notice,
                      format_duration(so_far), w.reason])

@@ -54,6 +54,10 @@ class Window:
     def notice(self) -> float:
         return self.start - self.announced
 
+    def excluded_within(self, a: float, b: float) -> float:
+        """Seconds of [a, b) this window excludes (none unless it is excluded)."""
+        return max(min(self.end, b) - max(self.start, a), 0.0) if self.excluded else 0.0
+
     def covers(self, target: str) -> bool:
         return self.targets is None or target in self.targets
 

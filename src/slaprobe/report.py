@@ -66,7 +66,7 @@ def build(
             "first_seen": iso(w.first_seen),
             "targets": None if w.targets is None else list(w.targets),
             "status": w.status, "notice_seconds": w.notice,
-            "excluded_seconds": max(min(w.end, end) - max(w.start, a), 0.0) if w.excluded else 0.0,
+            "excluded_seconds": w.excluded_within(a, end),
         }
         for w in tracker.maintenance if w.end > a and w.start < b
     ]

@@ -247,7 +247,7 @@ def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float) -> list[S
         if i >= len(events):
             break
         nxt = events[i][0]
-        state = _service_state(counts, n)
+        state = service_rule(counts, n)
         if state is not None and nxt > t:
             if out and out[-1][1] == t and out[-1][2] == state:
                 out[-1] = (out[-1][0], nxt, state)
@@ -256,7 +256,10 @@ def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float) -> list[S
     return out
 
 
-def _service_state(counts: list[int], n: int) -> State | None:
+def service_rule(counts: Sequence[int], n: int) -> State | None:
+    """The service's state from how many of its `n` critical targets are in each
+    state (the rest unknown): down, else maintenance, else probe_network, else
+    unknown (None), else up."""
     if counts[State.DOWN]:
         return State.DOWN
     if counts[State.MAINT]:

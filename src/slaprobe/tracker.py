@@ -21,6 +21,7 @@ from slaprobe.timeline import (
     Span,
     Spans,
     effective,
+    service_rule,
     service_spans,
     window_totals,
 )
@@ -186,41 +187,34 @@ class Tracker:
         return self.probe_state(name, now)
 
     def service_state(self, now: float) -> State | None:
-        states = [self.effective_state(n, now) for n, c in self.critical.items() if c]
-        if not states:
-            return None
-        if State.DOWN in states:
-            return State.DOWN
-        if State.MAINT in states:
-            return State.MAINT
-        if State.NET in states:
-            return State.NET
-        if None in states:
-            return None
-        return State.UP
+        counts = [0] * N_STATES
+        n = 0
+        for name, crit in self.critical.items():
+            if crit:
+                n += 1
+                st = self.effective_state(name, now)
+                if st is not None:
+                    counts[st] += 1
+        return service_rule(counts, n) if n else None
 
     # --- counters -----------------------------------------------------------------
 
     def update_credit(self, now: float) -> None:
         """Credit time that can no longer change to the per-state counters."""
-        finals: list[float] = []
         for name, credit in self.credit.items():
             h = self.histories[name]
             final = h.final_until()
             if final is None:
                 continue
-            if self.critical[name]:
-                finals.append(final)
             if credit.until is None:
                 credit.until = final
                 continue
             if final > credit.until:
                 credit.add(window_totals(h, self._maint[name], credit.until, final, now))
                 credit.until = final
-        n_critical = sum(self.critical.values())
-        if n_critical == 0 or len(finals) < n_critical:
+        final = self.service_final()
+        if final is None:
             return
-        final = min(finals)
         sc = self.service_credit
         if sc.until is None:
             sc.until = final
