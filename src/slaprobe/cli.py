@@ -147,9 +147,7 @@ async def _once(cfg: Config) -> int:
             "-" if last.status is None else str(last.status),
             f"{last.latency * 1000:.0f}ms", str(len(attempts)), last.detail,
         ])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print("\n".join(report.table(rows)))
     return EXIT_DOWN if down else 0
 
 
@@ -275,7 +273,5 @@ def _maint_list(cfg: Config) -> int:
         rows.append([w.id, iso(w.start), iso(w.end),
                      "all" if w.targets is None else ",".join(w.targets), w.status, notice,
                      format_duration(so_far), w.reason])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print("\n".join(report.table(rows)))
     return 0

@@ -112,14 +112,20 @@ HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "co
         "budget left"]
 
 
-def render_text(rep: dict[str, Any], service: str) -> str:
-    rows = [HEAD, *_rows(rep, service)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
-    out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
+def table(rows: Sequence[Sequence[str]], *, rule: bool = False) -> list[str]:
+    """Rows as aligned columns (the first row a header, underlined when `rule`)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
     for i, r in enumerate(rows):
         out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        if i == 0:
+        if rule and i == 0:
             out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def render_text(rep: dict[str, Any], service: str) -> str:
+    out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
+    out += table([HEAD, *_rows(rep, service)], rule=True)
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
     out += [f"  {d['target']:<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]
