@@ -25,13 +25,15 @@ from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
 from slaprobe.feedfetch import FeedCache
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
-from slaprobe.model import Attempt, Check
+from slaprobe.model import Attempt, Check, State
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
 from slaprobe.timeline import History
 from slaprobe.tracker import Tracker
 
 HOUSEKEEPING_EVERY = 1.0
+STATE_EVENTS = {State.UP: "target_up", State.DOWN: "target_down",
+                State.NET: "target_down_probe_network"}
 CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 PRUNE_EVERY = 3600.0
 
@@ -222,8 +224,7 @@ class Daemon:
         self.queue.put_nowait(check)
         self.metrics.store_pending.set(self.queue.qsize())
         if before is None or before.state != check.state:
-            event = {0: "target_up", 1: "target_down", 2: "target_down_probe_network"}[
-                int(check.state)]
+            event = STATE_EVENTS[check.state]
             fields: dict[str, Any] = {"target": check.target}
             if not check.ok:
                 fields.update(error=check.error, status=check.status, detail=detail)
