@@ -18,8 +18,8 @@ from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, def
 from slaprobe.importer import CsvError, iter_csv
 from slaprobe.maintenance import Window
 from slaprobe.model import Attempt
-from slaprobe.store import Store, StoreError
-from slaprobe.timefmt import format_duration, iso, month_range, parse_instant
+from slaprobe.store import ImportConflict, Store, StoreError
+from slaprobe.timefmt import format_duration, iso, month_range, parse_duration, parse_instant
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd("once", "Probe every target once and print a table; exit 1 if a critical one is down.")
     i = cmd("import", "Backfill check history from a CSV file (all or nothing).")
     i.add_argument("file", type=Path, metavar="FILE.csv")
+    i.add_argument("--interval", metavar="DURATION", default=None,
+                   help="the covering interval of the imported checks (default: each "
+                        "target's configured interval)")
     rep = cmd("report", "SLA report from the history.")
     g = rep.add_mutually_exclusive_group(required=True)
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
@@ -76,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "once":
             return asyncio.run(_once(cfg))
         if args.command == "import":
-            return _import(cfg, args.file)
+            return _import(cfg, args.file, args.interval)
         if args.command == "report":
             return _report(cfg, args)
         if args.action == "add":
@@ -167,12 +170,22 @@ def _open(cfg: Config) -> tuple[Store, list[Window]]:
     return store, announcements.judge(store, cfg, specs, now)
 
 
-def _import(cfg: Config, path: Path) -> int:
+def _import(cfg: Config, path: Path, interval_text: str | None) -> int:
     intervals = {t.name: t.interval for t in cfg.targets}
+    if interval_text is not None:
+        try:
+            interval = parse_duration(interval_text)
+        except ValueError as e:
+            print(f"slaprobe: --interval: {e}", file=sys.stderr)
+            return EXIT_INPUT
+        if interval <= 0:
+            print("slaprobe: --interval: must be more than 0", file=sys.stderr)
+            return EXIT_INPUT
+        intervals = dict.fromkeys(intervals, interval)
     store, _ = _open(cfg)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            inserted, skipped = store.import_checks(
+            result = store.import_checks(
                 iter_csv(f, intervals, not_after=time.time() + FUTURE_SLACK))
     except OSError as e:
         print(f"slaprobe: cannot read {path}: {e.strerror or e}", file=sys.stderr)
@@ -181,13 +194,21 @@ def _import(cfg: Config, path: Path) -> int:
         print(f"slaprobe: {path}: not UTF-8 text ({e.reason} at byte {e.start}); "
               "nothing imported", file=sys.stderr)
         return EXIT_INPUT
-    except CsvError as e:
+    except (CsvError, ImportConflict) as e:
         print(f"slaprobe: {path}: {e} (nothing imported)", file=sys.stderr)
         return EXIT_INPUT
     finally:
         store.close()
-    print(f"imported {inserted} checks from {path} ({skipped} already stored, skipped)")
+    print(f"imported {result.inserted} checks from {path} ({result.skipped} already stored, "
+          "skipped)")
+    for target, part in result.filled.items():
+        print(f"  {target}: filled {_dur(part.seconds)} of unknown time in {iso(part.start)}"
+              f" .. {iso(part.end)} (coverage {part.coverage * 100:.1f}%)")
     return 0
+
+
+def _dur(seconds: float) -> str:
+    return format_duration(round(seconds)) if seconds >= 1 else f"{seconds:.1f}s"
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:

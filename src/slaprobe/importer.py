@@ -28,14 +28,15 @@ def parse_csv(
     lines: Iterable[str], intervals: Mapping[str, float], not_after: float = math.inf,
 ) -> list[Check]:
     """Decode every row into a Check, with the target's configured interval."""
-    return list(iter_csv(lines, intervals, not_after))
+    return [check for _, check in iter_csv(lines, intervals, not_after)]
 
 
 def iter_csv(
     lines: Iterable[str], intervals: Mapping[str, float], not_after: float = math.inf,
-) -> Iterator[Check]:
-    """Decode rows lazily (a large file never sits in memory); CsvError at the first
-    bad row, so a consumer inside one transaction can roll everything back."""
+) -> Iterator[tuple[int, Check]]:
+    """Decode rows lazily (a large file never sits in memory) as (line, check); CsvError
+    at the first bad row, so a consumer inside one transaction can roll everything back.
+    `intervals` gives each target's covering interval."""
     reader = csv.reader(lines)
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -63,7 +64,7 @@ def iter_csv(
             check = _row(row, col, intervals, line)
             if check.at > not_after:
                 raise CsvError(line, f"time {row[col['time']].strip()!r} is in the future")
-            yield check
+            yield line, check
     except csv.Error as e:
         raise CsvError(reader.line_num, f"malformed CSV: {e}") from None
 

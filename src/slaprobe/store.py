@@ -13,14 +13,18 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from slaprobe.config import MaintenanceSpec
 from slaprobe.maintenance import Seen, version_key
 from slaprobe.model import Check, State
+from slaprobe.timefmt import iso
 from slaprobe.timeline import History, OpenRun
 
 SCHEMA_VERSION = 4
+_T = TypeVar("_T")
 
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
@@ -84,6 +88,87 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
 
 class StoreError(Exception):
     """The database cannot be opened or is from a newer slaprobe."""
+
+
+class ImportConflict(Exception):
+    """An imported row would rewrite recorded history; nothing was imported."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """What an import filled for one target: its first check's start, the end of its
+    last check's coverage, and the seconds its checks cover in between."""
+
+    start: float
+    end: float
+    seconds: float
+
+    @property
+    def coverage(self) -> float:
+        return self.seconds / (self.end - self.start) if self.end > self.start else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    inserted: int
+    skipped: int
+    filled: dict[str, Filled]
+
+
+# a second row for the same target and time that says something else
+_SAME_TIME_IN_FILE = """
+    SELECT b.line, b.target, b.at, a.line FROM temp.imp a JOIN temp.imp b
+      ON a.target = b.target AND a.at = b.at AND a.line < b.line
+    WHERE NOT (a.ok IS b.ok AND a.latency IS b.latency AND a.status IS b.status
+      AND a.error IS b.error AND a.interval IS b.interval AND a.network IS b.network)
+    ORDER BY b.line LIMIT 1"""
+_DROP_DUPLICATES_IN_FILE = """
+    DELETE FROM temp.imp WHERE EXISTS (SELECT 1 FROM temp.imp a
+      WHERE a.target = imp.target AND a.at = imp.at AND a.line < imp.line)"""
+_DROP_STORED_DUPLICATES = """
+    DELETE FROM temp.imp WHERE EXISTS (SELECT 1 FROM checks a
+      WHERE a.target = imp.target AND a.at = imp.at AND a.ok IS imp.ok
+        AND a.latency IS imp.latency AND a.status IS imp.status AND a.error IS imp.error
+        AND a.interval IS imp.interval AND a.network IS imp.network)"""
+# Each recorded check covers [at, min(next recorded check, at + 2 x interval)). In one
+# stream per target of recorded checks and imported rows (recorded first at equal
+# times), a row conflicts when it starts before the end of the latest recorded check
+# at or before it. Only recorded checks around the imported range are read: from the
+# last one before its first row to the first one after its last row.
+_IMPORT_CONFLICT = """
+    WITH rng AS (
+      SELECT target, min(at) AS lo, max(at) AS hi FROM temp.imp GROUP BY target),
+    bounds AS (
+      SELECT target,
+        coalesce((SELECT max(at) FROM checks c WHERE c.target = rng.target AND c.at < lo),
+                 lo) AS lo,
+        coalesce((SELECT min(at) FROM checks c WHERE c.target = rng.target AND c.at > hi),
+                 hi) AS hi
+      FROM rng),
+    rec AS (
+      SELECT c.target, c.at, min(c.at + 2 * c.interval,
+        coalesce(lead(c.at) OVER (PARTITION BY c.target ORDER BY c.at), 1e308)) AS e
+      FROM checks c JOIN bounds b ON c.target = b.target AND c.at BETWEEN b.lo AND b.hi),
+    ev AS (
+      SELECT target, at, 0 AS side, NULL AS line, at AS rs, e FROM rec
+      UNION ALL SELECT target, at, 1, line, NULL, NULL FROM temp.imp),
+    run AS (
+      SELECT target, at, line,
+        max(rs) OVER w AS rs, max(e) OVER w AS e FROM ev
+      WINDOW w AS (PARTITION BY target ORDER BY at, side ROWS UNBOUNDED PRECEDING))
+    SELECT line, target, at, rs, e FROM run
+    WHERE line IS NOT NULL AND e > at ORDER BY line LIMIT 1"""
+# per target: the imported checks' span and the seconds they now cover
+_FILLED = """
+    SELECT target, min(at), max(upto), sum(upto - at) FROM (
+      SELECT i.target, i.at, min(i.at + 2 * i.interval, coalesce((SELECT min(c.at)
+        FROM checks c WHERE c.target = i.target AND c.at > i.at), 1e308)) AS upto
+      FROM temp.imp i)
+    GROUP BY target ORDER BY target"""
 
 
 def _row_check(row: Sequence[object]) -> Check:
@@ -262,29 +347,62 @@ class Store:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM checks").fetchone()[0])
 
-    def import_checks(self, checks: Iterable[Check]) -> tuple[int, int]:
-        """Insert checks (duplicates skipped) and rebuild the touched timelines,
-        all in one transaction. Returns (inserted, skipped)."""
-        inserted = skipped = 0
-        touched: set[str] = set()
+    def import_checks(self, rows: Iterable[tuple[int, Check]]) -> ImportResult:
+        """Backfill numbered checks (a CSV line each) into unknown time only, all in one
+        transaction (append-only: see `_IMPORT_CONFLICT`).
+
+        An exact duplicate of a stored check (or of an earlier row) is skipped. A row
+        whose check would overlap a recorded check of its target (start inside the
+        time a recorded check covers, or the same time with another outcome) refuses
+        the whole import with ImportConflict naming the line and the recorded range.
+        """
         with self._tx():
-            for chunk in _batched(checks, 10000):
-                cur = self._db.executemany(
-                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_check_row(c) for c in chunk],
-                )
-                inserted += cur.rowcount
-                skipped += len(chunk) - cur.rowcount
-                if cur.rowcount:
-                    touched.update(c.target for c in chunk)
-            for target in sorted(touched):
-                _rebuild(self._db, target)
-            if touched:
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key)"
-                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-                )
-        return inserted, skipped
+            self._db.execute("DROP TABLE IF EXISTS temp.imp")
+            self._db.execute(
+                "CREATE TEMP TABLE imp (line INTEGER NOT NULL, target TEXT NOT NULL,"
+                " at REAL NOT NULL, ok INTEGER NOT NULL, latency REAL, status INTEGER,"
+                " error TEXT, interval REAL NOT NULL, network INTEGER NOT NULL)")
+            try:
+                result = self._import(rows)
+            finally:
+                self._db.execute("DROP TABLE temp.imp")
+        return result
+
+    def _import(self, rows: Iterable[tuple[int, Check]]) -> ImportResult:
+        db = self._db
+        total = 0
+        for chunk in _batched(rows, 10000):
+            db.executemany("INSERT INTO temp.imp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(line, *_check_row(c)) for line, c in chunk])
+            total += len(chunk)
+        db.execute("CREATE INDEX temp.imp_key ON imp (target, at, line)")
+        clash = db.execute(_SAME_TIME_IN_FILE).fetchone()
+        if clash is not None:
+            line, target, at, first = clash
+            raise ImportConflict(line, f"{target} at {iso(at)} is also on line {first} with "
+                                       "another outcome")
+        db.execute(_DROP_DUPLICATES_IN_FILE)
+        db.execute(_DROP_STORED_DUPLICATES)
+        clash = db.execute(_IMPORT_CONFLICT).fetchone()
+        if clash is not None:
+            line, target, at, start, end = clash
+            raise ImportConflict(
+                line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
+                      f"{iso(end)}): an import fills only unknown time")
+        inserted = db.execute(
+            "INSERT INTO checks SELECT target, at, ok, latency, status, error, interval, network"
+            " FROM temp.imp ORDER BY target, at").rowcount
+        filled: dict[str, Filled] = {}
+        for target, lo, hi, seconds in db.execute(_FILLED).fetchall():
+            filled[target] = Filled(start=lo, end=hi, seconds=seconds)
+        for target in sorted(filled):
+            _rebuild(db, target)
+        if inserted:
+            db.execute(
+                "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key)"
+                " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            )
+        return ImportResult(inserted=inserted, skipped=total - inserted, filled=filled)
 
     def generation(self) -> int:
         """Bumped whenever history is rewritten from outside the daemon (imports)."""
@@ -350,7 +468,7 @@ def _targets_json(targets: tuple[str, ...] | None) -> str | None:
     return None if targets is None else json.dumps(sorted(targets))
 
 
-def _batched(items: Iterable[Check], n: int) -> Iterator[tuple[Check, ...]]:
+def _batched(items: Iterable[_T], n: int) -> Iterator[tuple[_T, ...]]:
     it = iter(items)
     while chunk := tuple(itertools.islice(it, n)):
         yield chunk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -144,37 +144,102 @@ class TestWriteAndLoad:
             assert raw.execute("SELECT count(*) FROM checks").fetchone()[0] == 3
 
 
-class TestImport:
-    """import_checks: all-or-nothing backfills."""
+def numbered(checks: Iterable[Check]) -> list[tuple[int, Check]]:
+    """Checks as import rows: (line, check), the header being line 1."""
+    return [(i, c) for i, c in enumerate(checks, 2)]
 
-    def test_import_rebuilds_spans(self, store: Store) -> None:
-        """Imported checks, interleaved with live ones, rebuild the fold of all of them."""
-        every = make_checks("app", PATTERN)
-        live, old = every[::2], every[1::2]
+
+def imported(store: Store, checks: Iterable[Check]) -> tuple[int, int]:
+    r = store.import_checks(numbered(checks))
+    return r.inserted, r.skipped
+
+
+class TestImport:
+    """import_checks: all-or-nothing backfills of unknown time only."""
+
+    def test_import_fills_a_gap_and_rebuilds_spans(self, store: Store) -> None:
+        """Imported checks in unknown time before, between and after live runs rebuild
+        the fold of all of them. A live run's last check covers 2 x interval: the slot
+        right after it is recorded time, not unknown."""
+        every = make_checks("app", "1111000011110000111100001111")
+        live = every[4:8] + every[16:20]
+        old = every[:4] + every[9:16] + every[21:]
         store.write(writes(live))
-        assert store.import_checks(old) == (len(old), 0)
-        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+        assert imported(store, old) == (len(old), 0)
+        assert snapshot(store.load("app", 0)) == snapshot(
+            fold(sorted(live + old, key=lambda c: c.at)))
 
     def test_import_unsorted(self, store: Store) -> None:
         """Import order does not matter."""
         every = make_checks("app", PATTERN)
-        assert store.import_checks(reversed(every)) == (len(every), 0)
+        assert imported(store, reversed(every)) == (len(every), 0)
         assert snapshot(store.load("app", 0)) == snapshot(fold(every))
 
     def test_duplicates_skipped(self, store: Store) -> None:
         """A second import of the same checks inserts nothing and reports all skipped."""
         every = make_checks("app", PATTERN)
-        assert store.import_checks(every) == (len(every), 0)
-        assert store.import_checks(every) == (0, len(every))
+        assert imported(store, every) == (len(every), 0)
+        assert imported(store, every) == (0, len(every))
+        assert imported(store, every + every) == (0, 2 * len(every))
         assert store.count_checks() == len(every)
         assert snapshot(store.load("app", 0)) == snapshot(fold(every))
 
-    def test_partial_overlap(self, store: Store) -> None:
-        """Overlapping imports insert only the new checks."""
-        every = make_checks("app", PATTERN)
-        store.import_checks(every[:10])
-        assert store.import_checks(every[5:]) == (len(every) - 10, 5)
-        assert snapshot(store.load("app", 0)) == snapshot(fold(every))
+    def test_duplicates_of_live_checks_skipped(self, store: Store) -> None:
+        """Rows equal to checks the daemon recorded are skipped; new ones after fill."""
+        every = make_checks("app", "1111000011")
+        store.write(writes(every[:5]))
+        rows = every[:5] + every[6:]  # every[5] is inside the last live check's coverage
+        assert imported(store, rows) == (4, 5)
+        assert snapshot(store.load("app", 0)) == snapshot(fold(rows))
+
+    def test_overlap_with_a_recorded_check_is_refused(self, store: Store) -> None:
+        """A row inside a recorded check's coverage refuses the whole import, naming the
+        line and the recorded range; nothing is written."""
+        live = make_checks("app", "1111", interval=30.0)  # covers T0 .. T0 + 150
+        store.write(writes(live))
+        gap = make_checks("app", "000", start=T0 + 3600)
+        inside = make_checks("app", "0", start=T0 + 40, interval=1.0)
+        before = (store.count_checks(), snapshot(store.load("app", 0)), store.generation())
+        with pytest.raises(store_mod.ImportConflict) as e:
+            store.import_checks(numbered(gap + inside))
+        assert e.value.line == 5
+        assert str(e.value) == ("line 5: app at 2026-10-01T00:00:40Z overlaps a recorded check "
+                                "(2026-10-01T00:00:30Z .. 2026-10-01T00:01:00Z): an import "
+                                "fills only unknown time")
+        assert (store.count_checks(), snapshot(store.load("app", 0)), store.generation()) == before
+        # the last recorded check's coverage (2 x interval) counts too
+        with pytest.raises(store_mod.ImportConflict, match=r"line 2: .*00:01:30Z \.\. "
+                                                             r"2026-10-01T00:02:30Z"):
+            store.import_checks(numbered(make_checks("app", "1", start=T0 + 149)))
+        assert imported(store, make_checks("app", "1", start=T0 + 150)) == (1, 0)
+
+    def test_same_time_other_outcome_is_refused(self, store: Store) -> None:
+        """A row at a recorded check's time that says something else is a rewrite."""
+        [first] = make_checks("app", "1")
+        store.write(writes([first]))
+        with pytest.raises(store_mod.ImportConflict, match="line 2: app at "):
+            store.import_checks(numbered([replace(first, ok=False)]))
+        with pytest.raises(store_mod.ImportConflict, match=r"line 3: .* also on line 2"):
+            store.import_checks(numbered([replace(first, at=T0 - 600),
+                                          replace(first, at=T0 - 600, ok=False)]))
+
+    def test_other_targets_are_independent(self, store: Store) -> None:
+        """Overlap is per target: another target's recorded checks do not block a row."""
+        store.write(writes(make_checks("app", "1111")))
+        assert imported(store, make_checks("api", "0000")) == (4, 0)
+
+    def test_filled_coverage(self, store: Store) -> None:
+        """The result says what each target's import covers: a 30 s backfill at a 2 s
+        covering interval is mostly unknown, and says so."""
+        store.write(writes(make_checks("app", "1", start=T0 + 300)))
+        sparse = [replace(c, interval=2.0) for c in make_checks("app", "1111")]
+        r = store.import_checks(numbered(sparse))
+        f = r.filled["app"]
+        assert (f.start, f.end, f.seconds) == (T0, T0 + 94, 16.0)
+        assert f.coverage == pytest.approx(16 / 94)
+        r = store.import_checks(numbered(make_checks("app", "11", start=T0 + 240)))
+        f = r.filled["app"]  # the second check's coverage ends where the recorded one starts
+        assert (f.start, f.end, f.seconds) == (T0 + 240, T0 + 300, 60.0)
 
     def test_all_or_nothing(self, store: Store) -> None:
         """An exception mid-iteration writes nothing, and the store stays usable."""
@@ -187,11 +252,11 @@ class TestImport:
             raise RuntimeError("bad row")
 
         with pytest.raises(RuntimeError, match="bad row"):
-            store.import_checks(failing())
+            store.import_checks(numbered(failing()))
         assert (store.count_checks(), snapshot(store.load("app", 0)), store.generation()) == before
         assert store.checks("api", 0, float("inf")) == []
         # the transaction and lock were released: later writes and imports work
-        assert store.import_checks(make_checks("api", "1")) == (1, 0)
+        assert imported(store, make_checks("api", "1")) == (1, 0)
 
     def test_generation(self, store: Store) -> None:
         """generation bumps on an import only when something was inserted."""
@@ -199,19 +264,19 @@ class TestImport:
         assert store.generation() == 0
         store.write(writes(every[:5]))
         assert store.generation() == 0  # live writes are not rewrites
-        store.import_checks(every[5:])
+        imported(store, every[6:])
         assert store.generation() == 1
-        store.import_checks(every)  # all duplicates
+        imported(store, every[:5] + every[6:])  # all duplicates
         assert store.generation() == 1
-        store.import_checks([])
+        imported(store, [])
         assert store.generation() == 1
-        store.import_checks(make_checks("api", "1"))
+        imported(store, make_checks("api", "1"))
         assert store.generation() == 2
 
     def test_generation_survives_reopen(self, db_path: Path) -> None:
         """generation is stored, so another process (the daemon) sees the import."""
         with closing(Store(db_path)) as a:
-            a.import_checks(make_checks("app", "1"))
+            imported(a, make_checks("app", "1"))
         with closing(Store(db_path)) as b:
             assert b.generation() == 1
 
@@ -379,7 +444,7 @@ class TestReadOnly:
                     with pytest.raises(sqlite3.Error):
                         s.write(more)
                 with pytest.raises(sqlite3.Error):
-                    s.import_checks(make_checks("api", "1"))
+                    s.import_checks(numbered(make_checks("api", "1")))
                 assert s.count_checks() == 2
                 assert snapshot(s.load("app", 0)) == snapshot(fold(checks[:2]))
         finally:
@@ -404,7 +469,7 @@ class TestStoreFoldsForItself:
         live = make_checks("app", "1100", start=T0 + 3000)
         store.write(live[:2])
         old = make_checks("app", "1" * 50 + "0" * 10 + "1" * 40)
-        assert store.import_checks(old) == (100, 0)
+        assert imported(store, old) == (100, 0)
         store.write(live[2:])
         late = Check(target="app", at=T0 + 3015, ok=True, interval=30.0)
         store.write([late])

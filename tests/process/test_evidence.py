@@ -1,0 +1,107 @@
+"""The history as evidence, with the real program: append-only import, one writer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from procs import Daemon, Switch, free_port, slaprobe, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def rfc3339(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def stored(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT * FROM checks ORDER BY target, at").fetchall()
+
+
+async def test_import_across_a_recorded_outage_is_refused(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """The issue's reproduction: with the daemon running an outage of `api` is recorded;
+    a CSV of 220 rows `api,<t>,1` 100 ms apart across it is refused whole (exit 2, naming
+    the line and the recorded range), the history is unchanged and the report still
+    shows the outage the daemon saw."""
+    url, sw = target
+    port = free_port()
+    cfg = write_config(tmp_path / "probe.toml", port=port, targets=f"""
+[[targets]]
+name = "api"
+url = "{url}/api"
+
+[[targets]]
+name = "web"
+url = "{url}/web"
+""")
+    d = daemons(cfg, port)
+    await d.launch()
+    await asyncio.sleep(2.5)
+    sw.status = 503
+    outage_start = time.time()
+    await asyncio.sleep(5)
+    sw.status = 200
+    await asyncio.sleep(3)
+    down = await d.value("slaprobe_down_seconds_total", target="api")
+    assert down is not None and down >= 3
+    rows = [f"api,{rfc3339(outage_start - 5 + k * 0.1)},1" for k in range(220)]
+    (tmp_path / "across.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+    db = tmp_path / "history.db"
+    before = stored(db)
+    r = slaprobe("import", "across.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2, r.stdout
+    assert re.search(r"across\.csv: line \d+: api at \S+ overlaps a recorded check "
+                     r"\(\S+Z \.\. \S+Z\): an import fills only unknown time "
+                     r"\(nothing imported\)", r.stderr), r.stderr
+    csv_times = {outage_start - 5 + k * 0.1 for k in range(220)}
+    after = stored(db)
+    assert set(before) <= set(after)  # the daemon keeps writing; nothing else does
+    assert not [row for row in after if row[1] in csv_times]
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    rep = json.loads(slaprobe("report", "--config", str(cfg), "--from",
+                              rfc3339(outage_start - 60), "--to", rfc3339(time.time() + 1),
+                              "--format", "json", cwd=tmp_path).stdout)
+    assert rep["targets"]["api"]["down_seconds"] >= 3
+    assert rep["targets"]["api"]["down_seconds"] >= down  # not cut by the refused rows
+
+
+def test_import_fills_unknown_time_with_the_given_interval(tmp_path: Path) -> None:
+    """--interval sets the covering interval; the import prints the coverage it filled;
+    a second import of the same file is a no-op."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "2s"
+""")
+    rows = [f"app,2026-10-01T00:{m:02d}:{s:02d}Z,1" for m in range(2) for s in (0, 30)]
+    (tmp_path / "h.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+    r = slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "app: filled 16s of unknown time in 2026-10-01T00:00:00Z .. " \
+           "2026-10-01T00:01:34Z (coverage 17.0%)" in r.stdout
+    r = slaprobe("import", "h.csv", "--config", str(cfg), "--interval", "30s", cwd=tmp_path)
+    assert r.returncode == 2  # the same rows with another interval rewrite recorded checks
+    assert "line 2: app at 2026-10-01T00:00:00Z overlaps a recorded check" in r.stderr
+    r = slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0 and "imported 0 checks" in r.stdout and "4 already stored" in r.stdout
+    (tmp_path / "later.csv").write_text("target,time,ok\n" + "\n".join(
+        r.replace("00:0", "01:0") for r in rows) + "\n")
+    r = slaprobe("import", "later.csv", "--config", str(cfg), "--interval", "30s", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "app: filled 2m30s of unknown time in 2026-10-01T01:00:00Z .. " \
+           "2026-10-01T01:02:30Z (coverage 100.0%)" in r.stdout
+    r = slaprobe("import", "h.csv", "--config", str(cfg), "--interval", "soon", cwd=tmp_path)
+    assert r.returncode == 2 and "--interval: invalid duration" in r.stderr
