@@ -142,11 +142,12 @@ async def _once(cfg: Config) -> int:
     rows = [["target", "critical", "result", "status", "latency", "attempts", "detail"]]
     down = False
     for spec, attempts in results:
-        last = attempts[-1]
-        down |= spec.critical and not last.ok
+        last = prober.verdict(attempts)
+        down |= spec.critical and not last.ok and not last.unknown
+        result = "up" if last.ok else (
+            f"UNKNOWN ({last.error})" if last.unknown else f"DOWN ({last.error})")
         rows.append([
-            spec.name, "yes" if spec.critical else "no",
-            "up" if last.ok else f"DOWN ({last.error})",
+            spec.name, "yes" if spec.critical else "no", result,
             "-" if last.status is None else str(last.status),
             f"{last.latency * 1000:.0f}ms", str(len(attempts)), last.detail,
         ])

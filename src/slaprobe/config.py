@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yarl
+
 from slaprobe.timefmt import parse_duration, to_epoch
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 9110 token
 
 
 class ConfigError(Exception):
@@ -313,7 +316,11 @@ def _headers(d: _Decoder, value: Any, path: str) -> tuple[tuple[str, str], ...] 
     out = []
     for name, raw in table.items():
         v = d.resolved(raw, f"{path}.{name}")
-        if v is not None:
+        if not HEADER_NAME_RE.match(str(name)):
+            d.problem(f"{path}.{name}", "is not a valid HTTP header name")
+        elif v is not None and any(c in v for c in "\r\n\0"):
+            d.problem(f"{path}.{name}", "value must not contain a line break or NUL")
+        elif v is not None:
             out.append((str(name), v))
     return tuple(out)
 
@@ -322,12 +329,16 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     s = d.resolved(value, path)
     if s is None:
         return None
-    parts = urlsplit(s)
     # never echo a secret: a URL from the environment, or a password in the URL
     if isinstance(value, str) and value.startswith("env:"):
         shown = f"the value of {value[4:]}"
     else:
         shown = repr(_mask_password(s))
+    try:
+        parts = urlsplit(s)
+    except ValueError as e:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
+        d.problem(path, f"invalid URL {shown}: {e}")
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         d.problem(path, f"must be an http:// or https:// URL with a host, not {shown}")
         return None
@@ -336,7 +347,20 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     except ValueError:
         d.problem(path, f"invalid port in {shown}")
         return None
+    try:  # what the HTTP client will parse: refuse here what it would refuse per probe
+        host = yarl.URL(s).raw_host
+    except (ValueError, TypeError) as e:
+        d.problem(path, f"invalid URL {shown}: {e}")
+        return None
+    if not host or any(c.isspace() or not c.isprintable() for c in host):
+        d.problem(path, f"invalid host in {shown}")
+        return None
     return s
+
+
+def _has_userinfo(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.username is not None or parts.password is not None
 
 
 def _mask_password(url: str) -> str:
@@ -385,6 +409,10 @@ def _probes(
         fields = {**defaults, **_probe_fields(d, table, path)}
         if section == "controls":
             fields.pop("critical", None)
+        if url is not None and _has_userinfo(url) and any(
+                h.lower() == "authorization" for h, _ in fields.get("headers", ())):
+            d.problem(f"{path}.headers.Authorization",
+                      "cannot be combined with credentials in the URL (use one or the other)")
         if len(d.problems) > n_before or name is None or url is None:
             continue
         out.append(ProbeSpec(name=name, url=url, **fields))

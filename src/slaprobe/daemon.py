@@ -25,15 +25,16 @@ from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
 from slaprobe.feedfetch import FeedCache
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
-from slaprobe.model import Attempt, Check, State
+from slaprobe.model import Attempt, Check, ErrorKind, State
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
 from slaprobe.timeline import History
 from slaprobe.tracker import Tracker
 
 HOUSEKEEPING_EVERY = 1.0
-STATE_EVENTS = {State.UP: "target_up", State.DOWN: "target_down",
-                State.NET: "target_down_probe_network"}
+STATE_EVENTS: dict[State | None, str] = {
+    State.UP: "target_up", State.DOWN: "target_down",
+    State.NET: "target_down_probe_network", None: "target_unknown"}
 CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 PRUNE_EVERY = 3600.0
 
@@ -60,7 +61,7 @@ class Daemon:
         self.store: Store | None = None
         self.tracker: Tracker | None = None
         self.last: dict[str, Check] = {}
-        self.controls: dict[str, tuple[float, bool]] = {}
+        self.controls: dict[str, tuple[float, bool | None]] = {}
         self.queue: asyncio.Queue[Check | None] = asyncio.Queue()
         self.feeds = FeedCache()
         self.stopping = asyncio.Event()
@@ -170,44 +171,67 @@ class Daemon:
                              lambda: self.probe_control(spec))
 
     def _observe(self, name: str, a: Attempt) -> None:
-        self.metrics.probe.observe(name, "success" if a.ok else str(a.error), a.latency)
+        result = "success" if a.ok else str(ErrorKind.PROBE_ERROR if a.unknown else a.error)
+        self.metrics.probe.observe(name, result, a.latency)
 
     async def probe_target(self, spec: ProbeSpec) -> None:
         at, started = self.clock.now(), self.clock.monotonic()
+        try:
+            check, detail = await self._check_target(spec, at, started)
+        except Exception as e:  # slaprobe's own failure: the outcome is unknown, never down
+            kind, detail = prober.own_failure(e)
+            self._observe(spec.name, Attempt(ok=False, latency=0.0, error=kind, detail=detail))
+            check = Check(target=spec.name, at=at, ok=False, interval=spec.interval,
+                          error=str(kind), unknown=True)
+        self.record(check, detail=detail)
+
+    async def _check_target(self, spec: ProbeSpec, at: float, started: float
+                            ) -> tuple[Check, str]:
         budget = CHECK_BUDGET * spec.interval
         attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a),
                                       budget=budget)
-        last = attempts[-1]
-        network = False
-        if not last.ok and self.cfg.controls:
+        last = prober.verdict(attempts)
+        network, unknown = False, last.unknown
+        if not last.ok and not unknown and self.cfg.controls:
             left = budget - (self.clock.monotonic() - started)
-            network = await self._controls_all_failed(
+            failed = await self._controls_all_failed(
                 spec.interval, budget=max(left, prober.MIN_ATTEMPT))
-        self.record(Check(
+            if failed is None:  # a control could not be judged: neither down nor excused
+                unknown = True
+                last = Attempt(ok=False, latency=last.latency, status=last.status,
+                               error=ErrorKind.PROBE_ERROR,
+                               detail=f"control not judged; target {last.error}: {last.detail}")
+            network = bool(failed)
+        return Check(
             target=spec.name, at=at, ok=last.ok, interval=spec.interval, latency=last.latency,
             status=last.status, error=None if last.error is None else str(last.error),
-            network=network,
-        ), detail=last.detail)
+            network=network, unknown=unknown,
+        ), last.detail
 
     async def probe_control(self, spec: ProbeSpec) -> None:
         await self._control(spec)
 
-    async def _control(self, spec: ProbeSpec, budget: float | None = None) -> bool:
-        attempts = await prober.check(spec, budget=budget)
-        ok = attempts[-1].ok
+    async def _control(self, spec: ProbeSpec, budget: float | None = None) -> bool | None:
+        """A control's result: ok, failed, or None when slaprobe could not judge it."""
+        last = prober.verdict(await prober.check(spec, budget=budget))
+        ok = None if last.unknown else last.ok
         self.controls[spec.name] = (self.clock.monotonic(), ok)
         return ok
 
-    async def _controls_all_failed(self, max_age: float, budget: float) -> bool:
+    async def _controls_all_failed(self, max_age: float, budget: float) -> bool | None:
         """Whether every control failed: results no older than `max_age`, else the
-        controls probed right now (within what is left of the check's budget)."""
+        controls probed right now (within what is left of the check's budget).
+        None: none succeeded but one could not be judged (slaprobe's own failure)."""
         now = self.clock.monotonic()
         fresh = {n: ok for n, (t, ok) in self.controls.items() if now - t <= max_age}
         missing = [c for c in self.cfg.controls if c.name not in fresh]
         if missing:
             results = await asyncio.gather(*(self._control(c, budget) for c in missing))
             fresh.update({c.name: ok for c, ok in zip(missing, results, strict=True)})
-        return not any(fresh.get(c.name, False) for c in self.cfg.controls)
+        seen = [fresh.get(c.name, False) for c in self.cfg.controls]
+        if any(seen):
+            return False
+        return None if None in seen else True
 
     def record(self, check: Check, *, detail: str = "") -> None:
         """Fold a finished check into the timeline, queue it for the store, log changes."""
@@ -223,12 +247,18 @@ class Daemon:
         self._unwritten.append(check)
         self.queue.put_nowait(check)
         self.metrics.store_pending.set(self.queue.qsize())
+        if check.unknown:
+            self.metrics.count_unknown(check.target, check.error or str(ErrorKind.PROBE_ERROR))
         if before is None or before.state != check.state:
             event = STATE_EVENTS[check.state]
             fields: dict[str, Any] = {"target": check.target}
-            if not check.ok:
+            if check.unknown:
+                fields.update(reason=check.error, detail=detail)
+            elif not check.ok:
                 fields.update(error=check.error, status=check.status, detail=detail)
-            (self.log.info if check.ok else self.log.warning)(event, **fields)
+            log = self.log.error if check.unknown else (
+                self.log.info if check.ok else self.log.warning)
+            log(event, **fields)
         else:
             self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
 

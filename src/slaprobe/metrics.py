@@ -116,22 +116,35 @@ class Instruments:
             "slaprobe_maintenance_feed_errors_total", "Failed maintenance feed fetches.",
             ["source"], registry=registry,
         )
+        self.unknown_checks = Counter(
+            "slaprobe_unknown_checks", "Checks of unknown outcome (slaprobe's own failure),"
+            " by reason; their time is unknown, never down.", ["target", "reason"],
+            registry=registry,
+        )
         self.build_info = Gauge(
             "slaprobe_build_info", "Build information.", ["version"], registry=registry,
         )
         self.build_info.labels(__version__).set(1)
         self.reload_ok.set(1)
+        self._unknown_seen: set[tuple[str, str]] = set()
 
     def collect(self) -> Iterable[Metric]:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
-                  self.feed_errors, self.build_info):
+                  self.feed_errors, self.unknown_checks, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:
         """Drop the labelled series of a target removed from the config."""
         self.probe.forget(name)
+        for labels in [k for k in self._unknown_seen if k[0] == name]:
+            self.unknown_checks.remove(*labels)
+            self._unknown_seen.discard(labels)
+
+    def count_unknown(self, target: str, reason: str) -> None:
+        self._unknown_seen.add((target, reason))
+        self.unknown_checks.labels(target, reason).inc()
 
 
 @dataclass(frozen=True, slots=True)

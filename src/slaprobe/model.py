@@ -16,6 +16,23 @@ class ErrorKind(enum.StrEnum):
     BAD_STATUS = "bad_status"
     BODY_MISMATCH = "body_mismatch"
     TOO_SLOW = "too_slow"
+    PROTOCOL_ERROR = "protocol_error"  # the response violates HTTP (headers, framing)
+    # slaprobe's own side: the check's outcome is unknown, never down
+    PROBE_ERROR = "probe_error"              # an exception slaprobe did not expect
+    FD_EXHAUSTED = "probe_fd_exhausted"      # out of file descriptors (EMFILE/ENFILE)
+    OVERLOADED = "probe_overloaded"          # the event loop ran late past the check's budget
+    OUT_OF_MEMORY = "probe_out_of_memory"    # MemoryError while probing
+
+    @property
+    def own(self) -> bool:
+        """A failure on slaprobe's side: the target's state is unknown, not down."""
+        return self in OWN_KINDS
+
+
+OWN_KINDS = frozenset({
+    ErrorKind.PROBE_ERROR, ErrorKind.FD_EXHAUSTED, ErrorKind.OVERLOADED, ErrorKind.OUT_OF_MEMORY,
+})
+OWN_REASONS = frozenset(str(k) for k in OWN_KINDS)
 
 
 class State(enum.IntEnum):
@@ -37,6 +54,11 @@ class Attempt:
     error: ErrorKind | None = None
     detail: str = ""
 
+    @property
+    def unknown(self) -> bool:
+        """Failed on slaprobe's own side: says nothing about the target."""
+        return self.error is not None and self.error.own
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -44,6 +66,9 @@ class Check:
 
     `at` is the UTC wall time (Unix seconds) of its first attempt; it fails only
     if every attempt failed. `network` marks a failure excused as probe_network.
+    `unknown` marks a check slaprobe could not perform or judge through its own
+    fault (`error` names the reason): its outcome, and the time it covers, are
+    unknown, never down.
     """
 
     target: str
@@ -54,9 +79,13 @@ class Check:
     status: int | None = None
     error: str | None = None
     network: bool = False
+    unknown: bool = False
 
     @property
-    def state(self) -> State:
+    def state(self) -> State | None:
+        """The state this check gives its time; None: unknown outcome."""
+        if self.unknown:
+            return None
         if self.ok:
             return State.UP
         return State.NET if self.network else State.DOWN

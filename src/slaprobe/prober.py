@@ -4,12 +4,16 @@ Like blackbox_exporter, every attempt opens its own session and connection, so
 DNS, TCP and TLS failures are seen each time instead of hidden by a pool. The
 whole attempt (connect, headers, body) is bounded by `spec.timeout`, and at most
 `spec.max_body_bytes` of the body is read. Target failures come back as
-`Attempt` values with an `ErrorKind`; only bugs and cancellation raise.
+`Attempt` values with an `ErrorKind`; so do failures on slaprobe's own side
+(descriptors or memory exhausted, the loop too late to judge a timeout, an
+exception nobody expected): those carry an own-side kind (`ErrorKind.own`), and
+the check's outcome is unknown, never down. Only cancellation raises.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import ssl
@@ -17,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver
 
 from slaprobe import __version__
@@ -29,6 +34,11 @@ MAX_REDIRECTS = 10
 _CHUNK = 64 * 1024
 _DETAIL_MAX = 160
 MIN_ATTEMPT = 0.1  # seconds: a shorter attempt is not worth starting
+# A timeout that fires this late (seconds, or this share of the limit, the larger) means
+# the event loop was too busy to read the answer: slaprobe's fault, not the target's.
+LATE_TIMER = 0.5
+LATE_SHARE = 0.5
+_OWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 async def attempt(
@@ -45,20 +55,25 @@ async def attempt(
     `time_limit` (default `spec.timeout`) bounds the whole attempt.
     """
     start = time.monotonic()
-    connector = aiohttp.TCPConnector(
-        force_close=True,
-        limit=0,
-        use_dns_cache=False,
-        ssl=ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls,
-        resolver=resolver,
-    )
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout bounds the whole attempt
-        headers={"User-Agent": USER_AGENT},
-    ) as session:
-        return await _attempt_in(
-            session, spec, start, spec.timeout if time_limit is None else time_limit)
+    try:
+        connector = aiohttp.TCPConnector(
+            force_close=True,
+            limit=0,
+            use_dns_cache=False,
+            ssl=ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls,
+            resolver=resolver,
+        )
+        async with aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout bounds the attempt
+            headers={"User-Agent": USER_AGENT},
+        ) as session:
+            return await _attempt_in(
+                session, spec, start, spec.timeout if time_limit is None else time_limit)
+    except Exception as exc:  # outside the request itself (session set-up or teardown)
+        kind, detail = own_failure(exc)
+        return Attempt(ok=False, latency=time.monotonic() - start, error=kind,
+                       detail=detail[:_DETAIL_MAX])
 
 
 async def _attempt_in(
@@ -69,11 +84,18 @@ async def _attempt_in(
         async with asyncio.timeout(limit):
             body = await _fetch(session, spec, seen)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
-        kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
+        late = time.monotonic() - start - limit
+        if late > max(LATE_TIMER, LATE_SHARE * limit):
+            kind, detail = (ErrorKind.OVERLOADED,
+                            f"event loop {late:.3g}s late to judge a {limit:.3g}s timeout")
+        else:
+            kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
         kind, detail = classify(exc)
         if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
             seen.append(exc.history[-1].status)
+    except Exception as exc:  # not the target's doing: the outcome is unknown
+        kind, detail = own_failure(exc)
     else:
         return judge(spec, status=seen[-1], body=body, latency=time.monotonic() - start)
     return Attempt(
@@ -123,6 +145,16 @@ async def check(
     return attempts
 
 
+def verdict(attempts: list[Attempt]) -> Attempt:
+    """The attempt that stands for a check: its last, unless that one failed and an
+    earlier one failed on slaprobe's side (then not every attempt judged the target
+    failed: the check's outcome is unknown)."""
+    last = attempts[-1]
+    if last.ok or last.unknown:
+        return last
+    return next((a for a in attempts if a.unknown), last)
+
+
 async def _fetch(session: aiohttp.ClientSession, spec: ProbeSpec, seen: list[int]) -> bytes:
     async with session.request(
         spec.method,
@@ -152,8 +184,11 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     """The error kind and a short detail for an exception raised by an attempt.
 
     Details name the exception and the OS or TLS reason; never headers, and not
-    the URL (which may embed credentials).
+    the URL (which may embed credentials). Descriptor or buffer exhaustion is
+    slaprobe's own failure (`FD_EXHAUSTED`), whatever the target does.
     """
+    if (code := _own_errno(exc)) is not None:
+        return ErrorKind.FD_EXHAUSTED, f"slaprobe out of resources: {os.strerror(code)}"
     if isinstance(exc, TimeoutError):
         return ErrorKind.TIMEOUT, "timed out"
     if isinstance(exc, aiohttp.TooManyRedirects):
@@ -165,13 +200,19 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.DNS_ERROR, f"cannot resolve {exc.host}: {_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return ErrorKind.TLS_ERROR, f"certificate: {_reason(exc.certificate_error)}"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+    if isinstance(exc, aiohttp.ClientSSLError):
+        # aiohttp >= 3.14: the SSL error is the os_error; the exception itself has no reason
+        return ErrorKind.TLS_ERROR, f"TLS handshake: {_reason(exc.os_error)}"
+    if isinstance(exc, ssl.SSLError):
         return ErrorKind.TLS_ERROR, f"TLS: {_reason(exc)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return (
             ErrorKind.CONNECT_ERROR,
             f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}",
         )
+    violation = _http_violation(exc)
+    if violation is not None:
+        return ErrorKind.PROTOCOL_ERROR, f"invalid HTTP response: {violation}"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return ErrorKind.CONNECT_ERROR, "connection lost mid-body"
     if isinstance(exc, aiohttp.ClientResponseError):
@@ -180,10 +221,70 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
     return ErrorKind.CONNECT_ERROR, f"{type(exc).__name__}: {_reason(exc)}"
 
 
+def own_failure(exc: BaseException) -> tuple[ErrorKind, str]:
+    """The own-side kind and detail of an exception no target can cause."""
+    if isinstance(exc, MemoryError):
+        return ErrorKind.OUT_OF_MEMORY, "slaprobe out of memory"
+    if (code := _own_errno(exc)) is not None:
+        return ErrorKind.FD_EXHAUSTED, f"slaprobe out of resources: {os.strerror(code)}"
+    # the type only: a message may quote the URL or a header
+    return ErrorKind.PROBE_ERROR, f"unexpected {type(exc).__name__}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (os_error) and its causes, outermost first."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        inner = getattr(cur, "os_error", None)
+        if isinstance(inner, BaseException) and inner not in out:
+            out.append(inner)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _own_errno(exc: BaseException) -> int | None:
+    for e in _causes(exc):
+        if isinstance(e, OSError) and e.errno in _OWN_ERRNOS:
+            return e.errno
+    return None
+
+
+_PAYLOAD_VIOLATIONS = (http_exceptions.TransferEncodingError,
+                       http_exceptions.ContentEncodingError)
+
+
+def _http_violation(exc: BaseException) -> str | None:
+    """What was wrong with a response that broke HTTP's rules, if that is the failure.
+
+    aiohttp raises ClientResponseError caused by an HttpProcessingError (bad status
+    line, oversize or too many headers, bad chunk sizes, bad Content-Length), and
+    ClientPayloadError for a broken chunked or compressed body. A body cut short
+    (ContentLengthError) is a lost connection, not a violation.
+    """
+    for e in _causes(exc):
+        if isinstance(e, http_exceptions.ContentLengthError):
+            return None
+        if isinstance(e, http_exceptions.HttpProcessingError) and (
+                isinstance(exc, aiohttp.ClientResponseError)
+                or isinstance(e, _PAYLOAD_VIOLATIONS)):
+            return _violation_text(e)
+    return None
+
+
+def _violation_text(e: http_exceptions.HttpProcessingError) -> str:
+    """The first line of aiohttp's message, without the bytes it quotes."""
+    text = (e.message or type(e).__name__).strip().splitlines()[0]
+    for cut in (": b'", ': b"', " b'", ' b"'):
+        text = text.split(cut)[0]
+    return text.rstrip(" :.") or type(e).__name__
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
         return str(exc.verify_message)
-    if isinstance(exc, ssl.SSLError) and exc.reason:
+    if isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None):
         return str(exc.reason)
     if isinstance(exc, socket.gaierror) and exc.strerror:
         return exc.strerror

@@ -23,7 +23,8 @@ from slaprobe.model import Check, State
 from slaprobe.timefmt import iso
 from slaprobe.timeline import History, OpenRun
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 _T = TypeVar("_T")
 
 
@@ -81,9 +82,20 @@ def _v4(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    # a check slaprobe could not perform or judge (its own failure): outcome unknown
+    db.execute("ALTER TABLE checks ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5,
 }
+
+_INSERT_CHECK = (
+    "INSERT OR IGNORE INTO checks"
+    " (target, at, ok, latency, status, error, interval, network, unknown)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class StoreError(Exception):
@@ -124,7 +136,8 @@ _SAME_TIME_IN_FILE = """
     SELECT b.line, b.target, b.at, a.line FROM temp.imp a JOIN temp.imp b
       ON a.target = b.target AND a.at = b.at AND a.line < b.line
     WHERE NOT (a.ok IS b.ok AND a.latency IS b.latency AND a.status IS b.status
-      AND a.error IS b.error AND a.interval IS b.interval AND a.network IS b.network)
+      AND a.error IS b.error AND a.interval IS b.interval AND a.network IS b.network
+      AND a.unknown IS b.unknown)
     ORDER BY b.line LIMIT 1"""
 _DROP_DUPLICATES_IN_FILE = """
     DELETE FROM temp.imp WHERE EXISTS (SELECT 1 FROM temp.imp a
@@ -133,7 +146,8 @@ _DROP_STORED_DUPLICATES = """
     DELETE FROM temp.imp WHERE EXISTS (SELECT 1 FROM checks a
       WHERE a.target = imp.target AND a.at = imp.at AND a.ok IS imp.ok
         AND a.latency IS imp.latency AND a.status IS imp.status AND a.error IS imp.error
-        AND a.interval IS imp.interval AND a.network IS imp.network)"""
+        AND a.interval IS imp.interval AND a.network IS imp.network
+        AND a.unknown IS imp.unknown)"""
 # Each recorded check covers [at, min(next recorded check, at + 2 x interval)). In one
 # stream per target of recorded checks and imported rows (recorded first at equal
 # times), a row conflicts when it starts before the end of the latest recorded check
@@ -172,18 +186,34 @@ _FILLED = """
 
 
 def _row_check(row: Sequence[object]) -> Check:
-    target, at, ok, latency, status, error, interval, network = row
+    target, at, ok, latency, status, error, interval, network, unknown = row
     return Check(
         target=str(target), at=float(at), ok=bool(ok), interval=float(interval),  # type: ignore[arg-type]
         latency=latency, status=status, error=error, network=bool(network),  # type: ignore[arg-type]
+        unknown=bool(unknown),
     )
+
+
+def _state_int(state: State | None) -> int:
+    return UNKNOWN_STATE if state is None else int(state)
+
+
+def _state_of(value: int) -> State | None:
+    return None if value == UNKNOWN_STATE else State(value)
 
 
 def _iter_checks(db: sqlite3.Connection, target: str) -> Iterator[Check]:
-    cur = db.execute(
-        "SELECT target, at, ok, latency, status, error, interval, network FROM checks"
-        " WHERE target = ? ORDER BY at", (target,),
-    )
+    columns = {row[1] for row in db.execute("PRAGMA table_info(checks)")}
+    if "unknown" in columns:
+        cur = db.execute(
+            "SELECT target, at, ok, latency, status, error, interval, network, unknown"
+            " FROM checks WHERE target = ? ORDER BY at", (target,),
+        )
+    else:  # migrating from before schema 5 (the v2 step rebuilds spans)
+        cur = db.execute(
+            "SELECT target, at, ok, latency, status, error, interval, network, 0"
+            " FROM checks WHERE target = ? ORDER BY at", (target,),
+        )
     while rows := cur.fetchmany(10000):
         for row in rows:
             yield _row_check(row)
@@ -207,7 +237,7 @@ def _rebuild(db: sqlite3.Connection, target: str) -> None:
         r = h.open
         db.execute(
             "INSERT INTO open_runs VALUES (?, ?, ?, ?, ?)",
-            (target, r.start, int(r.state), r.last_at, r.cap_end),
+            (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
         )
 
 
@@ -276,7 +306,7 @@ class Store:
             rebuild: set[str] = set()
             for c in checks:
                 cur = self._db.execute(
-                    "INSERT OR IGNORE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _check_row(c),
+                    _INSERT_CHECK, _check_row(c),
                 )
                 if not cur.rowcount or c.target in rebuild:
                     continue
@@ -298,7 +328,7 @@ class Store:
                     r = h.open
                     self._db.execute(
                         "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
-                        (target, r.start, int(r.state), r.last_at, r.cap_end),
+                        (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
                     )
             for target in rebuild:
                 _rebuild(self._db, target)
@@ -319,7 +349,7 @@ class Store:
         row = self._db.execute(
             "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
         ).fetchone()
-        return None if row is None else OpenRun(row[0], State(row[1]), row[2], row[3])
+        return None if row is None else OpenRun(row[0], _state_of(row[1]), row[2], row[3])
 
     def load(self, target: str, since: float) -> History:
         """A target's timeline from `since` on (older spans are left out)."""
@@ -338,8 +368,9 @@ class Store:
     def checks(self, target: str, a: float, b: float) -> list[Check]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT target, at, ok, latency, status, error, interval, network FROM checks"
-                " WHERE target = ? AND at >= ? AND at < ? ORDER BY at", (target, a, b),
+                "SELECT target, at, ok, latency, status, error, interval, network, unknown"
+                " FROM checks WHERE target = ? AND at >= ? AND at < ? ORDER BY at",
+                (target, a, b),
             ).fetchall()
         return [_row_check(r) for r in rows]
 
@@ -361,7 +392,8 @@ class Store:
             self._db.execute(
                 "CREATE TEMP TABLE imp (line INTEGER NOT NULL, target TEXT NOT NULL,"
                 " at REAL NOT NULL, ok INTEGER NOT NULL, latency REAL, status INTEGER,"
-                " error TEXT, interval REAL NOT NULL, network INTEGER NOT NULL)")
+                " error TEXT, interval REAL NOT NULL, network INTEGER NOT NULL,"
+                " unknown INTEGER NOT NULL)")
             try:
                 result = self._import(rows)
             finally:
@@ -372,7 +404,7 @@ class Store:
         db = self._db
         total = 0
         for chunk in _batched(rows, 10000):
-            db.executemany("INSERT INTO temp.imp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.executemany("INSERT INTO temp.imp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(line, *_check_row(c)) for line, c in chunk])
             total += len(chunk)
         db.execute("CREATE INDEX temp.imp_key ON imp (target, at, line)")
@@ -390,7 +422,8 @@ class Store:
                 line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
                       f"{iso(end)}): an import fills only unknown time")
         inserted = db.execute(
-            "INSERT INTO checks SELECT target, at, ok, latency, status, error, interval, network"
+            "INSERT INTO checks (target, at, ok, latency, status, error, interval, network,"
+            " unknown) SELECT target, at, ok, latency, status, error, interval, network, unknown"
             " FROM temp.imp ORDER BY target, at").rowcount
         filled: dict[str, Filled] = {}
         for target, lo, hi, seconds in db.execute(_FILLED).fetchall():
@@ -475,7 +508,8 @@ def _batched(items: Iterable[_T], n: int) -> Iterator[tuple[_T, ...]]:
 
 
 def _check_row(c: Check) -> tuple[object, ...]:
-    return (c.target, c.at, int(c.ok), c.latency, c.status, c.error, c.interval, int(c.network))
+    return (c.target, c.at, int(c.ok), c.latency, c.status, c.error, c.interval, int(c.network),
+            int(c.unknown))
 
 
 class _Transaction:

@@ -97,10 +97,14 @@ class Spans:
 
 @dataclass(slots=True)
 class OpenRun:
-    """The latest run of one state, still growing: its checks so far."""
+    """The latest run of one state, still growing: its checks so far.
+
+    `state` None is a run of checks of unknown outcome (slaprobe's own failures):
+    their time is a gap, but they still end the run before them.
+    """
 
     start: float
-    state: State
+    state: State | None
     last_at: float
     cap_end: float  # last check + 2 x interval: coverage ends here without a newer check
 
@@ -135,9 +139,11 @@ class History:
         if state == run.state and check.at <= run.cap_end:
             run.last_at, run.cap_end = check.at, cap
             return None
+        self.open = OpenRun(check.at, state, check.at, cap)
+        if run.state is None:
+            return None  # an unknown run leaves a gap, no span
         closed: Span = (run.start, min(check.at, run.cap_end), run.state)
         self.spans.append(*closed)
-        self.open = OpenRun(check.at, state, check.at, cap)
         return closed
 
     def final_until(self) -> float | None:
@@ -153,7 +159,7 @@ class History:
         only the last check's coverage is provisional: until `now`, at most its cap.
         """
         run = self.open
-        if run is None:
+        if run is None or run.state is None:
             return None
         end = max(run.last_at, min(now, run.cap_end))
         return (run.start, end, run.state) if end > run.start else None

@@ -145,9 +145,13 @@ class _Odd:
 
 
 def test_attempt_kinds_are_the_design_list() -> None:
-    """Error kinds are exactly DESIGN's `result` label values."""
-    assert {k.value for k in ErrorKind} == {
+    """The target's error kinds, plus probe_error for every own-side kind, are exactly
+    DESIGN's `result` label values."""
+    results = {"probe_error" if k.own else k.value for k in ErrorKind}
+    assert results == {
         "timeout", "connect_error", "tls_error", "dns_error", "bad_status", "body_mismatch",
-        "too_slow",
+        "too_slow", "protocol_error", "probe_error",
     }
+    assert {k.value for k in ErrorKind if k.own} == {
+        "probe_error", "probe_fd_exhausted", "probe_overloaded", "probe_out_of_memory"}
     assert Attempt(ok=True, latency=0.1).error is None

@@ -140,11 +140,15 @@ def histories(draw: st.DrawFn, name: str) -> list[Check]:
     t = draw(st.integers(0, 20))
     out: list[Check] = []
     for _ in range(draw(st.integers(0, 12))):
-        ok, network = draw(st.sampled_from([(True, False), (True, False), (True, True),
-                                            (False, False), (False, True), (False, True)]))
+        ok, network, unknown = draw(st.sampled_from([
+            (True, False, False), (True, False, False), (True, True, False),
+            (False, False, False), (False, True, False), (False, True, False),
+            (False, False, True),  # slaprobe's own failure: outcome unknown
+        ]))
         out.append(Check(
             target=name, at=float(t), ok=ok,
             interval=float(draw(st.sampled_from([1, 2, 5, 10]))), network=network,
+            unknown=unknown, error="probe_error" if unknown else None,
         ))
         t += draw(st.sampled_from([0, 1, 2, 3, 5, 10, 15, 20, 25]))
     return out
@@ -409,7 +413,8 @@ def test_fractional_times_match_reference_scaled(
     """An epoch-sized fractional time shift changes no figure and yields no negative total."""
     off = base + frac
     shifted = {
-        n: [Check(c.target, c.at + off, c.ok, c.interval, network=c.network) for c in cs]
+        n: [Check(c.target, c.at + off, c.ok, c.interval, network=c.network, unknown=c.unknown)
+            for c in cs]
         for n, cs in sc.checks.items()
     }
     windows = [window(w.id, w.start + off, w.end + off, w.targets, w.excluded)
