@@ -15,15 +15,17 @@ from pathlib import Path
 
 from slaprobe import __version__, announcements, daemon, logs, prober, report
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, default_path, load
+from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.importer import CsvError, iter_csv
 from slaprobe.maintenance import Window
 from slaprobe.model import Attempt
 from slaprobe.store import ImportConflict, Store, StoreError
-from slaprobe.timefmt import format_duration, iso, month_range, parse_duration, parse_instant
+from slaprobe.timefmt import format_duration, iso, parse_duration
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
 FUTURE_SLACK = 60.0  # seconds of clock skew allowed for imported times
+TIME_HELP = "RFC 3339 time, a date (00:00 UTC), or relative: now, now-1h, now-7d"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,15 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     rep = cmd("report", "SLA report from the history.")
     g = rep.add_mutually_exclusive_group(required=True)
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
-    g.add_argument("--from", dest="start", metavar="T", help="RFC 3339 time or date")
-    rep.add_argument("--to", dest="end", metavar="T", help="RFC 3339 time or date")
+    g.add_argument("--from", dest="start", metavar="T", help=TIME_HELP)
+    rep.add_argument("--to", dest="end", metavar="T", help=TIME_HELP + " (default: now)")
     rep.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
     add.add_argument("--config", type=Path, default=None)
-    add.add_argument("--start", required=True, metavar="T")
-    add.add_argument("--end", required=True, metavar="T")
+    add.add_argument("--start", required=True, metavar="T", help=TIME_HELP)
+    add.add_argument("--end", required=True, metavar="T", help=TIME_HELP)
     add.add_argument("--targets", default=None, help="comma-separated; default every target")
     add.add_argument("--reason", required=True)
     add.add_argument("--id", dest="mid", default=None, help="default: derived from the start")
@@ -213,17 +215,9 @@ def _dur(seconds: float) -> str:
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:
+    now = time.time()
     try:
-        if args.month:
-            if args.end:
-                raise ValueError("--to goes with --from, not --month")
-            a, b = month_range(args.month)
-        else:
-            if not args.end:
-                raise ValueError("--from needs --to")
-            a, b = parse_instant(args.start), parse_instant(args.end)
-            if b <= a:
-                raise ValueError("--to must be after --from")
+        a, b = resolve_range(args.month, args.start, args.end, now)
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -233,7 +227,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         tracker = report.load_tracker(cfg, store, since, windows)
     finally:
         store.close()
-    rep = report.build(cfg, tracker, a, b, time.time())
+    rep = report.build(cfg, tracker, a, b, now)
     render = {"json": report.render_json, "markdown": report.render_markdown,
               "text": report.render_text}[args.format]
     sys.stdout.write(render(rep, cfg.daemon.service))
@@ -246,8 +240,9 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
         print("slaprobe: set [slo] maintenance_file in the config to add windows",
               file=sys.stderr)
         return EXIT_INPUT
+    now = time.time()
     try:
-        start, end = parse_instant(args.start), parse_instant(args.end)
+        start, end = parse_time(args.start, now), parse_time(args.end, now)
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -271,7 +266,6 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
     base, n = mid, 2
     while mid in existing:
         mid, n = f"{base}-{n}", n + 1
-    now = time.time()
     spec = MaintenanceSpec(id=mid, start=start, end=end, announced=now, targets=targets,
                            reason=args.reason, source=str(path))
     announcements.append_window(path, spec)

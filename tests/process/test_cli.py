@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from procs import Switch, free_port, refused_port, slaprobe, write_config
+
+from slaprobe.timefmt import parse_instant
 
 pytestmark = pytest.mark.slow
 
@@ -123,6 +126,30 @@ def test_report_argument_errors(tmp_path: Path) -> None:
     r = slaprobe("report", "--config", str(cfg), "--from", "2026-10-02", "--to", "2026-10-01",
                  cwd=tmp_path)
     assert r.returncode == 2 and "--to" in r.stderr
+
+
+def test_relative_times_on_the_command_line(tmp_path: Path) -> None:
+    """`--from now-1h` alone reports up to now; `maintenance add` takes `now+3d`."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(),
+                       extra='[slo]\nmaintenance_file = "maintenance.toml"',
+                       targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+    before = time.time()
+    r = slaprobe("report", "--config", str(cfg), "--from", "now-1h", "--format", "json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    a, b = (parse_instant(rep[k]) for k in ("from", "to"))
+    assert b - a == 3600
+    assert before - 1 <= b <= time.time() + 1
+    r = slaprobe("report", "--config", str(cfg), "--from", "now+1h", cwd=tmp_path)
+    assert r.returncode == 2 and "--from must be in the past" in r.stderr
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", "now+3d",
+                 "--end", "now+3d1h", "--reason", "upgrade", "--id", "later", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "excused" in r.stdout
+    r = slaprobe("maintenance", "add", "--config", str(cfg), "--start", "now+1x",
+                 "--end", "now+2h", "--reason", "x", cwd=tmp_path)
+    assert r.returncode == 2 and "now+1x" in r.stderr
 
 
 def test_run_on_a_busy_port_says_so(tmp_path: Path) -> None:
