@@ -15,6 +15,7 @@ from pathlib import Path
 
 from slaprobe import __version__, announcements, daemon, logs, prober, report
 from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, default_path, load
+from slaprobe.core import csvout, daily
 from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.importer import CsvError, iter_csv
 from slaprobe.maintenance import Window
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
     g.add_argument("--from", dest="start", metavar="T", help=TIME_HELP)
     rep.add_argument("--to", dest="end", metavar="T", help=TIME_HELP + " (default: now)")
-    rep.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    rep.add_argument("--format", choices=["text", "json", "markdown", "html", "csv"],
+                     default="text")
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -228,6 +230,12 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     finally:
         store.close()
     rep = report.build(cfg, tracker, a, b, now)
+    if args.format == "csv":
+        sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))
+        return 0
+    if args.format == "html":
+        sys.stdout.write(report.render_html(cfg, tracker, rep, now))
+        return 0
     render = {"json": report.render_json, "markdown": report.render_markdown,
               "text": report.render_text}[args.format]
     sys.stdout.write(render(rep, cfg.daemon.service))

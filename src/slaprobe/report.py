@@ -11,12 +11,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from slaprobe import __version__
 from slaprobe.config import Config
+from slaprobe.core import daily, htmlreport
 from slaprobe.maintenance import Window
 from slaprobe.model import State
 from slaprobe.slo import Figures
 from slaprobe.store import Store
-from slaprobe.timefmt import format_duration, iso
+from slaprobe.timefmt import format_duration, iso, parse_instant
 from slaprobe.tracker import Tracker
 
 
@@ -75,6 +77,16 @@ def build(
         "service": _scope(service, obj), "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
     }
+
+
+def render_html(cfg: Config, tracker: Tracker, rep: dict[str, Any], now: float) -> str:
+    """The HTML page of a report built from `tracker` (the per-day bars from the same)."""
+    a, b = parse_instant(rep["from"]), parse_instant(rep["to"])
+    scopes = daily.build(tracker, cfg.daemon.service, a, b, now)
+    reasons = {w.id: w.reason for w in tracker.maintenance}
+    return htmlreport.render(
+        rep, scopes, service=cfg.daemon.service, critical=dict(tracker.critical),
+        reasons=reasons, generated=iso(now), version=__version__)
 
 
 def render_json(rep: dict[str, Any], service: str) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
+import io
 import json
 import math
 import signal
@@ -137,6 +139,21 @@ def test_import_twice_then_report_exact_figures(tmp_path: Path) -> None:
     month = json.loads(r.stdout)
     assert month["to"] == "2026-11-01T00:00:00Z"
     assert month["targets"]["app"]["down_seconds"] == 180.0
+    r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", "csv",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 31 * (1 + len(month["targets"]))
+    first = next(x for x in rows if x["day"] == "2026-10-01" and x["name"] == "app")
+    assert (first["kind"], first["up_seconds"], first["down_seconds"]) == ("target", "480",
+                                                                           "180")
+    assert first["availability"] == f"{int(480 / 660 * 1e6) / 1e6:.6f}"
+    assert next(x for x in rows if x["day"] == "2026-10-02")["availability"] == ""
+    r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", "html",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("<!DOCTYPE html>") and "<script" not in r.stdout
+    assert "2026-10-01: 72.7272%, down 3m, excluded 0s, unknown 23h 49m" in r.stdout
 
 
 def test_bad_import_names_the_line_and_writes_nothing(tmp_path: Path) -> None:
