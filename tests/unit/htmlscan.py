@@ -62,7 +62,7 @@ class Scan(HTMLParser):
 
     def _close_row(self) -> None:
         self._close_cell()
-        if self._row is not None and not self._head:
+        if self._row is not None and (not self._head or self._table is not None):
             if self._table is not None:
                 self.days[self._table].append(self._row)
             elif self._cls is not None:
@@ -94,6 +94,13 @@ class Scan(HTMLParser):
             self._data[1].append(data)
         if self._title is not None:
             self._title.append(data)
+
+
+def per_day(rows: list[list[str]]) -> dict[str, dict[str, str]]:
+    """A per-day table (head row of days, then one row per figure) as
+    {day: {figure: shown}}."""
+    head, *body = rows
+    return {day: {r[0]: r[i] for r in body} for i, day in enumerate(head) if i}
 
 
 def scan(text: str) -> Scan:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import reportcase
-from htmlscan import external_references, scan
+from htmlscan import external_references, per_day, scan
 
 from slaprobe import report
 from slaprobe.core import csvout, daily, htmlreport
@@ -92,14 +92,12 @@ def test_per_day_tables_equal_the_csv() -> None:
                            ("target", "docs")}
     n = 0
     for r in rows:
-        dom = tables[(r["kind"], r["name"])]
-        day = next(x for x in dom if x[0] == r["day"])
-        avail, up, down, excl, unknown, cov = day[1:]
-        assert avail == ("" if r["availability"] == "" else
-                         f"{float(r['availability']) * 100:.4f}")
-        assert (up, down, excl, unknown) == (r["up_seconds"], r["down_seconds"],
-                                             r["excluded_seconds"], r["unknown_seconds"])
-        assert cov == f"{float(r['coverage']) * 100:.4f}"
+        day = per_day(tables[(r["kind"], r["name"])])[r["day"]]
+        assert day["availability %"] == ("" if r["availability"] == "" else
+                                         f"{float(r['availability']) * 100:.4f}")
+        assert (day["up s"], day["down s"], day["excluded s"], day["unknown s"]) == (
+            r["up_seconds"], r["down_seconds"], r["excluded_seconds"], r["unknown_seconds"])
+        assert day["coverage %"] == f"{float(r['coverage']) * 100:.4f}"
         n += 1
     assert n == 12
 
@@ -110,6 +108,8 @@ def test_hover_titles_give_each_days_figures() -> None:
     assert "2026-10-01: 97.9166%, down 30m, excluded 0s, unknown 0s" in titles
     assert "2026-10-02: 100.0000%, down 0s, excluded 0s, unknown 59m" in titles
     assert "2026-10-03: 100.0000%, down 0s, excluded 1h, unknown 0s" in titles
+    # whole days up share one title in their group
+    assert "a whole day up: 100.0000%, down 0s, excluded 0s, unknown 0s" in titles
 
 
 def test_critical_missed_but_non_critical_only_below_objective() -> None:

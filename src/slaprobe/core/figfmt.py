@@ -23,12 +23,16 @@ def percent(x: float | None, decimals: int = RATIO_DECIMALS - 2) -> str:
     """99.9306 style (no sign); "n/a" when undefined. Cut, never rounded up."""
     if x is None:
         return "n/a"
+    if x == 1.0:  # the common case, fast
+        return "100." + "0" * decimals if decimals else "100"
     scale = 10 ** (decimals + 2)
     return f"{math.floor(x * scale + 1e-9) / 10 ** decimals:.{decimals}f}"
 
 
 def seconds(x: float) -> str:
     """Seconds with at most millisecond precision and no trailing zeros: 60, 0.5."""
+    if x.is_integer():  # the common case, fast
+        return str(int(x))
     text = f"{x:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 

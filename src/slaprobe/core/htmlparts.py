@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 
 from slaprobe.core import figfmt
-from slaprobe.core.daily import Scope
+from slaprobe.core.daily import Day, Scope
 from slaprobe.slo import Figures
 
 CSS = """
@@ -39,7 +39,7 @@ border-bottom:1px solid var(--line);padding-bottom:.2em}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px;
 min-width:0}
 .card b{display:block;font-size:1.45em;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
-.card span{color:var(--mute);font-size:.85em}
+.card>span{color:var(--mute);font-size:.85em}
 .badge{display:inline-block;border-radius:4px;padding:0 .45em;font-size:.8em;font-weight:600;
 border:1px solid currentColor;white-space:nowrap}
 .met{color:var(--g)}.miss{color:var(--r)}.warn{color:var(--w)}.info{color:var(--x)}
@@ -65,6 +65,7 @@ table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:.9em;
 th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap;
 vertical-align:top}
 td.n,th.n,.days td{text-align:right}
+.days th{font-weight:400}.days thead th{font-size:.8em}
 td.wrap{white-space:normal;overflow-wrap:anywhere;min-width:8em}
 thead th{color:var(--mute);font-weight:600}
 caption{text-align:left;color:var(--mute);padding:4px 0}
@@ -95,7 +96,8 @@ def jnum(x: float | bool | None) -> str:
 
 
 def data(x: float | bool | None, shown: str) -> str:
-    return f'<data value="{jnum(x)}">{esc(shown)}</data>'
+    value = jnum(x) or '""'  # a JSON number needs no quotes in an attribute
+    return f"<data value={value}>{esc(shown)}</data>"
 
 
 def pct(x: float | None, decimals: int = 4) -> str:
@@ -131,38 +133,68 @@ def day_title(day: str, f: Figures) -> str:
             f"{figfmt.duration(f.excluded)}, unknown {figfmt.duration(f.unknown)}")
 
 
+FULL_DAY = "a whole day up: 100.0000%, down 0s, excluded 0s, unknown 0s"
+
+
+def _full(d: Day) -> bool:
+    f = d.figures
+    return f.up == d.end - d.start and f.down == 0 and f.excluded == 0
+
+
 def bars(scope: Scope, objective: float, now: float | None = None) -> str:
-    """One scope's per-day bars as inline SVG (a rect and a <title> per day)."""
+    """One scope's per-day bars as inline SVG: a <rect> per day, grouped by colour.
+
+    A day with anything to say has its own <title> (the hover text: date, figure,
+    downtime, excluded, unknown); whole days up share their group's <title>, which
+    keeps 1,000 targets x 31 days within a few MB.
+    """
     n = len(scope.days)
-    parts = [f'<svg class="bars" viewBox="0 0 {n} 1" preserveAspectRatio="none" role="img" '
+    groups: dict[str, list[str]] = {}
+    full: list[str] = []
+    for i, d in enumerate(scope.days):
+        if _full(d):
+            full.append(f"<rect x={i} />")
+            continue
+        future = now is not None and d.start >= now
+        groups.setdefault(day_class(d.figures, objective, future), []).append(
+            f"<rect x={i}><title>{esc(day_title(d.day, d.figures))}</title></rect>")
+    parts = [f'<svg class=bars viewBox="0 0 {n} 1" preserveAspectRatio=none role=img '
              f'aria-label="{esc(scope.name)}: daily availability, {n} days; '
              f'figures in the table">']
-    for i, d in enumerate(scope.days):
-        future = now is not None and d.start >= now
-        parts.append(f'<rect x="{i}" class="{day_class(d.figures, objective, future)}">'
-                     f'<title>{esc(day_title(d.day, d.figures))}</title></rect>')
+    if full:
+        parts.append(f"<g class=g><title>{FULL_DAY}</title>{''.join(full)}</g>")
+    parts += [f"<g class={k}>{''.join(v)}</g>" for k, v in groups.items()]
     parts.append("</svg>")
     return "".join(parts)
 
 
+ROWS = (("availability %", "a"), ("up s", "u"), ("down s", "d"), ("excluded s", "x"),
+        ("unknown s", "k"), ("coverage %", "c"))
+
+
+def _cell(d: Day, key: str) -> str:
+    f = d.figures
+    if key == "a":
+        return "" if f.availability is None else figfmt.percent(f.availability)
+    if key == "c":
+        return "" if f.coverage is None else figfmt.percent(f.coverage)
+    return figfmt.seconds({"u": f.up, "d": f.down, "x": f.excluded, "k": f.unknown}[key])
+
+
 def day_table(scope: Scope, *, open_: bool = False) -> str:
-    """The accessible table of one scope's per-day figures (the CSV's numbers)."""
-    head = ('<thead><tr><th scope="col">day (UTC)</th><th scope="col">availability %</th>'
-            '<th scope="col">up s</th><th scope="col">down s</th><th scope="col">excluded s</th>'
-            '<th scope="col">unknown s</th><th scope="col">coverage %</th></tr></thead>')
-    rows = []
-    for d in scope.days:
-        f = d.figures
-        a = "" if f.availability is None else figfmt.percent(f.availability)
-        c = "" if f.coverage is None else figfmt.percent(f.coverage)
-        rows.append(f"<tr><th scope=row>{d.day}<td>{a}<td>{figfmt.seconds(f.up)}"
-                    f"<td>{figfmt.seconds(f.down)}<td>{figfmt.seconds(f.excluded)}"
-                    f"<td>{figfmt.seconds(f.unknown)}<td>{c}")
+    """The accessible table of one scope's per-day figures (the CSV's numbers):
+    one column per UTC day (headed YYYY-MM-DD), one row per figure."""
+    head = "".join(f"<th>{d.day}" for d in scope.days)  # thead: column headers
+    rows = "".join(
+        f"<tr data-f={key}><th scope=row>{label}"
+        + "".join(f"<td>{_cell(d, key)}" for d in scope.days)
+        for label, key in ROWS)
     label = "service" if scope.kind == "service" else "target"
     return (f'<details{" open" if open_ else ""}><summary>Daily figures: {esc(scope.name)}'
             f'</summary><div class="scroll"><table class="days" data-kind="{scope.kind}" '
             f'data-name="{esc(scope.name)}"><caption>{label} {esc(scope.name)}, per UTC day'
-            f'</caption>{head}<tbody>{"".join(rows)}</tbody></table></div></details>')
+            f"</caption><thead><tr><th scope=col>figure{head}</thead><tbody>{rows}</tbody>"
+            "</table></div></details>")
 
 
 def axis(scopes: Iterable[Scope]) -> str:
@@ -182,8 +214,8 @@ def table(head: list[str], rows: list[list[str]], *, cls: str = "",
                  for i, h in enumerate(head))
     body = "".join(
         "<tr>" + "".join(
-            (f'<th scope="row">{c}</th>' if i == 0 else f"<td{_cls(c, i in num)}>{c}</td>")
-            for i, c in enumerate(r)) + "</tr>"
+            (f"<th scope=row>{c}" if i == 0 else f"<td{_cls(c, i in num)}>{c}")
+            for i, c in enumerate(r))
         for r in rows)
     return (f'<div class="scroll"><table class="{cls}">{cap}<thead><tr>{th}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>")
@@ -191,8 +223,8 @@ def table(head: list[str], rows: list[list[str]], *, cls: str = "",
 
 def _cls(cell: str, num: bool) -> str:
     if cell.startswith("<!--wrap-->"):
-        return ' class="wrap"'
-    return ' class="n"' if num else ""
+        return " class=wrap"
+    return " class=n" if num else ""
 
 
 def wrap(text: str) -> str:
