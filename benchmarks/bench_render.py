@@ -24,11 +24,11 @@ import time
 from slaprobe import report
 from slaprobe.config import parse
 from slaprobe.core import daily, htmlreport
-from slaprobe.maintenance import Window
-from slaprobe.model import State
-from slaprobe.timefmt import iso, parse_instant
-from slaprobe.timeline import History, OpenRun
-from slaprobe.tracker import Tracker
+from slaprobe.core.maintenance import Window
+from slaprobe.core.model import State
+from slaprobe.core.timefmt import iso, parse_instant
+from slaprobe.core.timeline import History, OpenRun
+from slaprobe.core.tracker import Tracker
 
 DAY = 86400.0
 

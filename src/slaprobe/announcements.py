@@ -17,11 +17,12 @@ from typing import Any
 
 import aiohttp
 
-from slaprobe.config import Config, MaintenanceSpec, parse_maintenance
+from slaprobe.config import maintenance_file_path, parse_maintenance
+from slaprobe.core.maintenance import Window, resolve
+from slaprobe.core.spec import Config, MaintenanceSpec
+from slaprobe.core.timefmt import iso
 from slaprobe.feedfetch import FeedCache, refresh
-from slaprobe.maintenance import Window, resolve
 from slaprobe.store import Store
-from slaprobe.timefmt import iso
 
 FEED_HORIZON_AHEAD = 90 * 86400.0  # recurring feed windows are expanded this far ahead
 
@@ -165,7 +166,7 @@ class _StderrLog:
 
 def static_specs(cfg: Config) -> list[MaintenanceSpec]:
     """Windows from probe.toml and the maintenance file (raises MaintenanceFileError)."""
-    path = cfg.maintenance_file_path()
+    path = maintenance_file_path(cfg)
     names = {t.name for t in cfg.targets}
     from_file = read_file(path, names) if path is not None else ()
     in_config = {m.id for m in cfg.maintenance}

@@ -13,15 +13,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from slaprobe import __version__, announcements, daemon, logs, prober, report
-from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, default_path, load
+from slaprobe import __version__, announcements, config, daemon, logs, prober, report
+from slaprobe.config import ConfigError, default_path, load
 from slaprobe.core import csvout, daily
+from slaprobe.core.importer import CsvError, iter_csv
+from slaprobe.core.maintenance import Window
+from slaprobe.core.model import Attempt
 from slaprobe.core.reltime import parse_time, resolve_range
-from slaprobe.importer import CsvError, iter_csv
-from slaprobe.maintenance import Window
-from slaprobe.model import Attempt
+from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
+from slaprobe.core.timefmt import format_duration, iso, parse_duration
 from slaprobe.store import ImportConflict, Store, StoreError
-from slaprobe.timefmt import format_duration, iso, parse_duration
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
@@ -162,7 +163,7 @@ async def _once(cfg: Config) -> int:
 def _open(cfg: Config) -> tuple[Store, list[Window]]:
     """Open the store and record first sight of every window (DESIGN: on every open),
     feeds included: fetched now, or their last good windows when a feed is down."""
-    path = cfg.database_path()
+    path = config.database_path(cfg)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
               file=sys.stderr)
@@ -243,7 +244,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
-    path = cfg.maintenance_file_path()
+    path = config.maintenance_file_path(cfg)
     if path is None:
         print("slaprobe: set [slo] maintenance_file in the config to add windows",
               file=sys.stderr)

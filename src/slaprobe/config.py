@@ -1,26 +1,26 @@
-"""One frozen, typed config model, decoded and validated in one step.
+"""probe.toml decoded and validated in one step into the model of `slaprobe.core.spec`.
 
-`parse(mapping, env=..., base_dir=...)` collects every problem with its key path
+`parse(mapping, env=..., path=...)` collects every problem with its key path
 (`targets[2].url: ...`) and raises ConfigError listing all of them; `load(path)`
-reads TOML and calls it. Pure apart from `load`.
+reads TOML and calls it. This module also owns path and environment policy: where
+the database and the maintenance file live, and which config file is the default.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yarl
 
-from slaprobe.timefmt import parse_duration, to_epoch
+from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
+from slaprobe.core.timefmt import parse_duration, to_epoch
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
@@ -34,99 +34,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeSpec:
-    """One probed URL: a target or a control. Header values are secrets."""
-
-    name: str
-    url: str
-    critical: bool = True
-    interval: float = 30.0
-    timeout: float = 10.0
-    retries: int = 2
-    retry_interval: float = 2.0
-    expect_status: tuple[str, ...] = ("200",)
-    method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    body_contains: str | None = None
-    body_regex: re.Pattern[str] | None = None
-    max_latency: float | None = None
-    verify_tls: bool = True
-    follow_redirects: bool = True
-    max_body_bytes: int = 1 << 20
-
-    def accepts_status(self, code: int) -> bool:
-        text = str(code)
-        return any(e == text or (e.endswith("xx") and text[0] == e[0]) for e in self.expect_status)
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceSpec:
-    """One announced maintenance window as declared (times in Unix seconds)."""
-
-    id: str
-    start: float
-    end: float
-    announced: float
-    targets: tuple[str, ...] | None = None  # None: every target and the service
-    reason: str = ""
-    source: str = "config"
-
-
-@dataclass(frozen=True, slots=True)
-class DaemonSpec:
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 9469
-    database: str = "slaprobe.db"
-    service: str = "CloneNer"
-    retention: float = 400 * 86400.0
-    max_concurrency: int = 100
-
-
-@dataclass(frozen=True, slots=True)
-class SloSpec:
-    objective: float = 0.999
-    windows: tuple[tuple[str, float], ...] = (
-        ("1h", 3600.0), ("1d", 86400.0), ("7d", 604800.0), ("30d", 2592000.0),
-    )
-    maintenance_notice: float = 48 * 3600.0
-    allow_retroactive_maintenance: bool = False
-    maintenance_file: str | None = None
-    maintenance_feeds: tuple[str, ...] = ()
-    maintenance_feed_interval: float = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    daemon: DaemonSpec = DaemonSpec()
-    slo: SloSpec = SloSpec()
-    targets: tuple[ProbeSpec, ...] = ()
-    controls: tuple[ProbeSpec, ...] = ()
-    maintenance: tuple[MaintenanceSpec, ...] = ()
-    path: str | None = None
-
-    def target(self, name: str) -> ProbeSpec | None:
-        return next((t for t in self.targets if t.name == name), None)
-
-    def database_path(self, env: Mapping[str, str] | None = None) -> Path:
-        """The SQLite file; relative paths resolve under $STATE_DIRECTORY when set."""
-        env = os.environ if env is None else env
-        p = Path(self.daemon.database).expanduser()
-        state_dir = env.get("STATE_DIRECTORY")
-        if not p.is_absolute() and state_dir:
-            p = Path(state_dir.split(":")[0]) / p
-        return p
-
-    def maintenance_file_path(self) -> Path | None:
-        """The maintenance file; relative paths resolve beside the config file."""
-        if not self.slo.maintenance_file:
-            return None
-        p = Path(self.slo.maintenance_file).expanduser()
-        if not p.is_absolute() and self.path:
-            p = Path(self.path).parent / p
-        return p
 
 
 # --- decoding -----------------------------------------------------------------
@@ -605,6 +512,26 @@ def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) 
     return parse(raw, env=env, path=str(p))
 
 
+def database_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:
+    """The SQLite file; relative paths resolve under $STATE_DIRECTORY when set."""
+    env = os.environ if env is None else env
+    p = Path(cfg.daemon.database).expanduser()
+    state_dir = env.get("STATE_DIRECTORY")
+    if not p.is_absolute() and state_dir:
+        p = Path(state_dir.split(":")[0]) / p
+    return p
+
+
+def maintenance_file_path(cfg: Config) -> Path | None:
+    """The maintenance file; relative paths resolve beside the config file."""
+    if not cfg.slo.maintenance_file:
+        return None
+    p = Path(cfg.slo.maintenance_file).expanduser()
+    if not p.is_absolute() and cfg.path:
+        p = Path(cfg.path).parent / p
+    return p
+
+
 def default_path(env: Mapping[str, str] | None = None) -> Path:
     """$SLAPROBE_CONFIG, else ./probe.toml, else /etc/slaprobe/probe.toml."""
     env = os.environ if env is None else env
@@ -615,7 +542,3 @@ def default_path(env: Mapping[str, str] | None = None) -> Path:
         return local
     return Path("/etc/slaprobe/probe.toml")
 
-
-def replace(cfg: Config, **changes: Any) -> Config:
-    """A copy of a frozen config with some fields changed (for tests and reloads)."""
-    return dataclasses.replace(cfg, **changes)

@@ -20,16 +20,17 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from slaprobe import announcements, exposition, logs, prober, sdnotify, server
+from slaprobe import announcements, config, exposition, logs, prober, sdnotify, server
 from slaprobe.clock import Clock, SystemClock
-from slaprobe.config import Config, ConfigError, MaintenanceSpec, ProbeSpec, load
+from slaprobe.config import ConfigError, load
+from slaprobe.core.model import Attempt, Check, ErrorKind, State
+from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
+from slaprobe.core.timeline import History
+from slaprobe.core.tracker import Tracker
 from slaprobe.feedfetch import FeedCache
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
-from slaprobe.model import Attempt, Check, ErrorKind, State
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
-from slaprobe.timeline import History
-from slaprobe.tracker import Tracker
 
 HOUSEKEEPING_EVERY = 1.0
 STATE_EVENTS: dict[State | None, str] = {
@@ -115,7 +116,7 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.cfg
-        self.store = await asyncio.to_thread(Store, cfg.database_path(self.env))
+        self.store = await asyncio.to_thread(Store, config.database_path(cfg, self.env))
         self.generation = await asyncio.to_thread(self.store.generation)
         histories = await self._load_histories([t.name for t in cfg.targets])
         self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
@@ -322,7 +323,7 @@ class Daemon:
             try:
                 if self.tracker is not None:
                     self.tracker.update_credit(self.clock.now())
-                mtime = announcements.file_mtime(self.cfg.maintenance_file_path())
+                mtime = announcements.file_mtime(config.maintenance_file_path(self.cfg))
                 if mtime != self.maint_mtime:
                     await self.refresh_maintenance(fetch_feeds=False)
                 gen = await asyncio.to_thread(self.store.generation)
@@ -364,7 +365,7 @@ class Daemon:
     async def refresh_maintenance(self, *, fetch_feeds: bool) -> None:
         assert self.store is not None and self.tracker is not None
         cfg = self.cfg
-        self.maint_mtime = announcements.file_mtime(cfg.maintenance_file_path())
+        self.maint_mtime = announcements.file_mtime(config.maintenance_file_path(cfg))
         if fetch_feeds and cfg.slo.maintenance_feeds:
             before = dict(self.feeds.errors)
             self.feeds.retain(cfg.slo.maintenance_feeds)

@@ -21,8 +21,8 @@ from urllib.request import url2pathname
 
 import aiohttp
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.feeds import FeedError, display_source, parse_feed
+from slaprobe.core.feeds import FeedError, display_source, parse_feed
+from slaprobe.core.spec import MaintenanceSpec
 
 __all__ = ["DEFAULT_MAX_BYTES", "FeedCache", "FeedLogger", "fetch", "refresh"]
 

@@ -18,12 +18,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import Metric
 
 from slaprobe import __version__
+from slaprobe.core.maintenance import STATUSES, counts
+from slaprobe.core.model import Check, State
+from slaprobe.core.slo import Figures
+from slaprobe.core.timefmt import month_start
+from slaprobe.core.tracker import Tracker
 from slaprobe.exposition import Family
-from slaprobe.maintenance import STATUSES, counts
-from slaprobe.model import Check, State
-from slaprobe.slo import Figures
-from slaprobe.timefmt import month_start
-from slaprobe.tracker import Tracker
 
 BURN_WINDOWS: tuple[tuple[str, float], ...] = (
     ("5m", 300.0), ("30m", 1800.0), ("1h", 3600.0), ("2h", 7200.0), ("6h", 21600.0),

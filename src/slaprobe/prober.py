@@ -25,9 +25,9 @@ from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver
 
 from slaprobe import __version__
-from slaprobe.checks import judge
-from slaprobe.config import ProbeSpec
-from slaprobe.model import Attempt, ErrorKind
+from slaprobe.core.checks import judge
+from slaprobe.core.model import Attempt, ErrorKind
+from slaprobe.core.spec import ProbeSpec
 
 USER_AGENT = f"slaprobe/{__version__}"
 MAX_REDIRECTS = 10

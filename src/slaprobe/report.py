@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from slaprobe import __version__
-from slaprobe.config import Config
 from slaprobe.core import daily, htmlreport
-from slaprobe.maintenance import Window
-from slaprobe.model import State
-from slaprobe.slo import Figures
+from slaprobe.core.maintenance import Window
+from slaprobe.core.model import State
+from slaprobe.core.slo import Figures
+from slaprobe.core.spec import Config
+from slaprobe.core.timefmt import format_duration, iso, parse_instant
+from slaprobe.core.tracker import Tracker
 from slaprobe.store import Store
-from slaprobe.timefmt import format_duration, iso, parse_instant
-from slaprobe.tracker import Tracker
 
 
 def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window]) -> Tracker:

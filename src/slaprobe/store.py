@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.maintenance import Seen, version_key
-from slaprobe.model import Check, State
-from slaprobe.timefmt import iso
-from slaprobe.timeline import History, OpenRun
+from slaprobe.core.maintenance import Seen, version_key
+from slaprobe.core.model import Check, State
+from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.timefmt import iso
+from slaprobe.core.timeline import History, OpenRun
 
 SCHEMA_VERSION = 5
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks

@@ -18,9 +18,10 @@ from prometheus_client import CollectorRegistry
 from rawhttp import BAD_CHUNK, GARBAGE, PLAIN_OK, big_header, raw_server
 
 from slaprobe import prober
-from slaprobe.config import ProbeSpec, parse
+from slaprobe.config import parse
+from slaprobe.core.model import ErrorKind
+from slaprobe.core.spec import ProbeSpec
 from slaprobe.daemon import Daemon
-from slaprobe.model import ErrorKind
 from slaprobe.store import Store
 
 pytestmark = pytest.mark.timeout(60)

@@ -18,8 +18,8 @@ from slaprobe.announcements import (
     read_file,
     static_specs,
 )
-from slaprobe.config import MaintenanceSpec
-from slaprobe.maintenance import EXCUSED, LATE_NOTICE, RETROACTIVE
+from slaprobe.core.maintenance import EXCUSED, LATE_NOTICE, RETROACTIVE
+from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.store import Store
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z

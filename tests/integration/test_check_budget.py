@@ -9,9 +9,10 @@ from pathlib import Path
 from faultserver import FaultServer
 from prometheus_client import CollectorRegistry
 
-from slaprobe.config import ProbeSpec, parse
+from slaprobe.config import parse
+from slaprobe.core.model import ErrorKind, State
+from slaprobe.core.spec import ProbeSpec
 from slaprobe.daemon import Daemon
-from slaprobe.model import ErrorKind, State
 from slaprobe.prober import check
 
 

@@ -10,10 +10,10 @@ from faultserver import FaultServer
 from prometheus_client import CollectorRegistry
 
 from slaprobe.config import parse
+from slaprobe.core.model import Check
+from slaprobe.core.timeline import fold
 from slaprobe.daemon import Daemon
-from slaprobe.model import Check
 from slaprobe.store import Store
-from slaprobe.timeline import fold
 
 
 def spans(h):  # type: ignore[no-untyped-def]

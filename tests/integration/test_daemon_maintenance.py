@@ -12,7 +12,8 @@ from faultserver import FaultServer
 from prometheus_client import CollectorRegistry
 
 from slaprobe.announcements import append_window
-from slaprobe.config import MaintenanceSpec, parse
+from slaprobe.config import parse
+from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.daemon import Daemon
 
 

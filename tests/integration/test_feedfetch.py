@@ -19,9 +19,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from slaprobe import feedfetch
-from slaprobe.config import MaintenanceSpec
+from slaprobe.core.feeds import FeedError, parse_feed
+from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.feedfetch import FeedCache, fetch, refresh
-from slaprobe.feeds import FeedError, parse_feed
 
 DATA = Path(__file__).parent.parent / "data" / "feeds"
 ICS = DATA / "maintenance.ics"

@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from slaprobe.config import MaintenanceSpec
+from slaprobe.core.maintenance import Seen, resolve
+from slaprobe.core.model import Attempt, Check, ErrorKind
+from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.tracker import Tracker
 from slaprobe.exposition import encode
-from slaprobe.maintenance import Seen, resolve
 from slaprobe.metrics import Instruments, SlaCollector, Snapshot
-from slaprobe.model import Attempt, Check, ErrorKind
-from slaprobe.tracker import Tracker
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0))

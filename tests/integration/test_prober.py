@@ -15,8 +15,8 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from faultserver import FaultServer
 
-from slaprobe.config import ProbeSpec
-from slaprobe.model import Attempt, ErrorKind
+from slaprobe.core.model import Attempt, ErrorKind
+from slaprobe.core.spec import ProbeSpec
 from slaprobe.prober import attempt, check
 
 pytestmark = pytest.mark.timeout(10)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from procs import Switch, free_port, refused_port, slaprobe, write_config
 
-from slaprobe.timefmt import parse_instant
+from slaprobe.core.timefmt import parse_instant
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from slaprobe import report
-from slaprobe.config import Config, parse
+from slaprobe.config import parse
 from slaprobe.core import daily
-from slaprobe.maintenance import Window
-from slaprobe.model import Check
-from slaprobe.timefmt import parse_instant
-from slaprobe.tracker import Tracker
+from slaprobe.core.maintenance import Window
+from slaprobe.core.model import Check
+from slaprobe.core.spec import Config
+from slaprobe.core.timefmt import parse_instant
+from slaprobe.core.tracker import Tracker
 
 A = parse_instant("2026-10-01T00:00:00Z")
 B = parse_instant("2026-10-04T00:00:00Z")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from slaprobe.checks import judge
-from slaprobe.config import ProbeSpec
-from slaprobe.model import ErrorKind
+from slaprobe.core.checks import judge
+from slaprobe.core.model import ErrorKind
+from slaprobe.core.spec import ProbeSpec
 
 
 def spec(**kw: Any) -> ProbeSpec:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from slaprobe import config
-from slaprobe.config import ConfigError, MaintenanceSpec, ProbeSpec
+from slaprobe.config import ConfigError
+from slaprobe.core.spec import MaintenanceSpec, ProbeSpec
 
 DATA = Path(__file__).parents[1] / "data" / "config"
 SHIPPED = Path(__file__).parents[2] / "probe.toml"
@@ -377,17 +378,18 @@ class TestPaths:
         """A relative database path resolves under $STATE_DIRECTORY when set."""
         cfg = config.parse(minimal(daemon={"database": "sub/probe.db"}), env={})
         env = {"STATE_DIRECTORY": f"{tmp_path}/state:{tmp_path}/other"}
-        assert cfg.database_path(env) == tmp_path / "state" / "sub" / "probe.db"
+        assert config.database_path(cfg, env) == tmp_path / "state" / "sub" / "probe.db"
 
     def test_database_relative_without_state_directory(self) -> None:
         """Without $STATE_DIRECTORY a relative path stays relative (working directory)."""
         cfg = config.parse(minimal(), env={})
-        assert cfg.database_path({}) == Path("slaprobe.db")
+        assert config.database_path(cfg, {}) == Path("slaprobe.db")
 
     def test_database_absolute_ignores_state_directory(self, tmp_path: Path) -> None:
         """An absolute database path is used as is."""
         cfg = config.parse(minimal(daemon={"database": str(tmp_path / "x.db")}), env={})
-        assert cfg.database_path({"STATE_DIRECTORY": "/var/lib/slaprobe"}) == tmp_path / "x.db"
+        env = {"STATE_DIRECTORY": "/var/lib/slaprobe"}
+        assert config.database_path(cfg, env) == tmp_path / "x.db"
 
     def test_maintenance_file_beside_config(self, tmp_path: Path) -> None:
         """A relative maintenance_file resolves beside the config file."""
@@ -398,11 +400,11 @@ class TestPaths:
             '[[targets]]\nname = "app"\nurl = "https://app.example.com/"\n',
         )
         cfg = config.load(path, env={})
-        assert cfg.maintenance_file_path() == tmp_path / "etc" / "maintenance.toml"
+        assert config.maintenance_file_path(cfg) == tmp_path / "etc" / "maintenance.toml"
 
     def test_no_maintenance_file(self) -> None:
         """Without maintenance_file there is no maintenance file path."""
-        assert config.parse(minimal(), env={}).maintenance_file_path() is None
+        assert config.maintenance_file_path(config.parse(minimal(), env={})) is None
 
 
 class TestLoad:
@@ -414,7 +416,7 @@ class TestLoad:
         assert [t.name for t in cfg.targets] == ["app", "api", "docs"]
         assert [t.critical for t in cfg.targets] == [True, True, False]
         assert cfg.slo.objective == 0.999
-        assert cfg.maintenance_file_path() == SHIPPED.parent / "maintenance.toml"
+        assert config.maintenance_file_path(cfg) == SHIPPED.parent / "maintenance.toml"
 
     def test_missing_file(self, tmp_path: Path) -> None:
         """A missing file is a ConfigError naming it."""

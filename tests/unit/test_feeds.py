@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.feeds import (
+from slaprobe.core.feeds import (
     MAX_OCCURRENCES,
     FeedError,
     parse_feed,
     parse_ics,
     parse_statuspage,
 )
+from slaprobe.core.spec import MaintenanceSpec
 
 DATA = Path(__file__).parent.parent / "data" / "feeds"
 ICS = DATA / "maintenance.ics"

@@ -13,7 +13,7 @@ from htmlscan import external_references, per_day, scan
 
 from slaprobe import report
 from slaprobe.core import csvout, daily, htmlreport
-from slaprobe.tracker import Tracker
+from slaprobe.core.tracker import Tracker
 
 INCIDENT = {
     "id": "inc-20261001T100000Z", "priority": "high", "start": "2026-10-01T10:00:00Z",

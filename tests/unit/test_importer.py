@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from slaprobe.importer import CsvError, parse_csv
-from slaprobe.model import Check
+from slaprobe.core.importer import CsvError, parse_csv
+from slaprobe.core.model import Check
 
 INTERVALS = {"app": 30.0, "api": 60.0}
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slaprobe.intervals import Interval, clip, merge, subtract, total
+from slaprobe.core.intervals import Interval, clip, merge, subtract, total
 
 
 def points(intervals: list[Interval]) -> set[int]:

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.maintenance import (
+from slaprobe.core.maintenance import (
     EXCUSED,
     LATE_NOTICE,
     RETROACTIVE,
@@ -19,8 +18,9 @@ from slaprobe.maintenance import (
     resolve,
     version_key,
 )
-from slaprobe.model import Check, State
-from slaprobe.tracker import Tracker
+from slaprobe.core.model import Check, State
+from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.tracker import Tracker
 
 H = 3600.0
 NOTICE = 48 * H

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slaprobe.core.reltime import parse_time, resolve_range
-from slaprobe.timefmt import parse_instant
+from slaprobe.core.timefmt import parse_instant
 
 NOW = parse_instant("2026-10-15T12:00:00Z")
 

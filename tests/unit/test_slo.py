@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from slaprobe.model import State
-from slaprobe.slo import Figures
+from slaprobe.core.model import State
+from slaprobe.core.slo import Figures
 
 OBJ = 0.999
 

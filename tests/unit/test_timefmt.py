@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slaprobe.timefmt import (
+from slaprobe.core.timefmt import (
     format_duration,
     iso,
     month_range,

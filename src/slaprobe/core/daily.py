@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from slaprobe.slo import Figures
-from slaprobe.timeline import N_STATES, Span
-from slaprobe.tracker import Tracker
+from slaprobe.core.slo import Figures
+from slaprobe.core.timeline import N_STATES, Span
+from slaprobe.core.tracker import Tracker
 
 DAY = 86400.0
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from slaprobe.core import figfmt
 from slaprobe.core.daily import Day, Scope
-from slaprobe.slo import Figures
+from slaprobe.core.slo import Figures
 
 CSS = """
 :root{--bg:#fff;--fg:#1b1f24;--mute:#5b6570;--line:#d8dde3;--card:#f6f8fa;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from slaprobe.timefmt import month_range, parse_duration, parse_instant
+from slaprobe.core.timefmt import month_range, parse_duration, parse_instant
 
 _RELATIVE = re.compile(r"now\s*(?:([+-])\s*(\S+))?", re.IGNORECASE)
 

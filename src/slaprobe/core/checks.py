@@ -8,8 +8,8 @@ reach `detail` (they may be secrets); only the spec's own body conditions do.
 
 from __future__ import annotations
 
-from slaprobe.config import ProbeSpec
-from slaprobe.model import Attempt, ErrorKind
+from slaprobe.core.model import Attempt, ErrorKind
+from slaprobe.core.spec import ProbeSpec
 
 _SHOWN = 40  # longest needle or pattern quoted in a detail
 

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.intervals import Interval, merge
+from slaprobe.core.intervals import Interval, merge
+from slaprobe.core.spec import MaintenanceSpec
 
 EXCUSED = "excused"
 LATE_NOTICE = "late_notice"

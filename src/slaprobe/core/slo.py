@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from slaprobe.model import State
+from slaprobe.core.model import State
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import icalendar
 import recurring_ical_events
 
-from slaprobe.config import MaintenanceSpec
-from slaprobe.timefmt import iso
+from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.timefmt import iso
 
 __all__ = [
     "MAX_OCCURRENCES",

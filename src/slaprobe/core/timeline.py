@@ -13,8 +13,8 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from slaprobe.intervals import Interval, clip, subtract
-from slaprobe.model import Check, State
+from slaprobe.core.intervals import Interval, clip, subtract
+from slaprobe.core.model import Check, State
 
 Span = tuple[float, float, State]
 N_STATES = len(State)

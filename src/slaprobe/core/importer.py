@@ -10,8 +10,8 @@ import csv
 import math
 from collections.abc import Iterable, Iterator, Mapping
 
-from slaprobe.model import Check
-from slaprobe.timefmt import parse_instant
+from slaprobe.core.model import Check
+from slaprobe.core.timefmt import parse_instant
 
 REQUIRED = ("target", "time", "ok")
 OPTIONAL = ("latency_seconds", "status_code", "error")

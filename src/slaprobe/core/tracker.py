@@ -11,11 +11,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from slaprobe.intervals import Interval
-from slaprobe.maintenance import Window, excluded_intervals
-from slaprobe.model import Check, State
-from slaprobe.slo import Figures
-from slaprobe.timeline import (
+from slaprobe.core.intervals import Interval
+from slaprobe.core.maintenance import Window, excluded_intervals
+from slaprobe.core.model import Check, State
+from slaprobe.core.slo import Figures
+from slaprobe.core.timeline import (
     N_STATES,
     History,
     Span,

@@ -1,0 +1,85 @@
+"""PURE: the frozen, typed configuration model.
+
+These are the values `slaprobe.config` decodes probe.toml into; every other module reads them.
+Where files live (database, maintenance file) is path policy and stays in `slaprobe.config`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    """One probed URL: a target or a control. Header values are secrets."""
+
+    name: str
+    url: str
+    critical: bool = True
+    interval: float = 30.0
+    timeout: float = 10.0
+    retries: int = 2
+    retry_interval: float = 2.0
+    expect_status: tuple[str, ...] = ("200",)
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body_contains: str | None = None
+    body_regex: re.Pattern[str] | None = None
+    max_latency: float | None = None
+    verify_tls: bool = True
+    follow_redirects: bool = True
+    max_body_bytes: int = 1 << 20
+
+    def accepts_status(self, code: int) -> bool:
+        text = str(code)
+        return any(e == text or (e.endswith("xx") and text[0] == e[0]) for e in self.expect_status)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceSpec:
+    """One announced maintenance window as declared (times in Unix seconds)."""
+
+    id: str
+    start: float
+    end: float
+    announced: float
+    targets: tuple[str, ...] | None = None  # None: every target and the service
+    reason: str = ""
+    source: str = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSpec:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9469
+    database: str = "slaprobe.db"
+    service: str = "CloneNer"
+    retention: float = 400 * 86400.0
+    max_concurrency: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SloSpec:
+    objective: float = 0.999
+    windows: tuple[tuple[str, float], ...] = (
+        ("1h", 3600.0), ("1d", 86400.0), ("7d", 604800.0), ("30d", 2592000.0),
+    )
+    maintenance_notice: float = 48 * 3600.0
+    allow_retroactive_maintenance: bool = False
+    maintenance_file: str | None = None
+    maintenance_feeds: tuple[str, ...] = ()
+    maintenance_feed_interval: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    daemon: DaemonSpec = DaemonSpec()
+    slo: SloSpec = SloSpec()
+    targets: tuple[ProbeSpec, ...] = ()
+    controls: tuple[ProbeSpec, ...] = ()
+    maintenance: tuple[MaintenanceSpec, ...] = ()
+    path: str | None = None
+
+    def target(self, name: str) -> ProbeSpec | None:
+        return next((t for t in self.targets if t.name == name), None)
