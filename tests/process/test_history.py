@@ -235,7 +235,7 @@ targets = ["rushed"]
 
 [[maintenance]]
 id = "ahead"
-start = {rfc3339(now + 2)}
+start = {rfc3339(now + 10)}
 end = {rfc3339(now + 3600)}
 announced = {rfc3339(now - 3 * 86400)}
 targets = ["announced"]
@@ -254,8 +254,8 @@ name = "announced"
 url = "{url}/a"
 """)
     d = daemons(cfg, port)
-    await d.launch()
-    await asyncio.sleep(5)
+    await d.launch()  # "ahead" starts 10 s after `now`: seen before its start, even when loaded
+    await asyncio.sleep(max(5.0, now + 13 - time.time()))
     m = await d.metrics()
     d.signal(signal.SIGTERM)
     assert d.wait() == 0
