@@ -20,12 +20,14 @@ CORE = Path(slaprobe.core.__file__).parent
 
 # Modules whose import means I/O, the clock, concurrency or process state.
 FORBIDDEN = frozenset({
-    "aiohttp", "asyncio", "concurrent", "ctypes", "fcntl", "glob", "http", "importlib", "io",
+    "aiohttp", "asyncio", "concurrent", "ctypes", "fcntl", "glob", "http", "importlib",
     "logging", "mmap", "multiprocessing", "os", "pathlib", "prometheus_client", "select",
     "selectors", "shutil", "signal", "socket", "socketserver", "sqlite3", "ssl", "structlog",
     "subprocess", "sys", "tempfile", "threading", "time", "urllib.request", "zoneinfo",
 })
 CLOCK_CALLS = frozenset({"now", "utcnow", "today", "time", "monotonic", "perf_counter"})
+# `io` is allowed for in-memory buffers (io.StringIO); its file openers are not.
+FILE_CALLS = frozenset({"open", "FileIO", "read_text", "write_text", "read_bytes", "write_bytes"})
 FORBIDDEN_BUILTINS = frozenset({"open", "input", "print", "__import__", "breakpoint"})
 
 
@@ -73,6 +75,8 @@ def problems(source: str, package: str = "slaprobe.core") -> list[str]:
             out.append(f"line {node.lineno}: calls {func.id}()")
         elif isinstance(func, ast.Attribute) and func.attr in CLOCK_CALLS:
             out.append(f"line {node.lineno}: calls .{func.attr}() (reads a clock)")
+        elif isinstance(func, ast.Attribute) and func.attr in FILE_CALLS:
+            out.append(f"line {node.lineno}: calls .{func.attr}() (file I/O)")
     return out
 
 
@@ -108,6 +112,8 @@ def test_core_module_is_pure(path: Path) -> None:
         ("import datetime as dt\nx = dt.datetime.now(dt.UTC)\n",
          ["line 2: calls .now() (reads a clock)"]),
         ("data = open('f').read()\n", ["line 1: calls open()"]),
+        ("import io\nf = io.open('f')\n", ["line 2: calls .open() (file I/O)"]),
+        ("text = path.read_text()\n", ["line 1: calls .read_text() (file I/O)"]),
     ],
 )
 def test_the_check_catches(source: str, expected: list[str]) -> None:
@@ -120,6 +126,7 @@ def test_the_check_catches(source: str, expected: list[str]) -> None:
         "import datetime as dt\nimport json\nfrom urllib.parse import urlsplit\n",
         "from slaprobe.core.model import Check\nfrom . import intervals\n",
         "import icalendar\n",
+        "import io\nbuf = io.StringIO()\n",
     ],
 )
 def test_the_check_allows(source: str) -> None:
