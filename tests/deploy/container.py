@@ -47,9 +47,11 @@ def unavailable() -> str | None:
         return "/usr/bin/python3 has no venv module (apt-get install python3-venv)"
     if not Path("/lib/systemd/systemd").exists() and not Path("/usr/lib/systemd/systemd").exists():
         return "no systemd on the host to boot"
-    if Path("/run/systemd/nspawn/incoming").exists() and os.environ.get("container"):
-        return "already inside a container"
     return None
+
+
+class CannotMount(RuntimeError):
+    """The kernel refused the tmpfs or overlay mount (e.g. inside an unprivileged container)."""
 
 
 def _stage_source(into: Path) -> None:
@@ -64,9 +66,9 @@ def _stage_source(into: Path) -> None:
 SETUP = r"""
 set -eu
 base="$1"; stage="$2"; root="$base/root"
-mount -t tmpfs -o size=2g,mode=0755 slaprobe-ct "$base"
+mount -t tmpfs -o size=2g,mode=0755 slaprobe-ct "$base" || exit 4
 mkdir "$base/upper" "$base/work" "$root"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" "$root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" "$root" || exit 4
 rm -f "$root/etc/machine-id"
 # Only loopback in here: "online" never comes, so nothing may wait for it; and the
 # host's timers (apt, man-db ...) have no business in a test container.
@@ -122,6 +124,8 @@ class Container:
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.proc.poll() == 4:
+                raise CannotMount(self.console_text())
             if self.proc.poll() is not None:
                 raise RuntimeError(f"container setup exited {self.proc.returncode}: "
                                    f"{self.console_text()}")
