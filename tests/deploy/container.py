@@ -63,7 +63,7 @@ def _stage_source(into: Path) -> None:
         shutil.copy2(REPO / name, into / name)
 
 
-SETUP = r"""
+SETUP = rf"""
 set -eu
 base="$1"; stage="$2"; root="$base/root"
 mount -t tmpfs -o size=2g,mode=0755 slaprobe-ct "$base" || exit 4
@@ -76,23 +76,23 @@ for unit in systemd-networkd-wait-online.service NetworkManager-wait-online.serv
             timers.target; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
-mkdir -p "$root{src}"
-cp -a "$stage/." "$root{src}/"
+mkdir -p "$root{SRC}"
+cp -a "$stage/." "$root{SRC}/"
 mount --rbind /dev "$root/dev"
 mount -t proc proc "$root/proc"
-chroot "$root" /usr/bin/python3 -m venv {venv}
-chroot "$root" {venv}/bin/pip install -q --disable-pip-version-check {src} \
+chroot "$root" /usr/bin/python3 -m venv {VENV}
+chroot "$root" {VENV}/bin/pip install -q --disable-pip-version-check {SRC} \
   >"$base/pip.log" 2>&1 || {{ cat "$base/pip.log" >&2; exit 3; }}
 umount "$root/proc"
 umount -R "$root/dev"
-ln -sf {venv}/bin/slaprobe "$root/usr/local/bin/slaprobe"
+ln -sf {VENV}/bin/slaprobe "$root/usr/local/bin/slaprobe"
 install -m 0644 "$stage/slaprobe.service" "$root/etc/systemd/system/slaprobe.service"
 install -d -m 0755 "$root/etc/slaprobe"
 cp -a "$stage/etc/." "$root/etc/slaprobe/"
 echo ready-to-boot
 exec systemd-nspawn -q -D "$root" --boot --register=no --keep-unit --private-network \
   --console=pipe -- systemd.unit=basic.target
-""".format(venv=VENV, src=SRC)
+"""
 
 
 class Container:
