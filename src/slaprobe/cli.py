@@ -91,18 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _maint_add(cfg, args)
         return _maint_list(cfg)
     except ConfigError as e:
-        where = "invalid config"
-        print(f"slaprobe: {where}:", file=sys.stderr)
-        for problem in e.problems:
-            print(f"  {problem}", file=sys.stderr)
+        logs.error_lines(["slaprobe: invalid config:", *(f"  {p}" for p in e.problems)])
         return EXIT_INPUT
     except announcements.MaintenanceFileError as e:
-        print("slaprobe: invalid maintenance file:", file=sys.stderr)
-        for problem in str(e).splitlines():
-            print(f"  {problem}", file=sys.stderr)
+        logs.error_lines(["slaprobe: invalid maintenance file:",
+                          *(f"  {p}" for p in str(e).splitlines())])
         return EXIT_INPUT
     except StoreError as e:
-        print(f"slaprobe: {e}", file=sys.stderr)
+        logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
 
 
@@ -125,12 +121,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(daemon.main(path))
     except ConfigError as e:
-        print(f"slaprobe: invalid config {path}:", file=sys.stderr)
-        for problem in e.problems:
-            print(f"  {problem}", file=sys.stderr)
+        logs.error_lines([f"slaprobe: invalid config {path}:", *(f"  {p}" for p in e.problems)])
         return EXIT_INPUT
     except StoreError as e:
-        print(f"slaprobe: {e}", file=sys.stderr)
+        logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 0

@@ -180,6 +180,23 @@ def test_reload_good_then_bad_keeps_the_old_config(ct: Container) -> None:
     ct.write("/etc/slaprobe/probe.toml", config(SECOND))
 
 
+def test_journal_stores_each_line_at_its_level(ct: Container) -> None:
+    # SIGHUP straight to the daemon (no ExecReload check first): the daemon itself
+    # refuses the bad config and logs config_reload_failed at error level.
+    ct.write("/etc/slaprobe/probe.toml", config().replace('retries = 0', 'retries = "x"'))
+    ct.run("systemctl kill -s HUP --kill-whom=main slaprobe")
+    deadline = time.monotonic() + 20
+    while "config_reload_failed" not in (errors := journal(ct, "-p", "err")):
+        assert time.monotonic() < deadline, f"no error in the journal:\n{journal(ct)}"
+        time.sleep(0.3)
+    assert "defaults.retries" in errors
+    # The ExecReload check's complaint from the bad `systemctl reload` is an error too.
+    assert "slaprobe: invalid config:" in errors
+    assert '"started"' not in errors and '"started"' in journal(ct, "-p", "info")
+    assert '"event": "listening"' in journal(ct, "-p", "info")
+    ct.write("/etc/slaprobe/probe.toml", config(SECOND))
+
+
 def test_exposure_score(ct: Container) -> None:
     out = ct.run("systemd-analyze security --no-pager slaprobe.service").stdout
     m = re.search(r"Overall exposure level for slaprobe\.service: (\d+\.\d+)", out)
