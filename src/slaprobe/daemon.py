@@ -59,9 +59,11 @@ class Daemon:
         self.sla = SlaCollector(self.snapshot)
         self.registry.register(self.sla)
         self.log = logs.get()
+        self.repeats = logs.Repeats(self.log)  # identical errors: once per change, counted
         self.store: Store | None = None
         self.tracker: Tracker | None = None
         self.last: dict[str, Check] = {}
+        self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
         self.controls: dict[str, tuple[float, bool | None]] = {}
         self.queue: asyncio.Queue[Check | None] = asyncio.Queue()
         self.feeds = FeedCache()
@@ -80,6 +82,7 @@ class Daemon:
         self._write_lock = asyncio.Lock()
         self._unwritten: list[Check] = []  # queued for the store, in queue order
         self._session: aiohttp.ClientSession | None = None
+        self.watch = prober.LoopWatch()  # a timeout while the loop ran late is not the target's
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        loop.set_exception_handler(self._loop_error)
         runner = None
         try:
             await self.start()
@@ -126,6 +130,7 @@ class Daemon:
             self._schedule_target(spec)
         for spec in cfg.controls:
             self._schedule_control(spec)
+        self.watch.start()
         self._writer_task = asyncio.create_task(self._writer())
         self._spawn(self._housekeeping())
         self._spawn(self._feeds_loop())
@@ -137,6 +142,7 @@ class Daemon:
     async def shutdown(self, runner: Any) -> None:
         self.ready = False
         await self.scheduler.close()
+        await self.watch.stop()
         if runner is not None:
             await runner.cleanup()
         await self.queue.put(None)
@@ -159,8 +165,16 @@ class Daemon:
         self._tasks.append(task)
         return task
 
+    def _loop_error(self, _: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio's own error reports (e.g. accept() out of descriptors, once a
+        second while it lasts): one log line per kind of error, with a count."""
+        message = str(context.get("message", "event loop error"))
+        exc = context.get("exception")
+        error = message if exc is None else f"{message}: {type(exc).__name__}: {exc}"
+        self.repeats.failed(f"loop:{error}", "event_loop_error", error=error, settles=True)
+
     def _job_failed(self, key: str, exc: BaseException) -> None:
-        self.log.error("job_failed", job=key, error=repr(exc))
+        self.repeats.failed(f"job:{key}", "job_failed", error=type(exc).__name__, job=key)
 
     # --- probing --------------------------------------------------------------------
 
@@ -190,7 +204,7 @@ class Daemon:
                             ) -> tuple[Check, str]:
         budget = CHECK_BUDGET * spec.interval
         attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a),
-                                      budget=budget)
+                                      budget=budget, watch=self.watch)
         last = prober.verdict(attempts)
         network, unknown = False, last.unknown
         if not last.ok and not unknown and self.cfg.controls:
@@ -214,7 +228,7 @@ class Daemon:
 
     async def _control(self, spec: ProbeSpec, budget: float | None = None) -> bool | None:
         """A control's result: ok, failed, or None when slaprobe could not judge it."""
-        last = prober.verdict(await prober.check(spec, budget=budget))
+        last = prober.verdict(await prober.check(spec, budget=budget, watch=self.watch))
         ok = None if last.unknown else last.ok
         self.controls[spec.name] = (self.clock.monotonic(), ok)
         return ok
@@ -253,6 +267,9 @@ class Daemon:
         if before is None or before.state != check.state:
             event = STATE_EVENTS[check.state]
             fields: dict[str, Any] = {"target": check.target}
+            if before is not None:
+                fields["previous_checks"] = self.same_state.get(check.target, 0)
+            self.same_state[check.target] = 1
             if check.unknown:
                 fields.update(reason=check.error, detail=detail)
             elif not check.ok:
@@ -261,6 +278,7 @@ class Daemon:
                 self.log.info if check.ok else self.log.warning)
             log(event, **fields)
         else:
+            self.same_state[check.target] = self.same_state.get(check.target, 0) + 1
             self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
 
     # --- store ---------------------------------------------------------------------
@@ -296,10 +314,12 @@ class Daemon:
         while True:
             try:
                 await asyncio.to_thread(self.store.write, batch)
+                self.repeats.recovered("store", "store_write_recovered")
                 return
             except (sqlite3.Error, OSError) as e:
                 self.metrics.store_errors.inc()
-                self.log.error("store_write_failed", error=str(e), checks=len(batch))
+                self.repeats.failed("store", "store_write_failed", error=str(e),
+                                    checks=len(batch))
                 if final and time.monotonic() > deadline:
                     self.log.error("pending_writes_lost", checks=len(batch))
                     return
@@ -321,6 +341,7 @@ class Daemon:
         while True:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
             try:
+                self.repeats.settle()
                 if self.tracker is not None:
                     self.tracker.update_credit(self.clock.now())
                 mtime = announcements.file_mtime(config.maintenance_file_path(self.cfg))
@@ -333,8 +354,9 @@ class Daemon:
                 if time.monotonic() - started - last_prune >= PRUNE_EVERY:
                     last_prune = time.monotonic() - started
                     await self._prune()
+                self.repeats.recovered("housekeeping", "housekeeping_recovered")
             except Exception as e:  # keep housekeeping alive; the error is visible in logs
-                self.log.error("housekeeping_failed", error=repr(e))
+                self.repeats.failed("housekeeping", "housekeeping_failed", error=repr(e))
 
     async def _prune(self) -> None:
         assert self.store is not None and self.tracker is not None
@@ -392,8 +414,10 @@ class Daemon:
             if self.cfg.slo.maintenance_feeds:
                 try:
                     await self.refresh_maintenance(fetch_feeds=True)
+                    self.repeats.recovered("maintenance", "maintenance_refresh_recovered")
                 except Exception as e:
-                    self.log.error("maintenance_refresh_failed", error=repr(e))
+                    self.repeats.failed("maintenance", "maintenance_refresh_failed",
+                                        error=repr(e))
             await asyncio.sleep(self.cfg.slo.maintenance_feed_interval)
 
     # --- reload ------------------------------------------------------------------------------
@@ -436,6 +460,7 @@ class Daemon:
             self.scheduler.stop(f"target:{name}")
             self.metrics.forget_target(name)
             self.last.pop(name, None)
+            self.same_state.pop(name, None)
         added = [n for n in new_targets if n not in old_targets]
         histories = await self._load_histories(added) if added else {}
         self.tracker.reconfigure({t.name: t.critical for t in new.targets}, histories)

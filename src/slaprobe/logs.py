@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -94,3 +95,57 @@ def error_lines(lines: list[str]) -> None:
 
 def get(name: str = "slaprobe") -> Any:
     return structlog.get_logger(name)
+
+
+class Repeats:
+    """Log a failure once per state change, with a count, not once per attempt.
+
+    `failed(key, event, error=..., **fields)` logs at error level when `key` starts
+    failing or its error changes (the previous error's repeats are logged first);
+    identical errors after that are only counted. `recovered(key, event)` logs, once,
+    how many times the failure repeated, and resets it. Failures with no success to
+    wait for (`settles=True`) count as over after `quiet` seconds without one
+    (`settle()`, called periodically). A flood of identical errors (a full disk,
+    descriptors exhausted) is a few log lines, not megabytes a minute.
+    """
+
+    def __init__(self, log: Any, *, clock: Callable[[], float] = time.monotonic,
+                 quiet: float = 10.0) -> None:
+        self.log = log
+        self.clock = clock
+        self.quiet = quiet
+        # key -> [error, count, event, last failure time, settles]
+        self._state: dict[str, list[Any]] = {}
+
+    def failed(self, key: str, event: str, *, error: str, settles: bool = False,
+               **fields: Any) -> bool:
+        """Count a failure; True when it was logged (a new error for this key)."""
+        now = self.clock()
+        seen = self._state.get(key)
+        if seen is not None and seen[0] == error:
+            seen[1] += 1
+            seen[3] = now
+            return False
+        if seen is not None and seen[1] > 1:
+            self.log.error(f"{seen[2]}_repeated", error=seen[0], count=seen[1])
+        self._state[key] = [error, 1, event, now, settles]
+        self.log.error(event, error=error, **fields)
+        return True
+
+    def recovered(self, key: str, event: str, **fields: Any) -> None:
+        seen = self._state.pop(key, None)
+        if seen is not None:
+            self.log.info(event, error=seen[0], failures=seen[1], **fields)
+
+    def settle(self) -> None:
+        """End the settling failures that have been quiet for `quiet` seconds."""
+        now = self.clock()
+        for key, seen in list(self._state.items()):
+            if seen[4] and now - seen[3] >= self.quiet:
+                del self._state[key]
+                self.log.info(f"{seen[2]}_stopped", error=seen[0], failures=seen[1])
+
+    def failing(self, key: str) -> int:
+        """How many times `key` has failed in a row (0: fine)."""
+        seen = self._state.get(key)
+        return 0 if seen is None else int(seen[1])

@@ -13,6 +13,8 @@ the check's outcome is unknown, never down. Only cancellation raises.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import errno
 import os
 import socket
@@ -38,7 +40,52 @@ MIN_ATTEMPT = 0.1  # seconds: a shorter attempt is not worth starting
 # the event loop was too busy to read the answer: slaprobe's fault, not the target's.
 LATE_TIMER = 0.5
 LATE_SHARE = 0.5
+# A loop that ran this late (seconds, or this share of the limit, the larger) during a
+# timed-out attempt could not read the answer in time either.
+LAG_FLOOR = 0.1
+LAG_SHARE = 0.2
 _OWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class LoopWatch:
+    """How late the event loop runs: a task that sleeps `tick` and notes the overshoot.
+
+    A timed-out attempt is the target's fault only if slaprobe was reading in time:
+    when the loop ran late by a good share of the attempt's limit while it waited
+    (a scrape storm, CPU starvation), the timeout says nothing about the target.
+    """
+
+    def __init__(self, tick: float = 0.05, keep: int = 1200) -> None:
+        self.tick = tick
+        self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=keep)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="loop-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(self.tick)
+            after = time.monotonic()
+            self._lags.append((after, after - before - self.tick))
+
+    def max_lag(self, since: float) -> float:
+        """The largest overshoot (seconds) of a tick that ended after `since` (monotonic)."""
+        worst = 0.0
+        for at, lag in reversed(self._lags):
+            if at < since:
+                break
+            worst = max(worst, lag)
+        return worst
 
 
 async def attempt(
@@ -47,6 +94,7 @@ async def attempt(
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
     time_limit: float | None = None,
+    watch: LoopWatch | None = None,
 ) -> Attempt:
     """One attempt against `spec.url` on a fresh connection, judged by `checks.judge`.
 
@@ -69,7 +117,8 @@ async def attempt(
             headers={"User-Agent": USER_AGENT},
         ) as session:
             return await _attempt_in(
-                session, spec, start, spec.timeout if time_limit is None else time_limit)
+                session, spec, start, spec.timeout if time_limit is None else time_limit,
+                watch)
     except Exception as exc:  # outside the request itself (session set-up or teardown)
         kind, detail = own_failure(exc)
         return Attempt(ok=False, latency=time.monotonic() - start, error=kind,
@@ -78,6 +127,7 @@ async def attempt(
 
 async def _attempt_in(
     session: aiohttp.ClientSession, spec: ProbeSpec, start: float, limit: float,
+    watch: LoopWatch | None,
 ) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
     try:
@@ -85,9 +135,11 @@ async def _attempt_in(
             body = await _fetch(session, spec, seen)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
         late = time.monotonic() - start - limit
-        if late > max(LATE_TIMER, LATE_SHARE * limit):
+        lag = 0.0 if watch is None else watch.max_lag(start)
+        if late > max(LATE_TIMER, LATE_SHARE * limit) or lag > max(LAG_FLOOR, LAG_SHARE * limit):
             kind, detail = (ErrorKind.OVERLOADED,
-                            f"event loop {late:.3g}s late to judge a {limit:.3g}s timeout")
+                            f"event loop {max(late, lag):.3g}s late while waiting"
+                            f" out a {limit:.3g}s timeout")
         else:
             kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
@@ -115,6 +167,7 @@ async def check(
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
     budget: float | None = None,
+    watch: LoopWatch | None = None,
 ) -> list[Attempt]:
     """A first attempt and up to `spec.retries` more, `spec.retry_interval` apart.
 
@@ -136,7 +189,7 @@ async def check(
         if n:
             await sleep(spec.retry_interval)
         result = await attempt(
-            spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout)
+            spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout, watch=watch)
         attempts.append(result)
         if on_attempt is not None:
             on_attempt(result)

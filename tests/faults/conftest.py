@@ -13,3 +13,34 @@ for sub in ("process", "integration"):
     path = str(HERE.parent / sub)
     if path not in sys.path:
         sys.path.insert(0, path)
+
+# fixtures shared with the other suites (imported after the path set-up above)
+from collections.abc import AsyncIterator  # noqa: E402
+
+import pytest  # noqa: E402
+from aiohttp import web  # noqa: E402
+from faultserver import FaultServer, serve  # noqa: E402
+from procs import Switch, free_port  # noqa: E402
+
+
+@pytest.fixture
+async def fault_server() -> AsyncIterator[FaultServer]:
+    """The scripted fault app over plain HTTP on 127.0.0.1."""
+    async with serve() as server:
+        yield server
+
+
+@pytest.fixture(name="target")
+async def _target() -> AsyncIterator[tuple[str, Switch]]:
+    """A local target whose health the test flips."""
+    sw = Switch()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", sw.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}", sw
+    finally:
+        await runner.cleanup()
