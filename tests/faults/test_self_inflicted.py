@@ -33,9 +33,10 @@ from procs import Daemon, Switch, free_port, write_config
 from prometheus_client import CollectorRegistry
 
 from slaprobe import prober, server
-from slaprobe.config import ProbeSpec, parse
+from slaprobe.config import parse
+from slaprobe.core.model import ErrorKind
+from slaprobe.core.spec import ProbeSpec
 from slaprobe.daemon import Daemon as InProcessDaemon
-from slaprobe.model import ErrorKind
 
 pytestmark = pytest.mark.timeout(90)
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXHAUST = r"""
 import asyncio, os, resource, sys
 from slaprobe import prober
-from slaprobe.config import ProbeSpec
+from slaprobe.core.spec import ProbeSpec
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
 async def main():
