@@ -145,7 +145,7 @@ async def feed_specs(
                   horizon=(now - cfg.daemon.retention, now + FEED_HORIZON_AHEAD),
                   log=log or _StderrLog())
     for source in sources:
-        if source not in cache.last_error:
+        if source not in cache.last_error and not store.read_only:
             await asyncio.to_thread(store.save_feed, source, cache.windows(source))
     return [w for source in sources for w in cache.windows(source)]
 

@@ -23,6 +23,7 @@ from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
 from slaprobe.core.timefmt import format_duration, iso, parse_duration
 from slaprobe.store import ImportConflict, Store, StoreError
+from slaprobe.writerlock import LockHeld
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
@@ -123,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         logs.error_lines([f"slaprobe: invalid config {path}:", *(f"  {p}" for p in e.problems)])
         return EXIT_INPUT
-    except StoreError as e:
+    except (StoreError, LockHeld) as e:
         logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
     except KeyboardInterrupt:
@@ -154,14 +155,16 @@ async def _once(cfg: Config) -> int:
     return EXIT_DOWN if down else 0
 
 
-def _open(cfg: Config) -> tuple[Store, list[Window]]:
-    """Open the store and record first sight of every window (DESIGN: on every open),
-    feeds included: fetched now, or their last good windows when a feed is down."""
+def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]:
+    """Open the store and give every window its verdict, feeds included: fetched now, or
+    their last good windows when a feed is down. A writer (import, maintenance add)
+    records first sight of each window; a reader (report, maintenance list) only reads,
+    judging a window it has never seen as first seen now."""
     path = config.database_path(cfg)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
               file=sys.stderr)
-    store = Store(path)
+    store = Store(path, read_only=read_only)
     now = time.time()
     feeds: list[MaintenanceSpec] = []
     if cfg.slo.maintenance_feeds:
@@ -218,7 +221,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
-    store, windows = _open(cfg)
+    store, windows = _open(cfg, read_only=True)
     try:
         since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
         tracker = report.load_tracker(cfg, store, since, windows)
@@ -282,7 +285,7 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _maint_list(cfg: Config) -> int:
-    store, windows = _open(cfg)
+    store, windows = _open(cfg, read_only=True)
     store.close()
     now = time.time()
     rows = [["id", "start", "end", "targets", "status", "notice", "excluded so far", "reason"]]

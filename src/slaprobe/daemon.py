@@ -31,6 +31,7 @@ from slaprobe.feedfetch import FeedCache
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
+from slaprobe.writerlock import WriterLock
 
 HOUSEKEEPING_EVERY = 1.0
 STATE_EVENTS: dict[State | None, str] = {
@@ -61,6 +62,7 @@ class Daemon:
         self.log = logs.get()
         self.repeats = logs.Repeats(self.log)  # identical errors: once per change, counted
         self.store: Store | None = None
+        self.writer_lock: WriterLock | None = None
         self.tracker: Tracker | None = None
         self.last: dict[str, Check] = {}
         self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
@@ -120,7 +122,11 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.cfg
-        self.store = await asyncio.to_thread(Store, config.database_path(cfg, self.env))
+        path = config.database_path(cfg, self.env)
+        if str(path) != ":memory:":
+            self.writer_lock = WriterLock(
+                path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}")
+        self.store = await asyncio.to_thread(Store, path)
         self.generation = await asyncio.to_thread(self.store.generation)
         histories = await self._load_histories([t.name for t in cfg.targets])
         self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
@@ -159,6 +165,9 @@ class Daemon:
             await self._session.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+        if self.writer_lock is not None:
+            self.writer_lock.release()
+            self.writer_lock = None
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

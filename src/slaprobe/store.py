@@ -244,8 +244,9 @@ def _rebuild(db: sqlite3.Connection, target: str) -> None:
 class Store:
     """One SQLite database; safe to call from one worker thread at a time."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
@@ -259,6 +260,8 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            if read_only:  # a reader (report, verify, maintenance list) never writes
+                self._db.execute("PRAGMA query_only = ON")
         except BaseException as e:
             self._db.close()  # do not leak the connection (and its file handles)
             if isinstance(e, sqlite3.Error):
@@ -379,40 +382,48 @@ class Store:
             return int(self._db.execute("SELECT count(*) FROM checks").fetchone()[0])
 
     def import_checks(self, rows: Iterable[tuple[int, Check]]) -> ImportResult:
-        """Backfill numbered checks (a CSV line each) into unknown time only, all in one
-        transaction (append-only: see `_IMPORT_CONFLICT`).
+        """Backfill numbered checks (a CSV line each) into unknown time only, all or
+        nothing (append-only: see `_IMPORT_CONFLICT`).
 
         An exact duplicate of a stored check (or of an earlier row) is skipped. A row
         whose check would overlap a recorded check of its target (start inside the
         time a recorded check covers, or the same time with another outcome) refuses
         the whole import with ImportConflict naming the line and the recorded range.
+
+        The rows are staged in a temporary table first, outside the write transaction,
+        so the daemon's writes wait only for the checking and inserting, never for the
+        reading and decoding of the file.
         """
-        with self._tx():
+        with self._lock:
             self._db.execute("DROP TABLE IF EXISTS temp.imp")
             self._db.execute(
                 "CREATE TEMP TABLE imp (line INTEGER NOT NULL, target TEXT NOT NULL,"
                 " at REAL NOT NULL, ok INTEGER NOT NULL, latency REAL, status INTEGER,"
                 " error TEXT, interval REAL NOT NULL, network INTEGER NOT NULL,"
                 " unknown INTEGER NOT NULL)")
-            try:
-                result = self._import(rows)
-            finally:
-                self._db.execute("DROP TABLE temp.imp")
-        return result
+        try:
+            total = 0
+            for chunk in _batched(rows, 10000):
+                with self._lock:
+                    self._db.executemany(
+                        "INSERT INTO temp.imp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(line, *_check_row(c)) for line, c in chunk])
+                total += len(chunk)
+            with self._lock:
+                self._db.execute("CREATE INDEX temp.imp_key ON imp (target, at, line)")
+                clash = self._db.execute(_SAME_TIME_IN_FILE).fetchone()
+            if clash is not None:
+                line, target, at, first = clash
+                raise ImportConflict(line, f"{target} at {iso(at)} is also on line {first} "
+                                           "with another outcome")
+            with self._tx():
+                return self._import(total)
+        finally:
+            with self._lock:
+                self._db.execute("DROP TABLE IF EXISTS temp.imp")
 
-    def _import(self, rows: Iterable[tuple[int, Check]]) -> ImportResult:
+    def _import(self, total: int) -> ImportResult:
         db = self._db
-        total = 0
-        for chunk in _batched(rows, 10000):
-            db.executemany("INSERT INTO temp.imp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(line, *_check_row(c)) for line, c in chunk])
-            total += len(chunk)
-        db.execute("CREATE INDEX temp.imp_key ON imp (target, at, line)")
-        clash = db.execute(_SAME_TIME_IN_FILE).fetchone()
-        if clash is not None:
-            line, target, at, first = clash
-            raise ImportConflict(line, f"{target} at {iso(at)} is also on line {first} with "
-                                       "another outcome")
         db.execute(_DROP_DUPLICATES_IN_FILE)
         db.execute(_DROP_STORED_DUPLICATES)
         clash = db.execute(_IMPORT_CONFLICT).fetchone()
@@ -476,25 +487,44 @@ class Store:
         """Remember when each window version was first seen; return every stored
         version of the given windows' ids."""
         specs = list(specs)
+        if self.read_only:  # a reader judges a window it never saw as first seen now
+            with self._lock:
+                out = self._seen({s.id for s in specs})
+            for spec in specs:
+                versions = out.setdefault(spec.id, [])
+                key = version_key(spec)
+                if not any(version_key(_spec_of(v)) == key for v in versions):
+                    versions.append(Seen(id=spec.id, start=spec.start, end=spec.end,
+                                         announced=spec.announced, targets=spec.targets,
+                                         first_seen=now))
+            return out
         with self._tx():
             self._db.executemany(
                 "INSERT OR IGNORE INTO maintenance_seen VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(version_key(s), s.id, s.start, s.end, s.announced, _targets_json(s.targets), now)
                  for s in specs],
             )
-            out: dict[str, list[Seen]] = {}
-            for mid in {s.id for s in specs}:
-                rows = self._db.execute(
-                    'SELECT id, start, "end", announced, targets, first_seen FROM maintenance_seen'
-                    " WHERE id = ? ORDER BY first_seen", (mid,),
-                ).fetchall()
-                out[mid] = [
-                    Seen(id=r[0], start=r[1], end=r[2], announced=r[3],
-                         targets=None if r[4] is None else tuple(json.loads(r[4])),
-                         first_seen=r[5])
-                    for r in rows
-                ]
+            return self._seen({s.id for s in specs})
+
+    def _seen(self, ids: Iterable[str]) -> dict[str, list[Seen]]:
+        out: dict[str, list[Seen]] = {}
+        for mid in ids:
+            rows = self._db.execute(
+                'SELECT id, start, "end", announced, targets, first_seen FROM maintenance_seen'
+                " WHERE id = ? ORDER BY first_seen", (mid,),
+            ).fetchall()
+            out[mid] = [
+                Seen(id=r[0], start=r[1], end=r[2], announced=r[3],
+                     targets=None if r[4] is None else tuple(json.loads(r[4])),
+                     first_seen=r[5])
+                for r in rows
+            ]
         return out
+
+
+def _spec_of(v: Seen) -> MaintenanceSpec:
+    return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
+                           targets=v.targets, reason="", source="")
 
 
 def _targets_json(targets: tuple[str, ...] | None) -> str | None:

@@ -105,3 +105,73 @@ interval = "2s"
            "2026-10-01T01:02:30Z (coverage 100.0%)" in r.stdout
     r = slaprobe("import", "h.csv", "--config", str(cfg), "--interval", "soon", cwd=tmp_path)
     assert r.returncode == 2 and "--interval: invalid duration" in r.stderr
+
+
+async def test_a_second_daemon_on_one_database_is_refused(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """One writer: a second `run` on the same database exits 2 naming the holder (pid and
+    listen address) and writes nothing; after the first dies by kill -9 its lock is gone
+    and a new daemon starts."""
+    url, _ = target
+    targets = f"""
+[[targets]]
+name = "app"
+url = "{url}/"
+"""
+    port_a, port_b = free_port(), free_port()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cfg_a = write_config(tmp_path / "a" / "probe.toml", port=port_a, targets=targets)
+    cfg_b = write_config(tmp_path / "b" / "probe.toml", port=port_b, targets=targets)
+    db = tmp_path / "shared.db"
+    for cfg in (cfg_a, cfg_b):
+        cfg.write_text(cfg.read_text().replace('database = "history.db"', f'database = "{db}"'))
+    a = daemons(cfg_a, port_a)
+    await a.launch()
+    assert a.proc is not None
+    b = daemons(cfg_b, port_b)
+    b.start()
+    assert b.wait(timeout=20) == 2
+    assert f"in use by another slaprobe run (pid {a.proc.pid}, listening on " \
+           f"127.0.0.1:{port_a})" in b.logs()
+    assert "Traceback" not in b.logs()
+    # a reader runs beside the writer
+    r = slaprobe("report", "--config", str(cfg_b), "--month",
+                 dt.datetime.now(dt.UTC).strftime("%Y-%m"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a.proc.kill()
+    a.wait()
+    c = daemons(cfg_b, port_b)
+    await c.launch()  # the dead daemon's lock does not block
+    c.signal(signal.SIGTERM)
+    assert c.wait() == 0
+
+
+def test_readers_write_nothing(tmp_path: Path) -> None:
+    """report and maintenance list only read: a window they show is not recorded as
+    seen, and the database file is not changed by them."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+""", extra="""
+[[maintenance]]
+id = "later"
+start = 2030-01-01T00:00:00Z
+end = 2030-01-01T01:00:00Z
+announced = 2029-01-01T00:00:00Z
+""")
+    (tmp_path / "h.csv").write_text("target,time,ok\napp,2026-10-01T00:00:00Z,1\n")
+    assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    db = tmp_path / "history.db"
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM maintenance_seen")
+    before = stored(db)
+    for args in (("report", "--month", "2026-10"), ("maintenance", "list")):
+        r = slaprobe(*args, "--config", str(cfg), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    assert "later" in r.stdout and "excused" in r.stdout
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM maintenance_seen").fetchone()[0] == 0
+    assert stored(db) == before
