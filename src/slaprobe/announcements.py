@@ -20,6 +20,7 @@ import aiohttp
 from slaprobe.config import maintenance_file_path, parse_maintenance
 from slaprobe.core.maintenance import Window, resolve
 from slaprobe.core.spec import Config, MaintenanceSpec
+from slaprobe.core.terms import TermsHistory, of_config
 from slaprobe.core.timefmt import iso
 from slaprobe.feedfetch import FeedCache, refresh
 from slaprobe.store import Store
@@ -119,13 +120,20 @@ def gather(*sources: Iterable[MaintenanceSpec]) -> list[MaintenanceSpec]:
 
 
 def judge(store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: float) -> list[Window]:
-    """Record first sight of each window version, then give every window its verdict."""
+    """Record first sight of each window version and of the terms, then give every
+    window its verdict under the notice in force when that version was first seen."""
     specs = list(specs)
+    history = terms(store, cfg, now)
     seen = store.record_seen(specs, now)
     return resolve(
         specs, seen, notice=cfg.slo.maintenance_notice,
-        allow_retroactive=cfg.slo.allow_retroactive_maintenance,
+        allow_retroactive=cfg.slo.allow_retroactive_maintenance, terms=history,
     )
+
+
+def terms(store: Store, cfg: Config, now: float) -> TermsHistory:
+    """Record the config's SLA terms as first seen now (unless unchanged); all versions."""
+    return store.record_terms(of_config(cfg), now)
 
 
 async def feed_specs(

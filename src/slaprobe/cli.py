@@ -224,7 +224,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     store, windows = _open(cfg, read_only=True)
     try:
         since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
-        tracker = report.load_tracker(cfg, store, since, windows)
+        tracker = report.load_tracker(cfg, store, since, windows, now)
     finally:
         store.close()
     rep = report.build(cfg, tracker, a, b, now)

@@ -413,9 +413,10 @@ class Daemon:
             self.log.error("maintenance_file_invalid", error=str(e), kept="last good windows")
         feeds = [w for src in cfg.slo.maintenance_feeds for w in self.feeds.windows(src)]
         specs = announcements.gather(self._static, feeds)
-        windows = await asyncio.to_thread(
-            announcements.judge, self.store, cfg, specs, self.clock.now(),
-        )
+        now = self.clock.now()
+        history = await asyncio.to_thread(announcements.terms, self.store, cfg, now)
+        windows = await asyncio.to_thread(announcements.judge, self.store, cfg, specs, now)
+        self.tracker.set_terms(history)
         self.tracker.set_maintenance(windows)
 
     async def _feeds_loop(self) -> None:

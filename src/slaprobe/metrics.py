@@ -274,6 +274,10 @@ class SlaCollector:
         def figures(length: float) -> Figures:
             return Figures.of(timeline.totals(now - length, now), length)
 
+        def objective_over(length: float) -> float:
+            """The objective of each instant in the window, weighted by counted time."""
+            return tr.objective(now - length, now, timeline.totals, obj)
+
         state = tr.service_state(now)
         s_up = Family(
             "slaprobe_service_up", "gauge",
@@ -322,14 +326,15 @@ class SlaCollector:
         seen: set[str] = set()
         for label, length in windows:
             f = figures(length)
+            o = objective_over(length)
             s_avail.add([svc, label], _num(f.availability))
-            budget.add([svc, label], _num(f.budget_remaining(obj)))
+            budget.add([svc, label], _num(f.budget_remaining(o)))
             s_cover.add([svc, label], _num(f.coverage))
-            burn.add([svc, label], _num(f.burn_rate(obj)))
+            burn.add([svc, label], _num(f.burn_rate(o)))
             seen.add(label)
         for label, length in BURN_WINDOWS:
             if label not in seen:
-                burn.add([svc, label], _num(figures(length).burn_rate(obj)))
+                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length))))
         mw = Family(
             "slaprobe_maintenance_windows", "gauge",
             "Known windows by status.", ("status",),

@@ -17,14 +17,18 @@ from slaprobe.core.maintenance import Window
 from slaprobe.core.model import State
 from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
+from slaprobe.core.terms import TermsHistory, Version, of_config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
 from slaprobe.core.tracker import Tracker
 from slaprobe.store import Store
 
 
-def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window]) -> Tracker:
+def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window],
+                 now: float) -> Tracker:
     histories = {t.name: store.load(t.name, since) for t in cfg.targets}
-    return Tracker({t.name: t.critical for t in cfg.targets}, histories, windows)
+    tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories, windows)
+    tracker.set_terms(store.record_terms(of_config(cfg), now))
+    return tracker
 
 
 def _scope(f: Figures, objective: float) -> dict[str, Any]:
@@ -50,18 +54,26 @@ def build(
     [a, b)), and maintenance there is not yet excluded.
     """
     end = max(min(b, now), a)
-    obj = cfg.slo.objective
+    default = cfg.slo.objective
     targets: dict[str, Any] = {}
     downtime: list[dict[str, Any]] = []
     for t in cfg.targets:
+
+        def totals(s: float, e: float, name: str = t.name) -> list[float]:
+            return tracker.target_totals(name, s, e, now)
+
         targets[t.name] = _scope(
-            dataclasses.replace(tracker.target_figures(t.name, a, end, now), length=b - a), obj)
+            dataclasses.replace(tracker.target_figures(t.name, a, end, now), length=b - a),
+            tracker.objective(a, end, totals, default))
         for s, e, st in tracker.target_spans(t.name, a, end, now):
             if st == State.DOWN:
                 downtime.append({"target": t.name, "start": iso(s), "end": iso(e),
                                  "seconds": e - s})
     downtime.sort(key=lambda d: (d["start"], d["target"]))
-    service = Figures.of(tracker.service_timeline(a, end, now).totals(a, end), b - a)
+    timeline = tracker.service_timeline(a, end, now)
+    service = Figures.of(timeline.totals(a, end), b - a)
+    obj = tracker.objective(a, end, timeline.totals, default)
+    history = tracker.terms or TermsHistory([Version(a, of_config(cfg))])
     maintenance = [
         {
             "id": w.id, "start": iso(w.start), "end": iso(w.end), "announced": iso(w.announced),
@@ -76,6 +88,7 @@ def build(
         "from": iso(a), "to": iso(b), "objective": obj,
         "service": _scope(service, obj), "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
+        "terms": [{"since": iso(v.since), **v.terms.as_dict()} for v in history.in_range(a, b)],
     }
 
 
@@ -146,7 +159,34 @@ def render_text(rep: dict[str, Any], service: str) -> str:
             f"{_signed_dur(m['notice_seconds'])}"
             f"  excluded {_dur(m['excluded_seconds'])}"
             for m in rep["maintenance"]] or ["  none"]
+    out += ["", "SLA terms applied (each in force from its time until the next)"]
+    out += [f"  {line}" for line in _terms_lines(rep)]
     return "\n".join(out) + "\n"
+
+
+def _describe(v: dict[str, Any]) -> str:
+    critical = ", ".join(v["critical"]) or "none"
+    text = (f"objective {v['objective'] * 100:g}%, maintenance notice "
+            f"{format_duration(v['maintenance_notice_seconds'])}, retroactive maintenance "
+            f"{'excluded' if v['allow_retroactive_maintenance'] else 'not excluded'}, "
+            f"critical: {critical}")
+    if v["not_critical"]:
+        text += f"; not critical: {', '.join(v['not_critical'])}"
+    return text
+
+
+def _terms_lines(rep: dict[str, Any]) -> list[str]:
+    """The first version in force, then each change inside the range."""
+    terms = rep.get("terms") or []
+    out = []
+    for i, v in enumerate(terms):
+        if i == 0:
+            out.append(f"{v['since']}: {_describe(v)}")
+            continue
+        prev = terms[i - 1]
+        changed = [k for k in v if k != "since" and v[k] != prev.get(k)]
+        out.append(f"{v['since']}: changed {', '.join(changed)}: {_describe(v)}")
+    return out
 
 
 def render_markdown(rep: dict[str, Any], service: str) -> str:
@@ -169,4 +209,6 @@ def render_markdown(rep: dict[str, Any], service: str) -> str:
                 f"{_dur(m['excluded_seconds'])} |" for m in rep["maintenance"]]
     else:
         out.append("None.")
+    out += ["", "## SLA terms", ""]
+    out += [f"- {line}" for line in _terms_lines(rep)]
     return "\n".join(out) + "\n"

@@ -20,10 +20,11 @@ from typing import TypeVar
 from slaprobe.core.maintenance import Seen, version_key
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.terms import Terms, TermsHistory, Version
 from slaprobe.core.timefmt import iso
 from slaprobe.core.timeline import History, OpenRun
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 _T = TypeVar("_T")
 
@@ -87,8 +88,13 @@ def _v5(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE checks ADD COLUMN unknown INTEGER NOT NULL DEFAULT 0")
 
 
+def _v6(db: sqlite3.Connection) -> None:
+    # the SLA terms, each version with the time slaprobe first saw it
+    db.execute("CREATE TABLE terms (since REAL NOT NULL, body TEXT NOT NULL)")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6,
 }
 
 _INSERT_CHECK = (
@@ -460,6 +466,34 @@ class Store:
             n = self._db.execute("DELETE FROM checks WHERE at < ?", (before,)).rowcount
             self._db.execute('DELETE FROM spans WHERE "end" < ?', (before,))
         return int(n)
+
+    # --- SLA terms ----------------------------------------------------------------
+
+    def record_terms(self, terms: Terms, now: float) -> TermsHistory:
+        """Record `terms` as first seen `now` unless they are the latest version; return
+        every version. A reader records nothing: terms it has not seen stored count as
+        in force from `now` (they change the future only)."""
+        body = terms.to_json()
+        if self.read_only:
+            with self._lock:
+                versions = self._terms()
+            if not versions or versions[-1].terms.to_json() != body:
+                versions.append(Version(now, terms))
+            return TermsHistory(versions)
+        with self._tx():
+            row = self._db.execute(
+                "SELECT body FROM terms ORDER BY rowid DESC LIMIT 1").fetchone()
+            if row is None or row[0] != body:
+                self._db.execute("INSERT INTO terms VALUES (?, ?)", (now, body))
+            return TermsHistory(self._terms())
+
+    def terms_history(self) -> list[Version]:
+        with self._lock:
+            return self._terms()
+
+    def _terms(self) -> list[Version]:
+        return [Version(since, Terms.from_json(body)) for since, body in self._db.execute(
+            "SELECT since, body FROM terms ORDER BY rowid")]
 
     # --- maintenance ------------------------------------------------------------
 

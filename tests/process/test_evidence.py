@@ -175,3 +175,45 @@ announced = 2029-01-01T00:00:00Z
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT count(*) FROM maintenance_seen").fetchone()[0] == 0
     assert stored(db) == before
+
+
+async def test_lowering_the_notice_does_not_excuse_a_late_window(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """A window announced 1 h ahead is late_notice under the 48 h notice. Lowering the
+    notice to 10 s and SIGHUP leave it late_notice (its status is fixed by the notice in
+    force when it was first seen); a window first seen after the change, also 1 h
+    ahead, is excused; the report lists the change of terms."""
+    url, _ = target
+    port = free_port()
+    now = time.time()
+    late = f"""
+[[maintenance]]
+id = "late"
+start = {rfc3339(now + 3600)}
+end = {rfc3339(now + 7200)}
+announced = {rfc3339(now)}
+"""
+    targets = f"""
+[[targets]]
+name = "app"
+url = "{url}/"
+"""
+    cfg = write_config(tmp_path / "probe.toml", port=port, targets=targets, extra=late)
+    d = daemons(cfg, port)
+    await d.launch()
+    await d.wait_for_value("slaprobe_maintenance_windows", 1, status="late_notice")
+    cfg.write_text(cfg.read_text().replace("[defaults]", '[slo]\nmaintenance_notice = "10s"\n\n'
+                                           "[defaults]") + late.replace('"late"', '"later"'))
+    d.signal(signal.SIGHUP)
+    await d.wait_for_value("slaprobe_maintenance_windows", 1, status="excused")
+    assert await d.value("slaprobe_maintenance_windows", status="late_notice") == 1
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    r = slaprobe("report", "--config", str(cfg), "--from", rfc3339(now - 60), "--to",
+                 rfc3339(now + 7200), "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert {m["id"]: m["status"] for m in rep["maintenance"]} == {
+        "late": "late_notice", "later": "excused"}
+    assert [t["maintenance_notice_seconds"] for t in rep["terms"]] == [172800.0, 10.0]

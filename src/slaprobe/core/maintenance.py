@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from slaprobe.core.intervals import Interval, merge
 from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.terms import TermsHistory
 
 EXCUSED = "excused"
 LATE_NOTICE = "late_notice"
@@ -80,10 +81,14 @@ def resolve(
     *,
     notice: float,
     allow_retroactive: bool,
+    terms: TermsHistory | None = None,
 ) -> list[Window]:
     """Verdicts for the current windows given every stored version (by id).
 
-    Each current spec must already have its own version among `seen[spec.id]`.
+    Each current spec must already have its own version among `seen[spec.id]`. With
+    `terms`, each version is judged by the notice and retroactive rule in force when
+    it was first seen (a later config edit cannot change a verdict); without, by
+    `notice` and `allow_retroactive`.
     """
     out: list[Window] = []
     for spec in specs:
@@ -95,13 +100,17 @@ def resolve(
             announced = version.announced
             if version is not original:
                 announced = max(announced, version.first_seen)
-            if start - announced < notice:
+            need, allow = notice, allow_retroactive
+            if terms is not None:
+                then = terms.at(version.first_seen)
+                need, allow = then.maintenance_notice, then.allow_retroactive_maintenance
+            if start - announced < need:
                 status = LATE_NOTICE
             elif version.first_seen > start:
                 status = RETROACTIVE
             else:
                 status = EXCUSED
-            excluded = status == EXCUSED or (status == RETROACTIVE and allow_retroactive)
+            excluded = status == EXCUSED or (status == RETROACTIVE and allow)
             out.append(Window(
                 id=spec.id, start=start, end=end, announced=announced,
                 first_seen=version.first_seen, targets=spec.targets, reason=spec.reason,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from slaprobe.core.intervals import Interval
 from slaprobe.core.maintenance import Window, excluded_intervals
 from slaprobe.core.model import Check, State
 from slaprobe.core.slo import Figures
+from slaprobe.core.terms import TermsHistory, weighted_objective
 from slaprobe.core.timeline import (
     N_STATES,
     History,
@@ -80,6 +81,7 @@ class Tracker:
         self.histories = {name: History() for name in self.critical}
         self.histories.update({k: v for k, v in (histories or {}).items() if k in self.critical})
         self.maintenance: list[Window] = []
+        self.terms: TermsHistory | None = None  # None: `critical` applies to all time
         self._maint: dict[str, list[Interval]] = {}
         self._svc: Spans | None = None  # cached final part of the service timeline
         self._svc_start = self._svc_until = 0.0
@@ -113,25 +115,59 @@ class Tracker:
         self._maint = {n: excluded_intervals(self.maintenance, n) for n in self.critical}
         self._svc = None  # the service timeline depends on both
 
+    def set_terms(self, terms: TermsHistory) -> None:
+        """The SLA terms history: which targets were critical when (the service)."""
+        if self.terms is not None and self.terms.versions == terms.versions:
+            return
+        self.terms = terms
+        self._svc = None
+
     def maint_intervals(self, target: str) -> list[Interval]:
         return self._maint.get(target, [])
 
     # --- figures ------------------------------------------------------------------
 
     def target_figures(self, name: str, a: float, b: float, now: float) -> Figures:
-        totals = window_totals(self.histories[name], self._maint[name], a, b, now)
-        return Figures.of(totals, b - a)
+        return Figures.of(self.target_totals(name, a, b, now), b - a)
+
+    def target_totals(self, name: str, a: float, b: float, now: float) -> list[float]:
+        """Seconds per State of one target in [a, b), maintenance laid over."""
+        return window_totals(self.histories[name], self._maint[name], a, b, now)
 
     def target_spans(self, name: str, a: float, b: float, now: float) -> list[Span]:
         """Effective spans (maintenance laid over) of one target within [a, b)."""
         return effective(self.histories[name].between(a, b, now), self._maint[name], a, b)
 
+    def critical_parts(self, a: float, b: float) -> list[tuple[float, float, list[str]]]:
+        """[a, b) cut where the critical set changed, each part with the configured
+        targets that were critical then (the terms in force, not today's config)."""
+        terms = self.terms
+        if terms is None or len(terms.versions) == 1:
+            return [(a, b, [n for n, crit in self.critical.items() if crit])]
+        return [(s, e, [n for n, crit in self.critical.items()
+                        if t.critical.get(n, terms.critical_at(n, s, crit))])
+                for s, e, t in terms.segments(a, b)]
+
     def _service_sweep(self, a: float, b: float, now: float) -> Spans:
-        parts = [self.target_spans(n, a, b, now) for n, crit in self.critical.items() if crit]
         out = Spans()
-        for s, e, st in service_spans(parts, a, b):
-            out.append(s, e, st)
+        for pa, pb, names in self.critical_parts(a, b):
+            parts = [self.target_spans(n, pa, pb, now) for n in names]
+            for s, e, st in service_spans(parts, pa, pb):
+                out.append(s, e, st)
         return out
+
+    def objective(self, a: float, b: float, totals: Callable[[float, float], Sequence[float]],
+                  default: float) -> float:
+        """The objective over [a, b), weighted by counted time where it changed inside
+        (`totals` gives seconds per State of the scope in a part of the range)."""
+        if self.terms is None:
+            return default
+
+        def counted(s: float, e: float) -> float:
+            t = totals(s, e)
+            return t[State.UP] + t[State.DOWN]
+
+        return weighted_objective(self.terms, a, b, counted)
 
     def service_final(self) -> float | None:
         """Up to when the service timeline can no longer change as checks arrive."""
