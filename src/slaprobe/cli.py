@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--interval", metavar="DURATION", default=None,
                    help="the covering interval of the imported checks (default: each "
                         "target's configured interval)")
+    cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record.")
     rep = cmd("report", "SLA report from the history.")
     g = rep.add_mutually_exclusive_group(required=True)
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(cfg, args.file, args.interval)
         if args.command == "report":
             return _report(cfg, args)
+        if args.command == "verify":
+            return _verify(cfg)
         if args.action == "add":
             return _maint_add(cfg, args)
         return _maint_list(cfg)
@@ -212,6 +215,26 @@ def _import(cfg: Config, path: Path, interval_text: str | None) -> int:
 
 def _dur(seconds: float) -> str:
     return format_duration(round(seconds)) if seconds >= 1 else f"{seconds:.1f}s"
+
+
+def _verify(cfg: Config) -> int:
+    """Walk the chain read-only; 0 intact, 1 naming the first record that was changed,
+    deleted or inserted outside slaprobe."""
+    path = config.database_path(cfg)
+    if not path.exists():
+        print(f"slaprobe: {path}: no database to verify", file=sys.stderr)
+        return EXIT_INPUT
+    store = Store(path, read_only=True)
+    try:
+        verdict = store.verify()
+    finally:
+        store.close()
+    if not verdict.ok:
+        print(f"slaprobe: history of {path} is NOT intact: {verdict.problem}", file=sys.stderr)
+        return EXIT_DOWN
+    print(f"history of {path} intact: {verdict.records} chain records, {verdict.checks} "
+          f"checks; head {verdict.head}")
+    return 0
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from slaprobe import chainstore
 from slaprobe.core.maintenance import Seen, version_key
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
@@ -24,7 +26,7 @@ from slaprobe.core.terms import Terms, TermsHistory, Version
 from slaprobe.core.timefmt import iso
 from slaprobe.core.timeline import History, OpenRun
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 _T = TypeVar("_T")
 
@@ -93,8 +95,38 @@ def _v6(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE terms (since REAL NOT NULL, body TEXT NOT NULL)")
 
 
+def _v7(db: sqlite3.Connection) -> None:
+    """The hash chain: checks get their insertion number `n` (the table is rebuilt,
+    existing rows numbered in (target, at) order) and every existing row becomes the
+    chain's first records: its checks as blocks, then each first-seen window, then
+    each terms version."""
+    _script(db, """
+        ALTER TABLE checks RENAME TO checks_v6;
+        CREATE TABLE checks (
+            n INTEGER PRIMARY KEY AUTOINCREMENT,
+            target TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL,
+            latency REAL, status INTEGER, error TEXT, interval REAL NOT NULL,
+            network INTEGER NOT NULL DEFAULT 0, unknown INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (target, at)
+        );
+        INSERT INTO checks (target, at, ok, latency, status, error, interval, network, unknown)
+            SELECT target, at, ok, latency, status, error, interval, network, unknown
+            FROM checks_v6 ORDER BY target, at;
+        DROP TABLE checks_v6
+    """)
+    db.execute(chainstore.SCHEMA)
+    top = db.execute("SELECT max(n) FROM checks").fetchone()[0]
+    if top:
+        chainstore.chain_range(db, 1, int(top))
+    for row in db.execute(chainstore.TABLES["maintenance_seen"][0] + " ORDER BY first_seen, key"
+                          ).fetchall():
+        chainstore.append(db, "maintenance_seen", chainstore.seen_payload(row), at=row[6])
+    for row in db.execute(chainstore.TABLES["terms"][0] + " ORDER BY rowid").fetchall():
+        chainstore.append(db, "terms", chainstore.terms_payload(row), at=row[1])
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
 }
 
 _INSERT_CHECK = (
@@ -253,6 +285,7 @@ class Store:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._blocks = chainstore.BlockWriter()
         self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
@@ -311,36 +344,51 @@ class Store:
         transaction. The store folds for itself from what it holds, so its spans
         always agree with its checks, whatever else wrote in between (an import)."""
         with self._tx():
-            folding: dict[str, History] = {}
-            rebuild: set[str] = set()
-            for c in checks:
-                cur = self._db.execute(
-                    _INSERT_CHECK, _check_row(c),
+            try:
+                self._write(checks)
+            except BaseException:
+                self._blocks.reset()  # the transaction rolls back: so does the open block
+                raise
+
+    def _write(self, checks: Sequence[Check]) -> None:
+        folding: dict[str, History] = {}
+        rebuild: set[str] = set()
+        lo = hi = 0
+        last_at = -math.inf
+        for c in checks:
+            cur = self._db.execute(
+                _INSERT_CHECK, _check_row(c),
+            )
+            if cur.rowcount:
+                hi = int(cur.lastrowid or 0)
+                lo = lo or hi
+                last_at = max(last_at, c.at)
+            if not cur.rowcount or c.target in rebuild:
+                continue
+            h = folding.get(c.target)
+            if h is None:
+                h = folding[c.target] = self._tail(c.target)
+            try:
+                closed = h.add(c)
+            except ValueError:  # older than the stored timeline: refold from the checks
+                rebuild.add(c.target)
+                continue
+            if closed is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
+                    (c.target, closed[0], closed[1], int(closed[2])),
                 )
-                if not cur.rowcount or c.target in rebuild:
-                    continue
-                h = folding.get(c.target)
-                if h is None:
-                    h = folding[c.target] = self._tail(c.target)
-                try:
-                    closed = h.add(c)
-                except ValueError:  # older than the stored timeline: refold from the checks
-                    rebuild.add(c.target)
-                    continue
-                if closed is not None:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
-                        (c.target, closed[0], closed[1], int(closed[2])),
-                    )
-            for target, h in folding.items():
-                if target not in rebuild and h.open is not None:
-                    r = h.open
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
-                        (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
-                    )
-            for target in rebuild:
-                _rebuild(self._db, target)
+        for target, h in folding.items():
+            if target not in rebuild and h.open is not None:
+                r = h.open
+                self._db.execute(
+                    "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
+                    (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
+                )
+        for target in rebuild:
+            _rebuild(self._db, target)
+        if hi:
+            self._blocks.add(self._db, lo, hi, last_at, at=last_at)
 
     def _tail(self, target: str) -> History:
         """The end of a target's stored timeline: its last span and its open run."""
@@ -438,10 +486,13 @@ class Store:
             raise ImportConflict(
                 line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
                       f"{iso(end)}): an import fills only unknown time")
+        before = _last_n(db)
         inserted = db.execute(
             "INSERT INTO checks (target, at, ok, latency, status, error, interval, network,"
             " unknown) SELECT target, at, ok, latency, status, error, interval, network, unknown"
             " FROM temp.imp ORDER BY target, at").rowcount
+        if inserted:  # one transaction: the new rows are numbered before+1 .. before+inserted
+            chainstore.chain_range(db, before + 1, before + inserted)
         filled: dict[str, Filled] = {}
         for target, lo, hi, seconds in db.execute(_FILLED).fetchall():
             filled[target] = Filled(start=lo, end=hi, seconds=seconds)
@@ -461,11 +512,34 @@ class Store:
         return int(row[0]) if row else 0
 
     def prune(self, before: float) -> int:
-        """Delete checks and spans older than `before`; returns checks deleted."""
+        """Delete the blocks of checks whose checks all started before `before` (a
+        checkpoint in the chain names them, so the rest stays verifiable) and spans
+        that ended before it; returns checks deleted."""
         with self._tx():
-            n = self._db.execute("DELETE FROM checks WHERE at < ?", (before,)).rowcount
+            n = chainstore.prune(self._db, before, at=before)
             self._db.execute('DELETE FROM spans WHERE "end" < ?', (before,))
         return int(n)
+
+    # --- the hash chain -------------------------------------------------------------
+
+    def append_record(self, kind: str, payload: Mapping[str, Any], now: float) -> int:
+        """Append a record that lives in the chain only (see `chainstore`); its seq."""
+        with self._tx():
+            return chainstore.append(self._db, kind, payload, at=now)
+
+    def records(self, kind: str) -> list[tuple[int, float, dict[str, Any]]]:
+        with self._lock:
+            return chainstore.records(self._db, kind)
+
+    def verify(self, *, since_seq: int = 0) -> chainstore.Verdict:
+        """Walk the chain in one read transaction (a consistent snapshot; the writer
+        is not blocked: WAL)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                return chainstore.verify(self._db, since_seq=since_seq)
+            finally:
+                self._db.execute("ROLLBACK")
 
     # --- SLA terms ----------------------------------------------------------------
 
@@ -484,7 +558,9 @@ class Store:
             row = self._db.execute(
                 "SELECT body FROM terms ORDER BY rowid DESC LIMIT 1").fetchone()
             if row is None or row[0] != body:
-                self._db.execute("INSERT INTO terms VALUES (?, ?)", (now, body))
+                cur = self._db.execute("INSERT INTO terms VALUES (?, ?)", (now, body))
+                chainstore.append(self._db, "terms", chainstore.terms_payload(
+                    (cur.lastrowid, now, body)), at=now)
             return TermsHistory(self._terms())
 
     def terms_history(self) -> list[Version]:
@@ -533,11 +609,13 @@ class Store:
                                          first_seen=now))
             return out
         with self._tx():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO maintenance_seen VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(version_key(s), s.id, s.start, s.end, s.announced, _targets_json(s.targets), now)
-                 for s in specs],
-            )
+            for s in specs:
+                row = (version_key(s), s.id, s.start, s.end, s.announced,
+                       _targets_json(s.targets), now)
+                if self._db.execute("INSERT OR IGNORE INTO maintenance_seen VALUES"
+                                    " (?, ?, ?, ?, ?, ?, ?)", row).rowcount:
+                    chainstore.append(self._db, "maintenance_seen", chainstore.seen_payload(row),
+                                      at=now)
             return self._seen({s.id for s in specs})
 
     def _seen(self, ids: Iterable[str]) -> dict[str, list[Seen]]:
@@ -559,6 +637,12 @@ class Store:
 def _spec_of(v: Seen) -> MaintenanceSpec:
     return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
                            targets=v.targets, reason="", source="")
+
+
+def _last_n(db: sqlite3.Connection) -> int:
+    """The last insertion number given out (AUTOINCREMENT never gives one twice)."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _targets_json(targets: tuple[str, ...] | None) -> str | None:

@@ -284,18 +284,31 @@ class TestImport:
 class TestPrune:
     """Retention."""
 
-    def test_prune(self, store: Store) -> None:
-        """prune deletes checks and spans older than the cutoff, keeps the rest."""
+    def test_prune(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        """prune deletes the blocks of checks all older than the cutoff and the spans
+        that ended before it, keeps the rest; the chain stays verifiable."""
+        monkeypatch.setattr(store_mod.chainstore, "BLOCK_CHECKS", 5)
         checks = make_checks("app", "11110000111100001111")
-        store.write(writes(checks))
-        cutoff = T0 + 300
+        batch = writes(checks)
+        for i in range(0, len(batch), 5):
+            store.write(batch[i:i + 5])
+        cutoff = T0 + 330  # the third block (checks 10..14) straddles it: kept whole
         deleted = store.prune(cutoff)
         assert deleted == 10
+        assert store.verify().ok
         assert store.checks("app", 0, float("inf")) == checks[10:]
         spans, open_run = snapshot(store.load("app", 0))
         assert all(end >= cutoff for _, end, _ in spans)
         assert spans == [s for s in snapshot(fold(checks))[0] if s[1] >= cutoff]
         assert open_run == fold(checks).open
+
+    def test_prune_waits_for_a_whole_block(self, store: Store) -> None:
+        """A block with a check inside retention is kept whole (the chain covers it)."""
+        store.write(writes(make_checks("app", "1010")))
+        assert store.prune(T0 + 60) == 0
+        assert store.prune(T0 + 91) == 4
+        assert store.count_checks() == 0
+        assert store.verify().ok
 
     def test_prune_nothing(self, store: Store) -> None:
         """A cutoff before all history deletes nothing."""

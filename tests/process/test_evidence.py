@@ -217,3 +217,27 @@ url = "{url}/"
     assert {m["id"]: m["status"] for m in rep["maintenance"]} == {
         "late": "late_notice", "later": "excused"}
     assert [t["maintenance_notice_seconds"] for t in rep["terms"]] == [172800.0, 10.0]
+
+
+def test_verify_exits_1_naming_the_edited_row(tmp_path: Path) -> None:
+    """`slaprobe verify`: 0 on an intact history; 1 naming the record after an edit with
+    the sqlite3 module; a report still reads."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "60s"
+""")
+    rows = [f"app,2026-10-01T00:{m:02d}:00Z,{int(m != 3)}" for m in range(10)]
+    (tmp_path / "h.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+    assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "intact: 2 chain records, 10 checks; head " in r.stdout
+    with sqlite3.connect(tmp_path / "history.db") as c:
+        c.execute("UPDATE checks SET ok = 1 WHERE ok = 0")
+    r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 1
+    assert "is NOT intact: chain record #2 (checks, written 2026-10-01T00:09:00Z), checks n " \
+           "1..10 (app, 2026-10-01T00:00:00Z .. 2026-10-01T00:09:00Z): a check changed " \
+           "outside slaprobe" in r.stderr

@@ -1,0 +1,326 @@
+"""The hash chain in SQLite: appending records, blocks of checks, verification.
+
+Every record is a row of `chain` (seq, kind, at, lo, hi, count, last_at, content,
+payload, prev, digest); `digest` covers the other fields and `prev`, the digest of
+the record before (see `slaprobe.core.chain`).
+
+Appending a record of any kind (the generic API, for acknowledgements and any later
+kind): inside the transaction that writes the record's own rows, call
+
+    chainstore.append(db, "ack", {"incident": "inc-...", "at": t, "by": "alice"}, at=now)
+
+The payload is kept in the chain row as canonical JSON and covered by the digest, so a
+kind whose record lives only in the chain needs no table: `Store.append_record(kind,
+payload, now)` appends in its own transaction and `Store.records(kind)` reads them
+back. A kind with a table of its own (maintenance first-seen, terms) also appends its
+row as the payload; `verify` then checks the table against the chain (`TABLES`).
+
+Checks: each row has `n`, its insertion number. A *block* of checks is one record
+covering n in [lo, hi]. A write batch extends the open block (the chain's last record)
+in the same transaction as the checks, so a crash leaves the chain valid; a block
+closes at BLOCK_CHECKS checks or when any other record is appended. Its content digest
+is SHA-256 over one line per check (`_LINES`: integers and quoted text only, so every
+SQLite version writes the same text). Pruning deletes whole blocks whose checks are
+all past retention and appends a `checkpoint` naming them, so the rest stays
+verifiable. Hand-written: no library keeps a hash chain inside a SQLite database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slaprobe.core.chain import GENESIS, canonical, content_digest, record_digest
+from slaprobe.core.timefmt import iso
+
+BLOCK_CHECKS = 4096
+BLOCK_SECONDS = 3600.0  # a block also closes when its checks span an hour
+CHECKS = "checks"
+CHECKPOINT = "checkpoint"
+_LINES = (  # one line per check, in n order
+    "SELECT count(*), group_concat(line, char(10)) FROM (SELECT"
+    " n || ',' || quote(target) || ',' || CAST(at * 1000000 AS INTEGER) || ',' || ok"
+    " || ',' || coalesce(CAST(latency * 1000000 AS INTEGER), '-') || ',' || coalesce(status, '-')"
+    " || ',' || quote(error) || ',' || CAST(interval * 1000000 AS INTEGER) || ',' || network"
+    " || ',' || unknown"
+    " AS line FROM checks WHERE n BETWEEN ? AND ? ORDER BY n)")
+
+SCHEMA = """
+    CREATE TABLE chain (
+        seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at REAL NOT NULL,
+        lo INTEGER, hi INTEGER, count INTEGER NOT NULL, last_at REAL,
+        content TEXT NOT NULL, payload TEXT, prev TEXT NOT NULL, digest TEXT NOT NULL
+    )
+"""
+
+
+def tail(db: sqlite3.Connection) -> tuple[int, str]:
+    """(seq, digest) of the last record; (0, GENESIS) for an empty chain."""
+    row = db.execute("SELECT seq, digest FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def append(db: sqlite3.Connection, kind: str, payload: Mapping[str, Any], *, at: float) -> int:
+    """Append one record carrying `payload`; returns its seq. Call inside a transaction."""
+    if kind == CHECKS:
+        raise ValueError("checks are chained by blocks (BlockWriter), not by append")
+    seq, prev = tail(db)
+    seq += 1
+    text = canonical(payload)
+    content = content_digest(text)
+    digest = record_digest(prev, (seq, kind, at, None, None, 0, None, content))
+    db.execute("INSERT INTO chain VALUES (?, ?, ?, NULL, NULL, 0, NULL, ?, ?, ?, ?)",
+               (seq, kind, at, content, text, prev, digest))
+    return seq
+
+
+def records(db: sqlite3.Connection, kind: str) -> list[tuple[int, float, dict[str, Any]]]:
+    """(seq, at, payload) of every record of a kind, in chain order."""
+    return [(seq, at, json.loads(p)) for seq, at, p in db.execute(
+        "SELECT seq, at, payload FROM chain WHERE kind = ? ORDER BY seq", (kind,))]
+
+
+def lines(db: sqlite3.Connection, lo: int, hi: int) -> tuple[int, str]:
+    count, text = db.execute(_LINES, (lo, hi)).fetchone()
+    return int(count), text or ""
+
+
+@dataclass(slots=True)
+class _Open:
+    seq: int
+    at: float
+    lo: int
+    hi: int
+    count: int
+    last_at: float
+    prev: str
+    digest: str
+    hasher: Any
+
+
+class BlockWriter:
+    """Extends the open block of checks; one per connection that writes checks."""
+
+    def __init__(self) -> None:
+        self._open: _Open | None = None
+
+    def reset(self) -> None:
+        """Forget the open block (after a rolled-back transaction)."""
+        self._open = None
+
+    def add(self, db: sqlite3.Connection, lo: int, hi: int, last_at: float, *, at: float,
+            ) -> None:
+        """Chain the checks just inserted with n in [lo, hi] (inside that transaction)."""
+        if hi < lo:
+            return
+        count, text = lines(db, lo, hi)
+        seq, prev = tail(db)
+        ob = self._open
+        if (ob is None or ob.seq != seq or ob.digest != prev or ob.hi + 1 != lo
+                or ob.count + count > BLOCK_CHECKS or last_at - ob.at >= BLOCK_SECONDS):
+            ob = _Open(seq=seq + 1, at=at, lo=lo, hi=hi, count=count, last_at=last_at,
+                       prev=prev, digest="", hasher=hashlib.sha256(text.encode()))
+            content = ob.hasher.hexdigest()
+            ob.digest = record_digest(
+                prev, (ob.seq, CHECKS, at, lo, hi, count, last_at, content))
+            db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                       (ob.seq, CHECKS, at, lo, hi, count, last_at, content, prev, ob.digest))
+        else:
+            ob.hasher.update(b"\n" + text.encode())
+            ob.hi, ob.count, ob.last_at = hi, ob.count + count, max(ob.last_at, last_at)
+            content = ob.hasher.hexdigest()
+            ob.digest = record_digest(ob.prev, (ob.seq, CHECKS, ob.at, ob.lo, ob.hi, ob.count,
+                                                ob.last_at, content))
+            db.execute("UPDATE chain SET hi = ?, count = ?, last_at = ?, content = ?, digest = ?"
+                       " WHERE seq = ?", (ob.hi, ob.count, ob.last_at, content, ob.digest, ob.seq))
+        self._open = ob
+
+
+def chain_range(db: sqlite3.Connection, lo: int, hi: int) -> None:
+    """Chain checks n in [lo, hi] as closed blocks of at most BLOCK_CHECKS (imports,
+    migration); each record's time is its latest check's."""
+    for a in range(lo, hi + 1, BLOCK_CHECKS):
+        b = min(a + BLOCK_CHECKS - 1, hi)
+        count, text = lines(db, a, b)
+        if not count:
+            continue
+        last_at = db.execute("SELECT max(at) FROM checks WHERE n BETWEEN ? AND ?",
+                             (a, b)).fetchone()[0]
+        seq, prev = tail(db)
+        content = content_digest(text)
+        digest = record_digest(
+            prev, (seq + 1, CHECKS, last_at, a, b, count, last_at, content))
+        db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                   (seq + 1, CHECKS, last_at, a, b, count, last_at, content, prev, digest))
+
+
+def prune(db: sqlite3.Connection, before: float, *, at: float) -> int:
+    """Delete every block of checks whose checks all started before `before`, with a
+    checkpoint naming them; returns the checks deleted. Call inside a transaction."""
+    done = pruned_blocks(db)
+    blocks = [(seq, lo, hi) for seq, lo, hi in db.execute(
+        "SELECT seq, lo, hi FROM chain WHERE kind = ? AND last_at < ? ORDER BY seq",
+        (CHECKS, before)) if seq not in done]
+    if not blocks:
+        return 0
+    deleted = 0
+    for _, lo, hi in blocks:
+        deleted += db.execute("DELETE FROM checks WHERE n BETWEEN ? AND ?", (lo, hi)).rowcount
+    append(db, CHECKPOINT, {"before": before, "blocks": [b[0] for b in blocks],
+                            "checks": deleted}, at=at)
+    return deleted
+
+
+def pruned_blocks(db: sqlite3.Connection) -> set[int]:
+    return {seq for _, _, p in records(db, CHECKPOINT) for seq in p["blocks"]}
+
+
+# --- verification ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    problem: str
+    records: int
+    checks: int
+    head: str
+
+
+# tables whose rows are also chained as payloads: kind -> (query of rows as payloads, key)
+TABLES: dict[str, tuple[str, str]] = {
+    "maintenance_seen": (
+        'SELECT key, id, start, "end", announced, targets, first_seen FROM maintenance_seen',
+        "key"),
+    "terms": ("SELECT rowid, since, body FROM terms", "rowid"),
+}
+
+
+def seen_payload(row: tuple[Any, ...]) -> dict[str, Any]:
+    key, mid, start, end, announced, targets, first_seen = row
+    return {"key": key, "id": mid, "start": start, "end": end, "announced": announced,
+            "targets": targets, "first_seen": first_seen}
+
+
+def terms_payload(row: tuple[Any, ...]) -> dict[str, Any]:
+    rowid, since, body = row
+    return {"rowid": rowid, "since": since, "body": body}
+
+
+_PAYLOAD = {"maintenance_seen": seen_payload, "terms": terms_payload}
+
+
+def _walk(db: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    cur = db.execute("SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev,"
+                     " digest FROM chain ORDER BY seq")
+    while rows := cur.fetchmany(10000):
+        yield from rows
+
+
+def _name(kind: str, seq: int, at: float) -> str:
+    return f"chain record #{seq} ({kind}, written {iso(at)})"
+
+
+def verify(db: sqlite3.Connection, *, since_seq: int = 0) -> Verdict:
+    """Walk the chain (from record `since_seq` on) and everything it covers; the first
+    problem found names the record or row."""
+    prev, expect = GENESIS, 1
+    if since_seq > 1:
+        row = db.execute("SELECT seq, prev FROM chain WHERE seq >= ? ORDER BY seq LIMIT 1",
+                         (since_seq,)).fetchone()
+        if row is not None:
+            expect, prev = int(row[0]), str(row[1])
+    n_records = n_checks = 0
+    blocks: list[tuple[int, float, int, int, int, str]] = []
+    payloads: dict[str, list[tuple[int, float, dict[str, Any]]]] = {k: [] for k in TABLES}
+    pruned: set[int] = set()
+    head = prev
+
+    def fail(problem: str) -> Verdict:
+        return Verdict(False, problem, n_records, n_checks, head)
+
+    for seq, kind, at, lo, hi, count, last_at, content, payload, prev_s, digest in _walk(db):
+        if seq < expect:
+            continue
+        if seq != expect:
+            return fail(f"chain record #{expect} is missing: deleted outside slaprobe")
+        if record_digest(prev_s, (seq, kind, at, lo, hi, count, last_at, content)) != digest:
+            return fail(f"{_name(kind, seq, at)} was changed outside slaprobe")
+        if prev_s != prev:
+            return fail(f"{_name(kind, seq, at)} does not follow #{seq - 1}: a record was "
+                        "deleted or inserted outside slaprobe")
+        if kind != CHECKS:
+            if payload is None or content_digest(payload) != content:
+                return fail(f"{_name(kind, seq, at)} was changed outside slaprobe (payload)")
+            data = json.loads(payload)
+            if kind in payloads:
+                payloads[kind].append((seq, at, data))
+            if kind == CHECKPOINT:
+                pruned.update(data["blocks"])
+        else:
+            blocks.append((seq, at, lo, hi, count, content))
+        prev = head = digest
+        expect += 1
+        n_records += 1
+    for seq, at, lo, hi, count, content in blocks:
+        found, text = lines(db, lo, hi)
+        if seq in pruned:
+            if found:
+                return fail(f"{_name(CHECKS, seq, at)} was pruned, but {found} checks with "
+                            f"n {lo}..{hi} are back: inserted outside slaprobe")
+            continue
+        n_checks += found
+        if found == count and content_digest(text) == content:
+            continue
+        where = _block_where(db, lo, hi)
+        if found < count:
+            what = f"{count - found} of its {count} checks deleted"
+        elif found > count:
+            what = f"{found - count} checks inserted"
+        else:
+            what = "a check changed"
+        return fail(f"{_name(CHECKS, seq, at)}, checks n {lo}..{hi}{where}: {what} outside "
+                    "slaprobe")
+    if since_seq <= 1:
+        top = db.execute("SELECT max(hi) FROM chain WHERE kind = ?", (CHECKS,)).fetchone()[0]
+        stray = db.execute(
+            "SELECT n, target, at FROM checks WHERE n > ? OR n IS NULL ORDER BY n LIMIT 1",
+            (top or 0,)).fetchone()
+        if stray is not None:
+            return fail(f"check {stray[1]} at {iso(stray[2])} (n {stray[0]}) is in no chain "
+                        "record: inserted outside slaprobe")
+        for kind, (query, key) in TABLES.items():
+            problem = _cross_check(db, kind, query, key, payloads[kind])
+            if problem:
+                return fail(problem)
+    return Verdict(True, "", n_records, n_checks, head)
+
+
+def _block_where(db: sqlite3.Connection, lo: int, hi: int) -> str:
+    row = db.execute("SELECT group_concat(DISTINCT target), min(at), max(at) FROM checks"
+                     " WHERE n BETWEEN ? AND ?", (lo, hi)).fetchone()
+    if row is None or row[0] is None:
+        return ""
+    return f" ({row[0]}, {iso(row[1])} .. {iso(row[2])})"
+
+
+def _cross_check(db: sqlite3.Connection, kind: str, query: str, key: str,
+                 chained: list[tuple[int, float, dict[str, Any]]]) -> str:
+    rows = {r[key]: r for r in (_PAYLOAD[kind](row) for row in db.execute(query))}
+    by_key = {p[key]: (seq, at, p) for seq, at, p in chained}
+    for k, (seq, at, p) in by_key.items():
+        row = rows.get(k)
+        if row is None:
+            return f"{kind} row {k!r} of {_name(kind, seq, at)} was deleted outside slaprobe"
+        if row != p:
+            fields = sorted(f for f in p if row.get(f) != p.get(f))
+            return (f"{kind} row {k!r} was changed outside slaprobe ({', '.join(fields)} "
+                    f"differ from {_name(kind, seq, at)})")
+    extra = sorted(rows.keys() - by_key.keys(), key=str)
+    if extra:
+        return f"{kind} row {extra[0]!r} is in no chain record: inserted outside slaprobe"
+    return ""
