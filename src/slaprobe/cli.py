@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from slaprobe import __version__, announcements, config, daemon, logs, prober, report
+from slaprobe import __version__, announcements, config, daemon, logs, prober, report, statements
 from slaprobe.config import ConfigError, default_path, load
 from slaprobe.core import csvout, daily
 from slaprobe.core.importer import CsvError, iter_csv
@@ -227,6 +229,15 @@ def _verify(cfg: Config) -> int:
     store = Store(path, read_only=True)
     try:
         verdict = store.verify()
+        if verdict.ok:
+            terms = announcements.terms(store, cfg, time.time())
+            for month, text in sorted(statements.stored(store).items()):
+                problem = statements.recheck(store, month, text, terms)
+                if problem:
+                    verdict = dataclasses.replace(
+                        verdict, ok=False, problem=f"the statement of {month} does not match "
+                                                   f"the history: {problem}")
+                    break
     finally:
         store.close()
     if not verdict.ok:
@@ -246,10 +257,19 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     store, windows = _open(cfg, read_only=True)
     try:
+        statement = statements.stored(store).get(args.month or "")
         since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
         tracker = report.load_tracker(cfg, store, since, windows, now)
     finally:
         store.close()
+    if statement is not None and args.format in ("json", "text", "markdown"):
+        if args.format == "json":  # a closed month: its statement, byte for byte
+            sys.stdout.write(statement)
+        else:
+            render_stmt = {"markdown": report.render_markdown, "text": report.render_text}
+            sys.stdout.write(render_stmt[args.format](json.loads(statement),
+                                                      cfg.daemon.service))
+        return 0
     rep = report.build(cfg, tracker, a, b, now)
     if args.format == "csv":
         sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))

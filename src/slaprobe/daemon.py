@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import signal
 import sqlite3
 import time
@@ -20,11 +21,21 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from slaprobe import announcements, config, exposition, logs, prober, sdnotify, server
+from slaprobe import (
+    announcements,
+    config,
+    exposition,
+    logs,
+    prober,
+    sdnotify,
+    server,
+    statements,
+)
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import ConfigError, load
 from slaprobe.core.model import Attempt, Check, ErrorKind, State
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
+from slaprobe.core.timefmt import month_start
 from slaprobe.core.timeline import History
 from slaprobe.core.tracker import Tracker
 from slaprobe.feedfetch import FeedCache
@@ -72,6 +83,8 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.ready = False
         self.generation = 0
+        self.written_upto = -math.inf  # the latest check written (months close after it)
+        self.closed_upto = -math.inf  # months ending by this have their statements
         self.maint_mtime: float | None = None
         self._static: list[MaintenanceSpec] = list(cfg.maintenance)
         self.scheduler = Scheduler(
@@ -132,6 +145,7 @@ class Daemon:
         self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
         self._session = aiohttp.ClientSession()
         await self.refresh_maintenance(fetch_feeds=False)
+        await self._close_months(self.clock.now())
         for spec in cfg.targets:
             self._schedule_target(spec)
         for spec in cfg.controls:
@@ -314,6 +328,7 @@ class Daemon:
                 async with self._write_lock:
                     await self._write(batch, final=done)
                     del self._unwritten[:len(batch)]  # batches leave the queue in order
+                    self.written_upto = max(self.written_upto, *(c.at for c in batch))
             self.metrics.store_pending.set(self.queue.qsize())
 
     async def _write(self, batch: list[Check], *, final: bool) -> None:
@@ -360,12 +375,25 @@ class Daemon:
                 if gen != self.generation:
                     self.generation = gen
                     await self._reload_histories()
+                if month_start(self.written_upto) > self.closed_upto:
+                    await self._close_months(self.written_upto)
                 if time.monotonic() - started - last_prune >= PRUNE_EVERY:
                     last_prune = time.monotonic() - started
                     await self._prune()
                 self.repeats.recovered("housekeeping", "housekeeping_recovered")
             except Exception as e:  # keep housekeeping alive; the error is visible in logs
                 self.repeats.failed("housekeeping", "housekeeping_failed", error=repr(e))
+
+    async def _close_months(self, upto: float) -> None:
+        """Chain the statement of every month that ended by `upto` (a check after its end
+        was written, or start-up) and has none."""
+        assert self.store is not None and self.tracker is not None
+        windows = list(self.tracker.maintenance)
+        done = await asyncio.to_thread(
+            statements.close, self.store, self.cfg, windows, self.clock.now(), upto=upto)
+        self.closed_upto = month_start(upto)
+        for month in done:
+            self.log.info("statement_stored", month=month)
 
     async def _prune(self) -> None:
         assert self.store is not None and self.tracker is not None

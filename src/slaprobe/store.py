@@ -23,7 +23,7 @@ from slaprobe.core.maintenance import Seen, version_key
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.terms import Terms, TermsHistory, Version
-from slaprobe.core.timefmt import iso
+from slaprobe.core.timefmt import iso, month_range
 from slaprobe.core.timeline import History, OpenRun
 
 SCHEMA_VERSION = 7
@@ -486,6 +486,12 @@ class Store:
             raise ImportConflict(
                 line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
                       f"{iso(end)}): an import fills only unknown time")
+        for month, (a, b) in _statement_months(db):
+            row = db.execute("SELECT line, target, at FROM temp.imp WHERE at >= ? AND at < ?"
+                             " ORDER BY line LIMIT 1", (a, b)).fetchone()
+            if row is not None:
+                raise ImportConflict(row[0], f"{row[1]} at {iso(row[2])} is in {month}, a closed "
+                                             "month with a statement: its history is final")
         before = _last_n(db)
         inserted = db.execute(
             "INSERT INTO checks (target, at, ok, latency, status, error, interval, network,"
@@ -530,6 +536,15 @@ class Store:
     def records(self, kind: str) -> list[tuple[int, float, dict[str, Any]]]:
         with self._lock:
             return chainstore.records(self._db, kind)
+
+    def first_check_at(self) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT min(at) FROM checks").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def pruned_since(self, at: float) -> bool:
+        """Whether pruning may have deleted checks at or after `at`."""
+        return any(p["before"] > at for _, _, p in self.records(chainstore.CHECKPOINT))
 
     def verify(self, *, since_seq: int = 0) -> chainstore.Verdict:
         """Walk the chain in one read transaction (a consistent snapshot; the writer
@@ -637,6 +652,11 @@ class Store:
 def _spec_of(v: Seen) -> MaintenanceSpec:
     return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
                            targets=v.targets, reason="", source="")
+
+
+def _statement_months(db: sqlite3.Connection) -> list[tuple[str, tuple[float, float]]]:
+    months = sorted({p["month"] for _, _, p in chainstore.records(db, "statement")})
+    return [(m, month_range(m)) for m in months]
 
 
 def _last_n(db: sqlite3.Connection) -> int:
