@@ -224,7 +224,7 @@ def _verify(cfg: Config) -> int:
     deleted or inserted outside slaprobe."""
     path = config.database_path(cfg)
     if not path.exists():
-        print(f"slaprobe: {path}: no database to verify", file=sys.stderr)
+        logs.error_lines([f"slaprobe: {path}: no database to verify"])
         return EXIT_INPUT
     store = Store(path, read_only=True)
     try:
@@ -241,7 +241,7 @@ def _verify(cfg: Config) -> int:
     finally:
         store.close()
     if not verdict.ok:
-        print(f"slaprobe: history of {path} is NOT intact: {verdict.problem}", file=sys.stderr)
+        logs.error_lines([f"slaprobe: history of {path} is NOT intact: {verdict.problem}"])
         return EXIT_DOWN
     print(f"history of {path} intact: {verdict.records} chain records, {verdict.checks} "
           f"checks; head {verdict.head}")

@@ -480,18 +480,18 @@ class Store:
         db = self._db
         db.execute(_DROP_DUPLICATES_IN_FILE)
         db.execute(_DROP_STORED_DUPLICATES)
-        clash = db.execute(_IMPORT_CONFLICT).fetchone()
-        if clash is not None:
-            line, target, at, start, end = clash
-            raise ImportConflict(
-                line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
-                      f"{iso(end)}): an import fills only unknown time")
         for month, (a, b) in _statement_months(db):
             row = db.execute("SELECT line, target, at FROM temp.imp WHERE at >= ? AND at < ?"
                              " ORDER BY line LIMIT 1", (a, b)).fetchone()
             if row is not None:
                 raise ImportConflict(row[0], f"{row[1]} at {iso(row[2])} is in {month}, a closed "
                                              "month with a statement: its history is final")
+        clash = db.execute(_IMPORT_CONFLICT).fetchone()
+        if clash is not None:
+            line, target, at, start, end = clash
+            raise ImportConflict(
+                line, f"{target} at {iso(at)} overlaps a recorded check ({iso(start)} .. "
+                      f"{iso(end)}): an import fills only unknown time")
         before = _last_n(db)
         inserted = db.execute(
             "INSERT INTO checks (target, at, ok, latency, status, error, interval, network,"

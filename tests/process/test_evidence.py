@@ -241,3 +241,49 @@ interval = "60s"
     assert "is NOT intact: chain record #2 (checks, written 2026-10-01T00:09:00Z), checks n " \
            "1..10 (app, 2026-10-01T00:00:00Z .. 2026-10-01T00:09:00Z): a check changed " \
            "outside slaprobe" in r.stderr
+
+
+async def test_statement_is_byte_identical_across_restart_and_config_change(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """The daemon closes a past month at start-up: `report --month` then returns that
+    statement byte for byte after a config change and a restart; verify says intact;
+    an import into the month is refused."""
+    url, _ = target
+    port = free_port()
+    targets = f"""
+[[targets]]
+name = "app"
+url = "{url}/"
+interval = "60s"
+"""
+    cfg = write_config(tmp_path / "probe.toml", port=port, targets=targets)
+    rows = [f"app,2026-10-01T00:{m:02d}:00Z,{int(m % 7 != 3)}" for m in range(50)]
+    (tmp_path / "oct.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+    assert slaprobe("import", "oct.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    d = daemons(cfg, port)
+    await d.launch()
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+    assert '"month": "2026-10"' in d.logs() and "statement_stored" in d.logs()
+    args = ("report", "--config", str(cfg), "--month", "2026-10", "--format", "json")
+    first = slaprobe(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["targets"]["app"]["down_seconds"] == 7 * 60.0
+    cfg.write_text(cfg.read_text().replace("[defaults]", "[slo]\nobjective = 0.99\n\n[defaults]")
+                   .replace('interval = "60s"', 'interval = "1s"'))
+    d2 = daemons(cfg, port)
+    await d2.launch()
+    d2.signal(signal.SIGTERM)
+    assert d2.wait() == 0
+    again = slaprobe(*args, cwd=tmp_path)
+    assert again.stdout == first.stdout
+    text = slaprobe(*args[:-1], "text", cwd=tmp_path)
+    assert text.returncode == 0 and "objective 99.9%" in text.stdout
+    r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "late.csv").write_text("target,time,ok\napp,2026-10-20T00:00:00Z,1\n")
+    r = slaprobe("import", "late.csv", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "line 2: app at 2026-10-20T00:00:00Z is in 2026-10, a closed month with a " \
+           "statement" in r.stderr
