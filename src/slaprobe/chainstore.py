@@ -245,9 +245,9 @@ def terms_payload(row: tuple[Any, ...]) -> dict[str, Any]:
 _PAYLOAD = {"maintenance_seen": seen_payload, "terms": terms_payload}
 
 
-def _walk(db: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+def _walk(db: sqlite3.Connection, since: int) -> Iterator[tuple[Any, ...]]:
     cur = db.execute("SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev,"
-                     " digest FROM chain ORDER BY seq")
+                     " digest FROM chain WHERE seq >= ? ORDER BY seq", (since,))
     while rows := cur.fetchmany(10000):
         yield from rows
 
@@ -257,8 +257,9 @@ def _name(kind: str, seq: int, at: float) -> str:
 
 
 def verify(db: sqlite3.Connection, *, since_seq: int = 0) -> Verdict:
-    """Walk the chain (from record `since_seq` on) and everything it covers; the first
-    problem found names the record or row."""
+    """Walk the chain (from record `since_seq` on: the tail) and the checks its blocks
+    cover; check the rows in no block and the chained tables against the chain; the
+    first problem found names the record or row."""
     prev, expect = GENESIS, 1
     if since_seq > 1:
         row = db.execute("SELECT seq, prev FROM chain WHERE seq >= ? ORDER BY seq LIMIT 1",
@@ -267,16 +268,15 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0) -> Verdict:
             expect, prev = int(row[0]), str(row[1])
     n_records = n_checks = 0
     blocks: list[tuple[int, float, int, int, int, str]] = []
-    payloads: dict[str, list[tuple[int, float, dict[str, Any]]]] = {k: [] for k in TABLES}
-    pruned: set[int] = set()
+    payloads = {k: records(db, k) for k in TABLES}
+    pruned = pruned_blocks(db)
     head = prev
 
     def fail(problem: str) -> Verdict:
         return Verdict(False, problem, n_records, n_checks, head)
 
-    for seq, kind, at, lo, hi, count, last_at, content, payload, prev_s, digest in _walk(db):
-        if seq < expect:
-            continue
+    for seq, kind, at, lo, hi, count, last_at, content, payload, prev_s, digest in _walk(
+            db, expect):
         if seq != expect:
             return fail(f"chain record #{expect} is missing: deleted outside slaprobe")
         if record_digest(prev_s, (seq, kind, at, lo, hi, count, last_at, content)) != digest:
@@ -287,11 +287,6 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0) -> Verdict:
         if kind != CHECKS:
             if payload is None or content_digest(payload) != content:
                 return fail(f"{_name(kind, seq, at)} was changed outside slaprobe (payload)")
-            data = json.loads(payload)
-            if kind in payloads:
-                payloads[kind].append((seq, at, data))
-            if kind == CHECKPOINT:
-                pruned.update(data["blocks"])
         else:
             blocks.append((seq, at, lo, hi, count, content))
         prev = head = digest
@@ -317,18 +312,16 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0) -> Verdict:
             what = "a check changed"
         return fail(f"{_name(CHECKS, seq, at)}, checks n {lo}..{hi}{where}: {what} outside "
                     "slaprobe")
-    if since_seq <= 1:
-        top = db.execute("SELECT max(hi) FROM chain WHERE kind = ?", (CHECKS,)).fetchone()[0]
-        stray = db.execute(
-            "SELECT n, target, at FROM checks WHERE n > ? OR n IS NULL ORDER BY n LIMIT 1",
-            (top or 0,)).fetchone()
-        if stray is not None:
-            return fail(f"check {stray[1]} at {iso(stray[2])} (n {stray[0]}) is in no chain "
-                        "record: inserted outside slaprobe")
-        for kind, (query, key) in TABLES.items():
-            problem = _cross_check(db, kind, query, key, payloads[kind])
-            if problem:
-                return fail(problem)
+    top = db.execute("SELECT max(hi) FROM chain WHERE kind = ?", (CHECKS,)).fetchone()[0]
+    stray = db.execute("SELECT n, target, at FROM checks WHERE n > ? ORDER BY n LIMIT 1",
+                       (top or 0,)).fetchone()
+    if stray is not None:
+        return fail(f"check {stray[1]} at {iso(stray[2])} (n {stray[0]}) is in no chain "
+                    "record: inserted outside slaprobe")
+    for kind, (query, key) in TABLES.items():
+        problem = _cross_check(db, kind, query, key, payloads[kind])
+        if problem:
+            return fail(problem)
     return Verdict(True, "", n_records, n_checks, head)
 
 

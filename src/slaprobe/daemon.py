@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from slaprobe import (
     announcements,
+    chainstore,
     config,
     exposition,
     logs,
@@ -56,6 +57,21 @@ def horizon(cfg: Config) -> float:
     """How far back timelines are kept in memory: the longest window, a month, 3 days."""
     longest = max([length for _, length in cfg.slo.windows] + [31 * 86400.0, BURN_WINDOWS[-1][1]])
     return longest + 86400.0
+
+
+VERIFY_EVERY = 60.0
+VERIFY_FULL_EVERY = 86400.0
+
+
+def _verify_tail(path: Path, since: int) -> tuple[chainstore.Verdict, int]:
+    """Verify records from `since` on (the open block is re-read each time); the seq to
+    start from next time."""
+    reader = Store(path, read_only=True)
+    try:
+        verdict = reader.verify(since_seq=since)
+        return verdict, reader.chain_top()
+    finally:
+        reader.close()
 
 
 class Daemon:
@@ -153,6 +169,7 @@ class Daemon:
         self.watch.start()
         self._writer_task = asyncio.create_task(self._writer())
         self._spawn(self._housekeeping())
+        self._spawn(self._verify_loop())
         self._spawn(self._feeds_loop())
         self.metrics.reload_time.set(self.clock.now())
         self.ready = True
@@ -383,6 +400,30 @@ class Daemon:
                 self.repeats.recovered("housekeeping", "housekeeping_recovered")
             except Exception as e:  # keep housekeeping alive; the error is visible in logs
                 self.repeats.failed("housekeeping", "housekeeping_failed", error=repr(e))
+
+    async def _verify_loop(self) -> None:
+        """Verify the hash chain off the event loop, on a connection of its own (a read
+        transaction: the writer is never blocked): all of it at start-up and every
+        VERIFY_FULL_EVERY, else its tail (the records since the last one found intact)."""
+        path = self.store.path if self.store is not None else None
+        since, last_full = 0, time.monotonic()
+        while path is not None:
+            try:
+                verdict, top = await asyncio.to_thread(_verify_tail, path, since)
+            except (sqlite3.Error, OSError) as e:
+                self.log.error("history_verify_failed", error=str(e))
+            else:
+                if verdict.ok:
+                    self.metrics.history_verified.set(1)
+                    self.metrics.history_verified_time.set(self.clock.now())
+                    since = top
+                else:
+                    self.metrics.history_verified.set(0)
+                    self.log.error("history_tampered", problem=verdict.problem)
+                    since = 0  # keep looking at all of it until it is intact again
+            if time.monotonic() - last_full >= VERIFY_FULL_EVERY:
+                since, last_full = 0, time.monotonic()
+            await asyncio.sleep(VERIFY_EVERY)
 
     async def _close_months(self, upto: float) -> None:
         """Chain the statement of every month that ended by `upto` (a check after its end

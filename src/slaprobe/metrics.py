@@ -121,6 +121,15 @@ class Instruments:
             " by reason; their time is unknown, never down.", ["target", "reason"],
             registry=registry,
         )
+        self.history_verified = Gauge(
+            "slaprobe_history_verified", "1 if the last verification of the history's hash"
+            " chain found it intact, 0 if a record was changed, deleted or inserted outside"
+            " slaprobe.", registry=registry,
+        )
+        self.history_verified_time = Gauge(
+            "slaprobe_history_verified_timestamp_seconds",
+            "When the history's hash chain was last verified intact.", registry=registry,
+        )
         self.build_info = Gauge(
             "slaprobe_build_info", "Build information.", ["version"], registry=registry,
         )
@@ -132,7 +141,8 @@ class Instruments:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
-                  self.feed_errors, self.unknown_checks, self.build_info):
+                  self.feed_errors, self.unknown_checks, self.history_verified,
+                  self.history_verified_time, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:

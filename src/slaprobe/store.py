@@ -537,6 +537,11 @@ class Store:
         with self._lock:
             return chainstore.records(self._db, kind)
 
+    def chain_top(self) -> int:
+        """The seq of the chain's last record (0 when empty)."""
+        with self._lock:
+            return chainstore.tail(self._db)[0]
+
     def first_check_at(self) -> float | None:
         with self._lock:
             row = self._db.execute("SELECT min(at) FROM checks").fetchone()

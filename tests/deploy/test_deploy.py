@@ -62,6 +62,9 @@ CONTRACT_METRICS = frozenset(
         "slaprobe_build_info",
         "slaprobe_maintenance_feed_errors_total",
         "slaprobe_last_check_timestamp_seconds",
+        # the history's hash chain (issue 10)
+        "slaprobe_history_verified",
+        "slaprobe_history_verified_timestamp_seconds",
     }
 )
 HISTOGRAMS = ("slaprobe_probe_duration_seconds", "slaprobe_scheduler_lag_seconds")
