@@ -557,9 +557,16 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                return chainstore.verify(self._db, since_seq=since_seq)
+                return chainstore.verify(self._db, since_seq=since_seq, connect=self._reader)
             finally:
                 self._db.execute("ROLLBACK")
+
+    def _reader(self) -> sqlite3.Connection:
+        """Another read-only connection to this database (verify's worker threads)."""
+        db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
+                             check_same_thread=False, timeout=30)
+        db.execute("PRAGMA query_only = ON")
+        return db
 
     # --- SLA terms ----------------------------------------------------------------
 

@@ -175,3 +175,20 @@ def test_a_v4_database_upgrades_and_its_rows_become_the_first_block(tmp_path: Pa
         assert s.verify().ok
     tamper(path, "UPDATE checks SET ok = 0 WHERE n = 17")
     assert "chain record #1 (checks" in verdict(path).problem
+
+
+def test_blocks_checked_by_worker_threads_count_and_name_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many closed blocks are checked by two reader threads; the totals are exact and the
+    first broken block is named even when a later one is broken too."""
+    monkeypatch.setattr(chainstore, "BLOCK_CHECKS", 10)
+    path = tmp_path / "many.db"
+    with closing(Store(path)) as s:
+        for k in range(50):
+            s.write([Check(f"t{i}", T0 + k * 10.0, True, 10.0) for i in range(5)])
+        v = s.verify()
+        assert v.ok and v.checks == 250 and v.records == 25
+    tamper(path, "UPDATE checks SET ok = 0 WHERE n = 203")
+    tamper(path, "UPDATE checks SET ok = 0 WHERE n = 57")
+    assert "chain record #6 (checks" in verdict(path).problem
