@@ -44,17 +44,19 @@ CHECKS = "checks"
 CHECKPOINT = "checkpoint"
 # The columns of a block of checks, each concatenated (comma-separated, in n order) by
 # SQLite itself: per-row work stays in C, which keeps `verify` of millions of checks fast.
+# `n` itself needs no column: the count and the n order of every column pin each row's
+# place (a row moved, removed or added changes the count or some column).
 # Integers and text only (REAL values as integer microseconds; target names cannot hold
 # a comma, error texts are quoted), so every SQLite version writes the same text; NULLs
 # are written, never skipped, so the columns stay aligned.
 _COLUMNS = (
-    "SELECT count(*), group_concat(n), group_concat(target),"
+    "SELECT count(*), group_concat(target),"
     " group_concat(CAST(at * 1000000 AS INTEGER)), group_concat(ok + 2 * network + 4 * unknown),"
     " group_concat(coalesce(CAST(latency * 1000000 AS INTEGER), '-')),"
     " group_concat(coalesce(status, '-')), group_concat(quote(error)),"
     " group_concat(CAST(interval * 1000000 AS INTEGER))"
     " FROM checks WHERE n BETWEEN ? AND ?")
-N_COLUMNS = 8
+N_COLUMNS = 7
 
 
 class Content:

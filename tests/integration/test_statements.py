@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -78,3 +79,16 @@ def test_statement_outlives_prune_and_config_change(tmp_path: Path, store: Store
         assert statements.stored(again)["2026-10"] == text
         terms = again.record_terms(of_config(config(0.99)), NOV + 60)
         assert statements.recheck(again, "2026-10", text, terms) == ""  # pruned: final
+
+
+def test_an_altered_statement_is_named_by_verify(tmp_path: Path, store: Store) -> None:
+    statements.close(store, config(), [], NOV + 10, upto=NOV + 5)
+    assert store.verify().ok
+    with closing(sqlite3.connect(tmp_path / "h.db")) as c:
+        assert c.execute("UPDATE chain SET payload = replace(payload, '360.0', '60.0')"
+                         " WHERE kind = 'statement'").rowcount == 1
+        c.commit()
+    v = store.verify()
+    assert not v.ok
+    assert "(statement, written 2026-11-01T00:00:10Z) was changed outside slaprobe (payload)" \
+        in v.problem
