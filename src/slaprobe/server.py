@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import resource
-from collections.abc import Awaitable, Callable
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -75,6 +76,7 @@ class Shared:
 
 def make_app(
     render: Callable[[], Awaitable[bytes]], ready: Callable[[], bool],
+    *, middlewares: Iterable[Any] = (),
 ) -> web.Application:
     shared = Shared(render)
 
@@ -99,7 +101,7 @@ def make_app(
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)
 
-    app = web.Application()
+    app = web.Application(middlewares=list(middlewares))
     app[SHARED] = shared
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
@@ -176,6 +178,7 @@ class LimitedSite(web.TCPSite):
 async def start(
     app: web.Application, host: str, port: int, *, header_timeout: float = HEADER_TIMEOUT,
     lifetime: float = CONNECTION_TIMEOUT, limit: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            keepalive_timeout=header_timeout, shutdown_timeout=2.0)
@@ -184,6 +187,6 @@ async def start(
     # asyncio accepts up to `backlog` sockets per wake-up, before any protocol runs:
     # keep that burst small too, so accepting can never use up the descriptors
     site = LimitedSite(runner, host, port, limit=cap, lifetime=lifetime,
-                       backlog=min(128, max(8, cap // 2)))
+                       backlog=min(128, max(8, cap // 2)), ssl_context=ssl_context)
     await site.start()
     return runner
