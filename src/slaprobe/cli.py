@@ -15,7 +15,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from slaprobe import __version__, announcements, config, daemon, logs, prober, report, statements
+from slaprobe import (
+    __version__,
+    announcements,
+    config,
+    daemon,
+    logs,
+    prober,
+    report,
+    statements,
+    webconfig,
+)
 from slaprobe.config import ConfigError, default_path, load
 from slaprobe.core import csvout, daily
 from slaprobe.core.importer import CsvError, iter_csv
@@ -115,9 +125,24 @@ def _load(path: Path | None) -> Config:
 
 
 def _check(cfg: Config) -> int:
+    web = webconfig.for_config(cfg)  # its problems are config problems (exit 2)
     print(f"{cfg.path}: ok ({len(cfg.targets)} targets, {len(cfg.controls)} controls, "
           f"{len(announcements.static_specs(cfg))} maintenance windows)")
+    if web is not None:
+        tls = "no TLS" if web.tls is None else f"TLS ({web.tls.client_auth_type})"
+        print(f"{web.path}: ok ({tls}, {len(web.users)} basic auth users)")
+    for warning in _warnings(cfg, web):
+        print(f"slaprobe: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _warnings(cfg: Config, web: webconfig.WebConfig | None) -> list[str]:
+    """What `check` points out without refusing the config."""
+    out = []
+    if exposed := webconfig.exposure_warning(cfg.daemon.listen_host, web):
+        out.append(f"daemon.listen = {cfg.daemon.listen_host}:{cfg.daemon.listen_port}: "
+                   f"{exposed}")
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -45,7 +45,7 @@ _PROBE_KEYS = {
 }
 _TARGET_KEYS = _PROBE_KEYS | {"name", "url"}
 _CONTROL_KEYS = (_PROBE_KEYS - {"critical"}) | {"name", "url"}
-_DAEMON_KEYS = {"listen", "database", "service", "retention", "max_concurrency"}
+_DAEMON_KEYS = {"listen", "database", "service", "retention", "max_concurrency", "web_config"}
 _SLO_KEYS = {
     "objective", "windows", "maintenance_notice", "allow_retroactive_maintenance",
     "maintenance_file", "maintenance_feeds", "maintenance_feed_interval",
@@ -358,6 +358,11 @@ def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
         n := d.integer(raw["max_concurrency"], "daemon.max_concurrency", 1)
     ) is not None:
         kw["max_concurrency"] = n
+    if "web_config" in raw and (s := d.string(raw["web_config"], "daemon.web_config")) is not None:
+        if s.strip():
+            kw["web_config"] = s
+        else:
+            d.problem("daemon.web_config", "must not be empty (omit it for plain HTTP)")
     return DaemonSpec(**kw)
 
 
@@ -527,6 +532,16 @@ def maintenance_file_path(cfg: Config) -> Path | None:
     if not cfg.slo.maintenance_file:
         return None
     p = Path(cfg.slo.maintenance_file).expanduser()
+    if not p.is_absolute() and cfg.path:
+        p = Path(cfg.path).parent / p
+    return p
+
+
+def web_config_path(cfg: Config) -> Path | None:
+    """The web-config file; relative paths resolve beside the config file."""
+    if not cfg.daemon.web_config:
+        return None
+    p = Path(cfg.daemon.web_config).expanduser()
     if not p.is_absolute() and cfg.path:
         p = Path(cfg.path).parent / p
     return p

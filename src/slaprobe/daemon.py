@@ -31,6 +31,7 @@ from slaprobe import (
     sdnotify,
     server,
     statements,
+    webconfig,
 )
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import ConfigError, load
@@ -78,8 +79,10 @@ class Daemon:
     def __init__(
         self, cfg: Config, *, clock: Clock | None = None,
         registry: CollectorRegistry | None = None, env: Mapping[str, str] | None = None,
+        web: webconfig.WebConfig | None = None,
     ) -> None:
         self.cfg = cfg
+        self.web = web
         self.clock = clock or SystemClock()
         self.env = env
         self.registry = registry or CollectorRegistry()
@@ -129,13 +132,18 @@ class Daemon:
             address = f"{self.cfg.daemon.listen_host}:{self.cfg.daemon.listen_port}"
             try:
                 runner = await server.start(
-                    server.make_app(self.render_metrics, lambda: self.ready),
+                    server.make_app(self.render_metrics, lambda: self.ready,
+                                    middlewares=webconfig.middlewares(self.web)),
                     self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
+                    ssl_context=None if self.web is None else self.web.ssl_context,
                 )
             except OSError as e:
                 self.log.error("listen_failed", address=address, error=e.strerror or str(e))
                 return 1
-            self.log.info("listening", address=address)
+            self.log.info("listening", address=address,
+                          scheme="http" if self.web is None else self.web.scheme)
+            if warning := webconfig.exposure_warning(self.cfg.daemon.listen_host, self.web):
+                self.log.warning("listening_unprotected", address=address, reason=warning)
             sdnotify.notify("READY=1", **self._env())
             if (wd := sdnotify.watchdog_interval(**self._env())) is not None:
                 self._spawn(sdnotify.watchdog_loop(wd))
@@ -531,9 +539,11 @@ class Daemon:
         old = self.cfg
         old_targets = {t.name: t for t in old.targets}
         new_targets = {t.name: t for t in new.targets}
-        if (old.daemon.listen_host, old.daemon.listen_port, old.daemon.database) != (
-                new.daemon.listen_host, new.daemon.listen_port, new.daemon.database):
-            self.log.warning("restart_needed", reason="daemon.listen or daemon.database changed")
+        if (old.daemon.listen_host, old.daemon.listen_port, old.daemon.database,
+                old.daemon.web_config) != (new.daemon.listen_host, new.daemon.listen_port,
+                                           new.daemon.database, new.daemon.web_config):
+            self.log.warning("restart_needed", reason="daemon.listen, daemon.database or "
+                             "daemon.web_config changed")
         self.cfg = new
         for name in old_targets.keys() - new_targets.keys():
             self.scheduler.stop(f"target:{name}")
@@ -582,7 +592,7 @@ async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> in
         announcements.static_specs(cfg)
     except announcements.MaintenanceFileError as e:
         raise ConfigError([str(e)]) from None
-    daemon = Daemon(cfg, env=env)
+    daemon = Daemon(cfg, env=env, web=webconfig.for_config(cfg))
     with contextlib.suppress(asyncio.CancelledError):
         return await daemon.run()
     return 0

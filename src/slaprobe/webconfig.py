@@ -21,6 +21,7 @@ not match it is found by `check`, not by the first scrape.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import ssl
 from collections.abc import Mapping
@@ -30,7 +31,12 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TlsSpec", "WebConfig", "WebConfigError", "load"]
+from slaprobe.config import ConfigError, web_config_path
+from slaprobe.core.spec import Config
+from slaprobe.webauth import BasicAuth
+
+__all__ = ["TlsSpec", "WebConfig", "WebConfigError", "exposure_warning", "for_config", "load",
+           "middlewares"]
 
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
@@ -229,3 +235,45 @@ def _context(p: _Problems, tls: TlsSpec) -> ssl.SSLContext | None:
             return None
     ctx.verify_mode = CLIENT_AUTH[tls.client_auth_type]
     return ctx
+
+
+def for_config(cfg: Config) -> WebConfig | None:
+    """The config's `[daemon] web_config`, loaded; its problems as a ConfigError."""
+    path = web_config_path(cfg)
+    if path is None:
+        return None
+    try:
+        return load(path)
+    except WebConfigError as e:
+        raise ConfigError(e.problems) from None
+
+
+def middlewares(web: WebConfig | None) -> list[Any]:
+    """aiohttp middlewares for every endpoint: basic auth when users are configured."""
+    if web is None or not web.users:
+        return []
+    return [BasicAuth(web.users).middleware]
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name or an empty host: reachable from elsewhere, maybe
+
+
+def exposure_warning(host: str, web: WebConfig | None) -> str | None:
+    """Why listening on `host` with `web` exposes the endpoints, or None if it does not."""
+    if is_loopback(host):
+        return None
+    if web is None:
+        return ("no [daemon] web_config: every endpoint is plain HTTP without "
+                "authentication on a non-loopback address")
+    if web.tls is None:
+        return "web_config has no tls_server_config: requests and credentials travel in clear"
+    if not web.users and web.tls.client_auth_type != "RequireAndVerifyClientCert":
+        return ("web_config has neither basic_auth_users nor required client certificates: "
+                "anyone who reaches the port can read every endpoint")
+    return None

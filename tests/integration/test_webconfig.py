@@ -219,3 +219,19 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
         webconfig.load(tmp_path / "absent.yml")
     empty = webconfig.load(write(tmp_path, ""))
     assert empty.tls is None and not empty.users and empty.scheme == "http"
+
+
+def test_shipped_example_needs_a_hash_then_loads(certs: Path) -> None:
+    shipped = (Path(__file__).parents[2] / "deploy" / "web.yml").read_text()
+    (certs / "tls").mkdir()
+    (certs / "server.crt").rename(certs / "tls" / "slaprobe.crt")
+    text = shipped.replace("/run/credentials/slaprobe.service/slaprobe.key",
+                           str(certs / "server.key"))
+    with pytest.raises(webconfig.WebConfigError) as e:
+        webconfig.load(write(certs, text))
+    assert [p.split(": ", 1)[1] for p in e.value.problems] == [
+        "basic_auth_users.prometheus: must be a bcrypt hash ($2y$..., e.g. from "
+        "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`), never a plain password"]
+    web = webconfig.load(write(certs, text.replace("REPLACE_WITH_BCRYPT_HASH", HASH)))
+    assert web.tls is not None and web.tls.min_version == "TLS12"
+    assert list(web.users) == ["prometheus"] and web.ssl_context is not None

@@ -444,3 +444,14 @@ class TestLoad:
         assert config.default_path({}) == Path("/etc/slaprobe/probe.toml")
         (tmp_path / "probe.toml").write_text("")
         assert config.default_path({}) == Path("probe.toml")
+
+
+def test_web_config_resolves_beside_the_config_file(tmp_path: Path) -> None:
+    cfg = config.parse(minimal(daemon={"web_config": "web.yml"}), env=ENV)
+    assert cfg.daemon.web_config == "web.yml"
+    at = config.Config(daemon=cfg.daemon, path=str(tmp_path / "probe.toml"))
+    assert config.web_config_path(at) == tmp_path / "web.yml"
+    assert config.web_config_path(config.parse(minimal(), env=ENV)) is None
+    assert problems_of(minimal(daemon={"web_config": " "})) == [
+        "daemon.web_config: must not be empty (omit it for plain HTTP)"]
+    assert problems_of(minimal(daemon={"web_config": 1}))[0].startswith("daemon.web_config:")

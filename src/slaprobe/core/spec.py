@@ -57,6 +57,7 @@ class DaemonSpec:
     service: str = "CloneNer"
     retention: float = 400 * 86400.0
     max_concurrency: int = 100
+    web_config: str | None = None  # Prometheus web-config file: TLS, basic auth
 
 
 @dataclass(frozen=True, slots=True)
