@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--config", type=Path, default=None,
                        help="probe.toml (default: $SLAPROBE_CONFIG, ./probe.toml, "
                             "/etc/slaprobe/probe.toml)")
+        _state_dir(c)
         return c
 
     r = cmd("run", "Run the probe daemon.")
@@ -84,11 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--id", dest="mid", default=None, help="default: derived from the start")
     ls = msub.add_parser("list", help="Every window with its status, notice and time excluded.")
     ls.add_argument("--config", type=Path, default=None)
+    for c in (add, ls):
+        _state_dir(c)
     return p
+
+
+def _state_dir(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                   help="where a relative [daemon] database lives, as systemd's "
+                        "$STATE_DIRECTORY (the service's: /var/lib/slaprobe)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.state_dir is not None:
+        os.environ["STATE_DIRECTORY"] = str(args.state_dir.absolute())
     try:
         if args.command == "run":
             return _run(args)
@@ -185,12 +197,27 @@ async def _once(cfg: Config) -> int:
     return EXIT_DOWN if down else 0
 
 
+def _history(cfg: Config, *, create: bool) -> Path:
+    """The database's absolute path; StoreError if a reader would have to create it."""
+    path = config.database_path(cfg).absolute()
+    if not create and not path.exists():
+        hint = ("" if os.environ.get("STATE_DIRECTORY") else
+                "; the service's history is under its state directory: add "
+                "--state-dir /var/lib/slaprobe (or set STATE_DIRECTORY)")
+        raise StoreError(f"no history at {path} (the database does not exist){hint}")
+    return path
+
+
 def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]:
     """Open the store and give every window its verdict, feeds included: fetched now, or
     their last good windows when a feed is down. A writer (import, maintenance add)
     records first sight of each window; a reader (report, maintenance list) only reads,
-    judging a window it has never seen as first seen now."""
-    path = config.database_path(cfg)
+    judging a window it has never seen as first seen now.
+
+    Readers never make a history: a database that does not exist is an error naming
+    the absolute path looked at. Writers may start one, but only in a directory that
+    exists (Store refuses to make directories)."""
+    path = _history(cfg, create=not read_only)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
               file=sys.stderr)
@@ -247,10 +274,7 @@ def _dur(seconds: float) -> str:
 def _verify(cfg: Config) -> int:
     """Walk the chain read-only; 0 intact, 1 naming the first record that was changed,
     deleted or inserted outside slaprobe."""
-    path = config.database_path(cfg)
-    if not path.exists():
-        logs.error_lines([f"slaprobe: {path}: no database to verify"])
-        return EXIT_INPUT
+    path = _history(cfg, create=False)  # a reader: a missing database is exit 2, naming it
     store = Store(path, read_only=True)
     try:
         verdict = store.verify()

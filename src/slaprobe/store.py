@@ -287,9 +287,11 @@ class Store:
         self.read_only = read_only
         self._blocks = chainstore.BlockWriter()
         self._lock = threading.Lock()
+        if str(path) != ":memory:" and not self.path.parent.is_dir():
+            # A typo or a missing state directory, never a place to start a history.
+            raise StoreError(f"cannot open database {self.path.absolute()}: directory "
+                             f"{self.path.parent.absolute()} does not exist")
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30,
             )

@@ -49,6 +49,7 @@ def snapshot(h: History) -> tuple[list[Span], OpenRun | None]:
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    (tmp_path / "state").mkdir()  # as systemd's StateDirectory= makes it
     return tmp_path / "state" / "slaprobe.db"
 
 
@@ -427,10 +428,16 @@ class TestSchema:
 
     def test_not_a_database(self, db_path: Path) -> None:
         """A file that is not SQLite raises StoreError, not sqlite3.Error."""
-        db_path.parent.mkdir(parents=True)
         db_path.write_bytes(b"this is not a database, just some text " * 100)
         with pytest.raises(StoreError, match="cannot open database"):
             Store(db_path)
+
+    def test_missing_directory_is_refused_not_created(self, tmp_path: Path) -> None:
+        """A typo'd or absent state directory is an error; nothing is created."""
+        missing = tmp_path / "no-such-dir" / "slaprobe.db"
+        with pytest.raises(StoreError, match=r"directory .*/no-such-dir does not exist"):
+            Store(missing)
+        assert not missing.parent.exists()
 
     def test_unwritable_directory_is_store_error(self, tmp_path: Path) -> None:
         """A database path under a regular file raises StoreError."""

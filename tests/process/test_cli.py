@@ -15,6 +15,7 @@ import pytest
 from procs import Switch, free_port, refused_port, slaprobe, write_config
 
 from slaprobe.core.timefmt import parse_instant
+from slaprobe.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -133,6 +134,7 @@ def test_relative_times_on_the_command_line(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "probe.toml", port=free_port(),
                        extra='[slo]\nmaintenance_file = "maintenance.toml"',
                        targets='[[targets]]\nname = "app"\nurl = "http://127.0.0.1:9/"\n')
+    Store(tmp_path / "history.db").close()  # an empty history (readers never create one)
     before = time.time()
     r = slaprobe("report", "--config", str(cfg), "--from", "now-1h", "--format", "json",
                  cwd=tmp_path)

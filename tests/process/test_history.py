@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from procs import Daemon, Switch, free_port, refused_port, slaprobe, write_config
 
+from slaprobe.store import Store
+
 pytestmark = pytest.mark.slow
 
 
@@ -174,6 +176,7 @@ def test_bad_import_names_the_line_and_writes_nothing(tmp_path: Path) -> None:
 def test_report_of_empty_history_is_null_not_one(tmp_path: Path) -> None:
     """No data gives availability null (undefined), never 1."""
     cfg = import_config(tmp_path)
+    Store(tmp_path / "history.db").close()  # an empty history (readers never create one)
     r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", "json",
                  cwd=tmp_path)
     assert r.returncode == 0, r.stderr
