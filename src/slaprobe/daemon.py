@@ -14,6 +14,7 @@ import math
 import signal
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import ConfigError, load
 from slaprobe.core.model import Attempt, Check, ErrorKind, State
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
-from slaprobe.core.timefmt import month_start
+from slaprobe.core.timefmt import iso, month_start
 from slaprobe.core.timeline import History
 from slaprobe.core.tracker import Tracker
 from slaprobe.feedfetch import FeedCache
@@ -52,6 +53,8 @@ STATE_EVENTS: dict[State | None, str] = {
     State.NET: "target_down_probe_network", None: "target_unknown"}
 CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 PRUNE_EVERY = 3600.0
+STATUS_NAMES = {State.UP: "up", State.DOWN: "down", State.NET: "probe network down",
+                State.MAINT: "in maintenance"}
 
 
 def horizon(cfg: Config) -> float:
@@ -104,6 +107,8 @@ class Daemon:
         self.generation = 0
         self.written_upto = -math.inf  # the latest check written (months close after it)
         self.closed_upto = -math.inf  # months ending by this have their statements
+        self._loaded = f"config loaded {iso(self.clock.now())}"  # for STATUS=
+        self._status_sent = ""
         self.maint_mtime: float | None = None
         self._static: list[MaintenanceSpec] = list(cfg.maintenance)
         self.scheduler = Scheduler(
@@ -144,7 +149,8 @@ class Daemon:
                           scheme="http" if self.web is None else self.web.scheme)
             if warning := webconfig.exposure_warning(self.cfg.daemon.listen_host, self.web):
                 self.log.warning("listening_unprotected", address=address, reason=warning)
-            sdnotify.notify("READY=1", **self._env())
+            self._status_sent = self._status()
+            sdnotify.notify("READY=1\n" + sdnotify.status(self._status_sent), **self._env())
             if (wd := sdnotify.watchdog_interval(**self._env())) is not None:
                 self._spawn(sdnotify.watchdog_loop(wd))
             await self.stopping.wait()
@@ -393,6 +399,9 @@ class Daemon:
                 self.repeats.settle()
                 if self.tracker is not None:
                     self.tracker.update_credit(self.clock.now())
+                if self.ready and (text := self._status()) != self._status_sent:
+                    self._status_sent = text
+                    sdnotify.notify(sdnotify.status(text), **self._env())
                 mtime = announcements.file_mtime(config.maintenance_file_path(self.cfg))
                 if mtime != self.maint_mtime:
                     await self.refresh_maintenance(fetch_feeds=False)
@@ -511,9 +520,26 @@ class Daemon:
 
     async def reload(self) -> bool:
         """Validate the config file again, then swap; a bad one keeps the old running.
-        Reloads are serialized: a second SIGHUP waits for the first."""
+        Reloads are serialized: a second SIGHUP waits for the first. systemd hears
+        RELOADING=1 before and READY=1 (with the outcome in STATUS=) after."""
         async with self._reload_lock:
-            return await self._reload()
+            sdnotify.notify(sdnotify.reloading(self.clock.monotonic()), **self._env())
+            ok = False
+            try:
+                ok = await self._reload()
+            finally:
+                when = iso(self.clock.now())
+                self._loaded = (f"config reloaded {when}" if ok else
+                                f"reload failed {when}, old config kept")
+                self._status_sent = self._status()
+                sdnotify.notify("READY=1\n" + sdnotify.status(self._status_sent),
+                                **self._env())
+            return ok
+
+    def _status(self) -> str:
+        states = Counter("unknown" if c.state is None else STATUS_NAMES[c.state]
+                         for c in self.last.values())
+        return sdnotify.status_text(states, len(self.cfg.targets), self._loaded)
 
     async def _reload(self) -> bool:
         path = self.cfg.path

@@ -22,7 +22,8 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 
-__all__ = ["notify", "watchdog_interval", "watchdog_loop"]
+__all__ = ["notify", "reloading", "status", "status_text", "watchdog_interval",
+           "watchdog_loop"]
 
 
 def _address(raw: str) -> str | None:
@@ -58,6 +59,31 @@ def notify(message: str, *, env: Mapping[str, str] = os.environ) -> bool:
     except OSError:
         return False
     return True
+
+
+def reloading(monotonic: float) -> str:
+    """The message that starts a reload: ``RELOADING=1`` with the CLOCK_MONOTONIC
+    time in microseconds (systemd 253+ requires it, older ones ignore it)."""
+    return f"RELOADING=1\nMONOTONIC_USEC={int(monotonic * 1_000_000)}"
+
+
+def status(text: str) -> str:
+    """A ``STATUS=`` line (one line: newlines would start new assignments)."""
+    return "STATUS=" + " ".join(text.split())
+
+
+def status_text(states: Mapping[str, int], targets: int, reload: str) -> str:
+    """What `systemctl status` shows: targets by state, then the last (re)load.
+
+    ``states`` counts targets by state name (up, down, ...), ``targets`` is how many
+    are configured (those not counted have no check yet), ``reload`` says when the
+    config was last loaded and how it went.
+    """
+    counted = sum(states.values())
+    parts = [f"{n} {name}" for name, n in sorted(states.items()) if n]
+    if targets > counted:
+        parts.append(f"{targets - counted} not checked yet")
+    return f"{targets} targets: {', '.join(parts) or 'none'}; {reload}"
 
 
 def watchdog_interval(env: Mapping[str, str] = os.environ) -> float | None:

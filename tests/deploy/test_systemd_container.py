@@ -139,6 +139,15 @@ def test_start_returns_after_ready(ct: Container) -> None:
     assert props == {"ActiveState": "active", "SubState": "running", "Type": "notify",
                      "NRestarts": "0"}
     assert ct.run("systemctl is-active slaprobe").stdout.strip() == "active"
+    assert re.match(r"1 targets: .*; config loaded \d{4}-", show(ct, "StatusText")["StatusText"])
+
+
+def wait_status(ct: Container, part: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while part not in (text := show(ct, "StatusText")["StatusText"]):
+        assert time.monotonic() < deadline, f"StatusText {text!r}, wanted {part!r}"
+        time.sleep(0.3)
+    return text
 
 
 def test_probing_works_under_the_hardening(ct: Container) -> None:
@@ -167,6 +176,7 @@ def test_reload_good_then_bad_keeps_the_old_config(ct: Container) -> None:
     ct.run("systemctl reload slaprobe")
     wait_metric(ct, "slaprobe_target_up", 1.0, target="web2")
     assert main_pid(ct) == pid
+    assert wait_status(ct, "config reloaded").startswith("2 targets: ")
 
     ct.write("/etc/slaprobe/probe.toml", config(SECOND).replace('interval = "1s"',
                                                                 'interval = "soon"'))
@@ -190,6 +200,7 @@ def test_journal_stores_each_line_at_its_level(ct: Container) -> None:
         assert time.monotonic() < deadline, f"no error in the journal:\n{journal(ct)}"
         time.sleep(0.3)
     assert "defaults.retries" in errors
+    assert "old config kept" in wait_status(ct, "reload failed")
     # The ExecReload check's complaint from the bad `systemctl reload` is an error too.
     assert "slaprobe: invalid config:" in errors
     assert '"started"' not in errors and '"started"' in journal(ct, "-p", "info")
