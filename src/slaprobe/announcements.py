@@ -7,6 +7,7 @@ sources and the store's first-seen record into verdicts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from slaprobe.feedfetch import FeedCache, refresh
 from slaprobe.store import Store
 
 FEED_HORIZON_AHEAD = 90 * 86400.0  # recurring feed windows are expanded this far ahead
+FILE_SOURCE = "maintenance_file:"  # the store keeps the file's last good windows under this
 
 
 class MaintenanceFileError(Exception):
@@ -170,6 +172,26 @@ class _StderrLog:
 
     def info(self, event: str, **kw: Any) -> None:
         pass
+
+
+def kept_specs(cfg: Config, store: Store) -> tuple[list[MaintenanceSpec], list[str]]:
+    """Windows from probe.toml and the maintenance file, and the file's problems.
+
+    A good read is kept in the store; a broken file (bad TOML, a bad window, an id
+    clash) gives its last good windows from there instead, with every problem, so
+    probing and reporting go on while someone fixes it.
+    """
+    path = maintenance_file_path(cfg)
+    try:
+        specs = static_specs(cfg)
+    except MaintenanceFileError as e:
+        kept = [] if path is None else [
+            dataclasses.replace(w, source=str(path))
+            for w in store.feed_windows(FILE_SOURCE + str(path))]
+        return gather(cfg.maintenance, kept), str(e).splitlines()
+    if path is not None:
+        store.save_feed(FILE_SOURCE + str(path), [w for w in specs if w.source == str(path)])
+    return specs, []
 
 
 def static_specs(cfg: Config) -> list[MaintenanceSpec]:

@@ -131,9 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(path: Path | None) -> Config:
-    cfg = load(path or default_path())
-    announcements.static_specs(cfg)  # the maintenance file must be valid too
-    return cfg
+    """The config. The maintenance file is checked where it matters: `check` and
+    `maintenance add` refuse a broken one; readers warn and use its last good windows."""
+    return load(path or default_path())
+
+
+def _maintenance_warning(problems: list[str], kept: str) -> None:
+    if problems:
+        print(f"slaprobe: warning: invalid maintenance file ({kept}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
 
 
 def _check(cfg: Config) -> int:
@@ -174,6 +181,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _once(cfg: Config) -> int:
+    try:
+        announcements.static_specs(cfg)
+    except announcements.MaintenanceFileError as e:  # once probes; it judges no window
+        _maintenance_warning(str(e).splitlines(), "probing anyway")
     limit = asyncio.Semaphore(cfg.daemon.max_concurrency)
 
     async def one(spec: ProbeSpec) -> tuple[ProbeSpec, list[Attempt]]:
@@ -226,7 +237,9 @@ def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]
     feeds: list[MaintenanceSpec] = []
     if cfg.slo.maintenance_feeds:
         feeds = asyncio.run(announcements.feed_specs(cfg, store, now))
-    specs = announcements.gather(announcements.static_specs(cfg), feeds)
+    static, problems = announcements.kept_specs(cfg, store)
+    _maintenance_warning(problems, "using its last good windows")
+    specs = announcements.gather(static, feeds)
     return store, announcements.judge(store, cfg, specs, now)
 
 

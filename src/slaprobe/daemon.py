@@ -493,10 +493,12 @@ class Daemon:
             for source, n in self.feeds.errors.items():
                 if n > before.get(source, 0):
                     self.metrics.feed_errors.labels(source).inc(n - before.get(source, 0))
-        try:
-            self._static = await asyncio.to_thread(announcements.static_specs, cfg)
-        except announcements.MaintenanceFileError as e:
-            self.log.error("maintenance_file_invalid", error=str(e), kept="last good windows")
+        self._static, problems = await asyncio.to_thread(
+            announcements.kept_specs, cfg, self.store)
+        self.metrics.maintenance_file_problems.set(len(problems))
+        if problems:
+            self.log.error("maintenance_file_invalid", problems=problems,
+                           kept="last good windows")
         feeds = [w for src in cfg.slo.maintenance_feeds for w in self.feeds.windows(src)]
         specs = announcements.gather(self._static, feeds)
         now = self.clock.now()
@@ -613,11 +615,7 @@ class Daemon:
 
 
 async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> int:
-    cfg = load(config_path, env=env)
-    try:
-        announcements.static_specs(cfg)
-    except announcements.MaintenanceFileError as e:
-        raise ConfigError([str(e)]) from None
+    cfg = load(config_path, env=env)  # a broken maintenance file: last good windows, an error
     daemon = Daemon(cfg, env=env, web=webconfig.for_config(cfg))
     with contextlib.suppress(asyncio.CancelledError):
         return await daemon.run()

@@ -116,6 +116,11 @@ class Instruments:
             "slaprobe_maintenance_feed_errors_total", "Failed maintenance feed fetches.",
             ["source"], registry=registry,
         )
+        self.maintenance_file_problems = Gauge(
+            "slaprobe_maintenance_file_problems", "Problems found in the maintenance file at"
+            " its last read (0: valid); while above 0 its last good windows apply.",
+            registry=registry,
+        )
         self.unknown_checks = Counter(
             "slaprobe_unknown_checks", "Checks of unknown outcome (slaprobe's own failure),"
             " by reason; their time is unknown, never down.", ["target", "reason"],
@@ -141,8 +146,8 @@ class Instruments:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
-                  self.feed_errors, self.unknown_checks, self.history_verified,
-                  self.history_verified_time, self.build_info):
+                  self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
+                  self.history_verified, self.history_verified_time, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:
