@@ -28,7 +28,7 @@ from slaprobe import (
     webconfig,
 )
 from slaprobe.config import ConfigError, default_path, load
-from slaprobe.core import csvout, daily
+from slaprobe.core import budget, csvout, daily
 from slaprobe.core.importer import CsvError, iter_csv
 from slaprobe.core.maintenance import Window
 from slaprobe.core.model import Attempt
@@ -157,7 +157,9 @@ def _check(cfg: Config) -> int:
 
 def _warnings(cfg: Config, web: webconfig.WebConfig | None) -> list[str]:
     """What `check` points out without refusing the config."""
-    out = []
+    probes = [*((f"targets[{i}] ({t.name})", t) for i, t in enumerate(cfg.targets)),
+              *((f"controls[{i}] ({c.name})", c) for i, c in enumerate(cfg.controls))]
+    out = budget.warnings(probes, daemon.CHECK_BUDGET)
     if exposed := webconfig.exposure_warning(cfg.daemon.listen_host, web):
         out.append(f"daemon.listen = {cfg.daemon.listen_host}:{cfg.daemon.listen_port}: "
                    f"{exposed}")
@@ -189,7 +191,9 @@ async def _once(cfg: Config) -> int:
 
     async def one(spec: ProbeSpec) -> tuple[ProbeSpec, list[Attempt]]:
         async with limit:
-            return spec, await prober.check(spec)
+            # the daemon's budget, so `once` judges a slow target as the daemon would
+            return spec, await prober.check(
+                spec, budget=budget.budget(spec, daemon.CHECK_BUDGET))
 
     results = await asyncio.gather(*(one(t) for t in cfg.targets))
     rows = [["target", "critical", "result", "status", "latency", "attempts", "detail"]]
