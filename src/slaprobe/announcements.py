@@ -189,7 +189,7 @@ def kept_specs(cfg: Config, store: Store) -> tuple[list[MaintenanceSpec], list[s
             dataclasses.replace(w, source=str(path))
             for w in store.feed_windows(FILE_SOURCE + str(path))]
         return gather(cfg.maintenance, kept), str(e).splitlines()
-    if path is not None:
+    if path is not None and not store.read_only:  # readers keep nothing; the daemon does
         store.save_feed(FILE_SOURCE + str(path), [w for w in specs if w.source == str(path)])
     return specs, []
 
