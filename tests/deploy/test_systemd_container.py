@@ -2,7 +2,8 @@
 
 One container for the module (see container.py); the tests run in file order
 against the same service, as an operator would: start, probe, own the state,
-reload good and bad, log levels in the journal, exposure, watchdog, stop.
+reload good and bad, log levels in the journal, exposure, watchdog, TLS and
+basic auth with the key as a systemd credential, stop.
 
 The one change to the shipped unit is a drop-in that shortens the watchdog and
 restart delays (WatchdogSec=10s, RestartSec=1s instead of 30s and 5s) so the
@@ -16,7 +17,9 @@ import re
 import time
 from collections.abc import Iterator
 
+import bcrypt
 import pytest
+import trustme
 from container import REPO, CannotMount, Container, unavailable
 
 pytestmark = pytest.mark.slow
@@ -233,6 +236,46 @@ def test_watchdog_restarts_a_stopped_daemon(ct: Container) -> None:
     log = ct.run("journalctl --no-pager -o cat -u slaprobe").stdout
     assert "Watchdog timeout" in log, log[-2000:]
     wait_metric(ct, "slaprobe_probe_success", 1.0, target="web")
+
+
+def test_tls_and_basic_auth_as_the_readme_says(ct: Container) -> None:
+    """deploy/web.yml with the key handed over by LoadCredential=, under the hardening."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    hashed = bcrypt.hashpw(b"scrape", bcrypt.gensalt(rounds=4)).decode()
+    ct.run("install -d -m 0755 /etc/slaprobe/tls")
+    ct.write("/etc/slaprobe/tls/slaprobe.crt", cert.cert_chain_pems[0].bytes().decode())
+    ct.write("/etc/slaprobe/tls/slaprobe.key", cert.private_key_pem.bytes().decode())
+    ct.run("chmod 0600 /etc/slaprobe/tls/slaprobe.key")
+    ct.write("/root/ca.pem", ca.cert_pem.bytes().decode())
+    web = (REPO / "deploy" / "web.yml").read_text().replace("REPLACE_WITH_BCRYPT_HASH", hashed)
+    ct.write("/etc/slaprobe/web.yml", web)
+    ct.write("/etc/systemd/system/slaprobe.service.d/tls.conf",
+             "[Service]\nLoadCredential=slaprobe.key:/etc/slaprobe/tls/slaprobe.key\n")
+    ct.write("/etc/slaprobe/probe.toml", config().replace(
+        'database = "history.db"', 'database = "history.db"\nweb_config = "web.yml"'))
+    ct.run("systemctl daemon-reload && systemctl restart slaprobe", timeout=60)
+    script = (
+        "import base64, ssl, sys, urllib.request, urllib.error\n"
+        "ctx = ssl.create_default_context(cafile='/root/ca.pem')\n"
+        "for auth in sys.argv[1:]:\n"
+        f"    req = urllib.request.Request('https://{LISTEN}/metrics')\n"
+        "    if auth != '-':\n"
+        "        token = base64.b64encode(auth.encode()).decode()\n"
+        "        req.add_header('Authorization', 'Basic ' + token)\n"
+        "    try:\n"
+        "        print(urllib.request.urlopen(req, context=ctx, timeout=5).status)\n"
+        "    except urllib.error.HTTPError as e:\n"
+        "        print(e.code)\n"
+    )
+    ct.write("/root/get.py", script)
+    r = ct.run("/usr/bin/python3 /root/get.py prometheus:scrape - prometheus:wrong")
+    assert r.stdout.split() == ["200", "401", "401"], r.stdout + r.stderr
+    assert "listening_unprotected" not in journal(ct)
+    # Back to the plain config for the rest.
+    ct.run("rm /etc/systemd/system/slaprobe.service.d/tls.conf && systemctl daemon-reload")
+    ct.write("/etc/slaprobe/probe.toml", config(SECOND))
+    ct.run("systemctl restart slaprobe", timeout=60)
 
 
 def test_clean_stop(ct: Container) -> None:
