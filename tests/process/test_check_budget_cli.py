@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,12 +44,11 @@ retry_interval = "1s"
     assert lines == ["slaprobe: warning: targets[0] (slow): worst case 5s (1 attempt x "
                      "timeout 5s) is beyond 90% of interval 2s (1.8s): the daemon cuts the "
                      "check short there"]
-    started = time.monotonic()
     once = slaprobe("once", "--config", str(cfg), cwd=tmp_path)
-    took = time.monotonic() - started
     assert once.returncode == 1, once.stdout + once.stderr
     slow = next(line for line in once.stdout.splitlines() if line.startswith("slow "))
     assert "DOWN (timeout)" in slow
     latency_ms = int(slow.split("ms")[0].split()[-1])
-    assert 1500 <= latency_ms < 2500, slow  # 90% of 2s, not the 5s timeout
-    assert took < 5, "once waited the full timeout instead of the daemon's budget"
+    # Cut at 90% of the 2s interval (1.8s), well before the 5s timeout; the slack
+    # above is for a loaded machine.
+    assert 1700 <= latency_ms < 4000, slow
