@@ -179,9 +179,11 @@ class Container:
             input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a shell command inside the container (all its namespaces)."""
         assert self.init_pid is not None
+        # A session of its own: no signal sent inside can reach the test's process group.
         r = subprocess.run(
             ["nsenter", "-t", str(self.init_pid), "-a", "/bin/sh", "-c", command],
             capture_output=True, text=True, timeout=timeout, check=False, input=input,
+            start_new_session=True,
             env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                  "LANG": "C.UTF-8", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"},
         )

@@ -130,7 +130,10 @@ def journal(ct: Container, *args: str) -> str:
 
 
 def main_pid(ct: Container) -> int:
-    return int(show(ct, "MainPID")["MainPID"])
+    """The service's main PID; never 0 (`kill 0` would signal a whole process group)."""
+    pid = int(show(ct, "MainPID")["MainPID"])
+    assert pid > 1, f"slaprobe is not running (MainPID={pid}):\n{journal(ct)}"
+    return pid
 
 
 def test_start_returns_after_ready(ct: Container) -> None:
