@@ -178,11 +178,8 @@ def test_outside_hours_the_clock_starts_at_the_next_opening() -> None:
 
 
 def test_a_calendar_without_business_time_refuses() -> None:
-    cal = Calendar("UTC", days=frozenset({0}), extra_holidays=frozenset())
-    assert cal.add(0.0, 1.0) > 0
     with pytest.raises(ValueError, match="no business time"):
-        Calendar("UTC", days=frozenset({5}), holidays=None,
-                 extra_holidays=frozenset()).add(0.0, 1e9)
+        Calendar("UTC", days=frozenset()).add(0.0, 1.0)
 
 
 def test_parsers() -> None:

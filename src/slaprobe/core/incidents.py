@@ -1,0 +1,314 @@
+"""Incidents (SLA sections 3-4) from target timelines: pure, `now` an argument.
+
+An incident is a maximal period during which at least one target is down
+(effective spans: maintenance and probe_network time are not down, so they
+never open one). Down periods belong to one incident while the known time
+between them (time during which every target that was down at the end of the
+earlier period is covered by a check: up, maintenance or probe_network) is
+less than `merge_gap`; unknown time between them does not count. An incident
+ends at the end of its last down period once an up check of one of the targets
+down at that end follows; until then it is open.
+
+Priority is high from the first instant a critical target is down in it (the
+service is down), else medium; the clocks of a high incident run from that
+instant. Deadlines are the instants at which the priority's business-time
+targets have passed (core.business); outcomes are judged at `now`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slaprobe.core.business import Calendar
+from slaprobe.model import State
+
+Span = tuple[float, float, State]
+Interval = tuple[float, float]
+
+HIGH, MEDIUM = "high", "medium"
+MET, BREACHED, PENDING = "met", "breached", "pending"
+H = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """One priority's targets in business seconds."""
+
+    response: float
+    resolution: float
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """The `[support]` terms: calendar, merge gap, per-priority targets.
+
+    `configured` is False when the config has no `[support]` (the defaults of
+    the SLA on a Mon-Fri 09:00-17:00 UTC calendar without holidays apply).
+    """
+
+    calendar: Calendar = field(default_factory=Calendar)
+    merge_gap: float = 900.0
+    high: Targets = Targets(4 * H, 8 * H)
+    medium: Targets = Targets(8 * H, 16 * H)
+    configured: bool = False
+
+    def targets(self, priority: str) -> Targets:
+        return self.high if priority == HIGH else self.medium
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What the timeline says of one incident (outcomes need `now` and acks)."""
+
+    start: float
+    last_down: float                 # end of its last down period (so far)
+    closed: bool                     # an up check followed the last down period
+    targets: tuple[str, ...]
+    high_since: float | None         # first instant a critical target was down
+    ending: tuple[str, ...] = ()     # the targets down at `last_down`
+
+    @property
+    def id(self) -> str:
+        return incident_id(self.start)
+
+    @property
+    def priority(self) -> str:
+        return HIGH if self.high_since is not None else MEDIUM
+
+    @property
+    def priority_since(self) -> float:
+        return self.start if self.high_since is None else self.high_since
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One incident judged at an instant."""
+
+    shape: Shape
+    end: float | None
+    seconds: float
+    business_seconds: float
+    response_deadline: float
+    resolution_deadline: float
+    acknowledged: float | None
+    response: str
+    resolution: str
+
+    @property
+    def id(self) -> str:
+        return self.shape.id
+
+    @property
+    def priority(self) -> str:
+        return self.shape.priority
+
+    @property
+    def start(self) -> float:
+        return self.shape.start
+
+    @property
+    def open(self) -> bool:
+        return self.end is None
+
+    def to_json(self, iso: Any) -> dict[str, Any]:
+        """DESIGN's incident JSON; `iso` formats an instant."""
+        return {
+            "id": self.id, "priority": self.priority, "start": iso(self.start),
+            "end": None if self.end is None else iso(self.end),
+            "seconds": self.seconds, "business_seconds": self.business_seconds,
+            "targets": list(self.shape.targets),
+            "priority_since": iso(self.shape.priority_since),
+            "response_deadline": iso(self.response_deadline),
+            "acknowledged": None if self.acknowledged is None else iso(self.acknowledged),
+            "response": self.response,
+            "resolution_deadline": iso(self.resolution_deadline),
+            "resolution": self.resolution,
+        }
+
+
+def incident_id(start: float) -> str:
+    return "inc-" + dt.datetime.fromtimestamp(int(start // 1), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+# --- shapes from timelines ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Period:
+    start: float
+    end: float
+    targets: set[str]
+    last: set[str]                    # targets down at `end`
+    high_since: float | None
+
+
+def _down_periods(timelines: Mapping[str, Sequence[Span]],
+                  critical: Mapping[str, bool]) -> list[_Period]:
+    downs = sorted((s, e, name) for name, spans in timelines.items()
+                   for s, e, st in spans if st == State.DOWN and e > s)
+    out: list[_Period] = []
+    for s, e, name in downs:
+        crit = critical.get(name, True)
+        p = out[-1] if out else None
+        if p is not None and s <= p.end:
+            p.targets.add(name)
+            if e > p.end:
+                p.end, p.last = e, {name}
+            elif e == p.end:
+                p.last.add(name)
+            if crit and p.high_since is None:
+                p.high_since = s
+        else:
+            out.append(_Period(s, e, {name}, {name}, s if crit else None))
+    return out
+
+
+class _Index:
+    """Per-target spans with bisectable starts."""
+
+    def __init__(self, timelines: Mapping[str, Sequence[Span]]) -> None:
+        self.spans = {n: list(sp) for n, sp in timelines.items()}
+        self.starts = {n: [s for s, _, _ in sp] for n, sp in self.spans.items()}
+
+    def _from(self, name: str, a: float) -> int:
+        return max(bisect.bisect_right(self.starts[name], a) - 1, 0)
+
+    def covered(self, name: str, a: float, b: float) -> list[Interval]:
+        """Where `name` has a check's coverage (any state) inside [a, b)."""
+        spans = self.spans.get(name, [])
+        out: list[Interval] = []
+        i = self._from(name, a) if spans else 0
+        while i < len(spans) and spans[i][0] < b:
+            s, e = max(spans[i][0], a), min(spans[i][1], b)
+            if e > s:
+                if out and out[-1][1] == s:
+                    out[-1] = (out[-1][0], e)
+                else:
+                    out.append((s, e))
+            i += 1
+        return out
+
+    def up_follows(self, name: str, a: float, b: float) -> bool:
+        """Whether `name` has up time in [a, b) before it is down again."""
+        spans = self.spans.get(name, [])
+        i = self._from(name, a) if spans else 0
+        while i < len(spans) and spans[i][0] < b:
+            s, e, st = spans[i]
+            if e > a:
+                if st == State.UP:
+                    return True
+                if st == State.DOWN and s >= a:
+                    return False
+            i += 1
+        return False
+
+
+def _intersect(xs: Sequence[Interval], ys: Sequence[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(xs) and j < len(ys):
+        s, e = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        if e > s:
+            out.append((s, e))
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _known(index: _Index, names: set[str], a: float, b: float) -> float:
+    """Seconds of [a, b) during which every one of `names` is covered."""
+    acc: list[Interval] | None = None
+    for n in sorted(names):
+        cov = index.covered(n, a, b)
+        acc = cov if acc is None else _intersect(acc, cov)
+        if not acc:
+            return 0.0
+    return sum(e - s for s, e in acc or [])
+
+
+def shapes(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool],
+           merge_gap: float, now: float) -> list[Shape]:
+    """Incidents in the given effective target spans (time order), up to `now`."""
+    index = _Index(timelines)
+    groups: list[list[_Period]] = []
+    for p in _down_periods(timelines, critical):
+        if groups:
+            prev = groups[-1][-1]
+            if _known(index, prev.last, prev.end, p.start) < merge_gap:
+                groups[-1].append(p)
+                continue
+        groups.append([p])
+    out: list[Shape] = []
+    for k, g in enumerate(groups):
+        last = g[-1]
+        until = groups[k + 1][0].start if k + 1 < len(groups) else now
+        closed = any(index.up_follows(n, last.end, until) for n in last.last)
+        highs = [p.high_since for p in g if p.high_since is not None]
+        out.append(Shape(
+            start=g[0].start, last_down=last.end, closed=closed,
+            targets=tuple(sorted(set().union(*(p.targets for p in g)))),
+            high_since=min(highs) if highs else None, ending=tuple(sorted(last.last)),
+        ))
+    return out
+
+
+def settled(shape: Shape, timelines: Mapping[str, Sequence[Span]], merge_gap: float,
+            final: float) -> bool:
+    """Whether a closed incident can no longer change: the known time after its
+    end up to `final` (where the timelines stop changing) reaches merge_gap."""
+    if not shape.closed:
+        return False
+    ending = set(shape.ending or shape.targets)
+    return _known(_Index(timelines), ending, shape.last_down, final) >= merge_gap
+
+
+# --- judging -----------------------------------------------------------------------
+
+
+def _outcome(done: float | None, deadline: float, now: float) -> str:
+    if done is not None:
+        return MET if done <= deadline else BREACHED
+    return BREACHED if now > deadline else PENDING
+
+
+def judge(shape: Shape, support: Support, now: float,
+          acknowledged: float | None = None) -> Incident:
+    """An incident's deadlines and outcomes at `now` (`acknowledged`: its first ack)."""
+    cal = support.calendar
+    terms = support.targets(shape.priority)
+    since = shape.priority_since
+    response_deadline = cal.add(since, terms.response)
+    resolution_deadline = cal.add(since, terms.resolution)
+    end = shape.last_down if shape.closed else None
+    until = max(now, shape.last_down) if end is None else end
+    ack = acknowledged if acknowledged is not None and acknowledged >= shape.start else None
+    return Incident(
+        shape=shape, end=end, seconds=until - shape.start,
+        business_seconds=cal.seconds_between(shape.start, until),
+        response_deadline=response_deadline, resolution_deadline=resolution_deadline,
+        acknowledged=ack,
+        response=_outcome(ack, response_deadline, now),
+        resolution=_outcome(end, resolution_deadline, now),
+    )
+
+
+def incidents(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool],
+              support: Support, now: float,
+              acks: Mapping[str, float] | None = None) -> list[Incident]:
+    """Every incident in the timelines, judged at `now`; `acks` maps an id to
+    its first acknowledgement."""
+    acks = acks or {}
+    return [judge(s, support, now, acks.get(s.id))
+            for s in shapes(timelines, critical, support.merge_gap, now)]
+
+
+def overlapping(items: Sequence[Incident], a: float, b: float, now: float) -> list[Incident]:
+    """The incidents that overlap [a, b)."""
+    return [i for i in items
+            if i.start < b and (now if i.end is None else i.end) > a]

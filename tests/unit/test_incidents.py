@@ -1,0 +1,203 @@
+"""Incidents from real timelines (checks folded by the Tracker), exact seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from slaprobe.core.business import Calendar
+from slaprobe.core.incidents import (
+    BREACHED,
+    HIGH,
+    MEDIUM,
+    MET,
+    PENDING,
+    Incident,
+    Support,
+    Targets,
+    incident_id,
+    incidents,
+    overlapping,
+    settled,
+    shapes,
+)
+from slaprobe.maintenance import EXCUSED, Window
+from slaprobe.model import Check
+from slaprobe.timefmt import parse_instant
+from slaprobe.tracker import Tracker
+
+H = 3600.0
+IV = 30.0
+UTC_SUPPORT = Support(merge_gap=900.0)
+LONDON = Support(Calendar("Europe/London", holidays="GB", subdivision="ENG"), merge_gap=900.0,
+                 high=Targets(4 * H, 8 * H), medium=Targets(8 * H, 16 * H), configured=True)
+
+
+def t(s: str) -> float:
+    return parse_instant(s)
+
+
+def run(target: str, a: float, b: float, *, down: Sequence[tuple[float, float]] = (),
+        net: Sequence[tuple[float, float]] = ()) -> list[Check]:
+    """Checks every 30 s in [a, b): failing inside `down`, probe_network inside `net`."""
+    out = []
+    at = a
+    while at < b:
+        is_down = any(s <= at < e for s, e in down)
+        is_net = any(s <= at < e for s, e in net)
+        out.append(Check(target, at, not (is_down or is_net), IV, network=is_net))
+        at += IV
+    return out
+
+
+def judge_all(checks: Iterable[Check], critical: dict[str, bool], support: Support, now: float, *,
+              windows: Sequence[Window] = (), acks: dict[str, float] | None = None,
+              ) -> list[Incident]:
+    tr = Tracker(critical, windows=windows)
+    for c in sorted(checks, key=lambda c: (c.at, c.target)):
+        tr.add(c)
+    lo = min(c.at for c in checks) if checks else 0.0
+    timelines = {n: tr.target_spans(n, lo, now, now) for n in critical}
+    return incidents(timelines, critical, support, now, acks)
+
+
+def test_friday_evening_to_monday_morning_is_a_met_high_incident() -> None:
+    a, b = t("2026-11-27T16:30:00Z"), t("2026-11-30T10:00:00Z")
+    checks = run("app", a - H, b + H, down=[(a, b)])
+    [inc] = judge_all(checks, {"app": True}, LONDON, now=b + H)
+    assert inc.id == "inc-20261127T163000Z"
+    assert inc.priority == HIGH
+    assert (inc.start, inc.end) == (a, b)
+    assert inc.seconds == b - a
+    assert inc.business_seconds == 1.5 * H
+    assert inc.resolution_deadline == t("2026-11-30T16:30:00Z")  # 0.5 h Fri + 7.5 h Mon
+    assert inc.response_deadline == t("2026-11-30T12:30:00Z")
+    assert inc.resolution == MET
+    assert inc.response == PENDING  # 11:00: not acknowledged yet, 1.5 business h left
+    assert inc.to_json(str)["end"] == str(b)
+    [later] = judge_all(checks, {"app": True}, LONDON, now=b + 3 * H)
+    assert later.response == BREACHED and later.resolution == MET
+
+
+def test_christmas_outage_with_boxing_day_observed() -> None:
+    a, b = t("2026-12-24T18:00:00Z"), t("2026-12-29T12:00:00Z")
+    checks = run("app", a - H, b + H, down=[(a, b)])
+    [inc] = judge_all(checks, {"app": True}, LONDON, now=b + H)
+    assert inc.business_seconds == 3 * H
+    assert inc.resolution_deadline == t("2026-12-29T17:00:00Z")
+    assert inc.resolution == MET
+
+
+def test_easter_outage_breaches_its_resolution() -> None:
+    a, b = t("2026-04-02T15:00:00Z"), t("2026-04-07T16:00:00Z")  # Thu 16:00 BST .. Tue 17:00
+    checks = run("app", a - H, b + H, down=[(a, b)])
+    [inc] = judge_all(checks, {"app": True}, LONDON, now=b + H)
+    assert inc.business_seconds == 9 * H
+    assert inc.resolution_deadline == t("2026-04-07T15:00:00Z")
+    assert inc.resolution == BREACHED
+
+
+def flapping(merge_gap: float) -> list[Incident]:
+    base = t("2026-11-30T10:00:00Z")
+    outages = [(base + k * 150, base + k * 150 + 30) for k in range(5)]  # 30 s down, 2 min up
+    checks = run("app", base - 600, base + 3600, down=outages)
+    return judge_all(checks, {"app": True}, Support(merge_gap=merge_gap), now=base + 3600)
+
+
+def test_flapping_is_one_incident_at_15m_and_five_at_1m() -> None:
+    [one] = flapping(900.0)
+    base = t("2026-11-30T10:00:00Z")
+    assert (one.start, one.end) == (base, base + 4 * 150 + 30)
+    five = flapping(60.0)
+    assert len(five) == 5
+    assert [i.seconds for i in five] == [30.0] * 5
+
+
+def test_unknown_time_between_does_not_end_an_incident() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    # down 10 min, then the daemon is away for 2 h (no checks), then down again, then up
+    checks = run("app", a, a + 600, down=[(a, a + 600)])
+    checks += run("app", a + 2 * H, a + 3 * H, down=[(a + 2 * H, a + 2 * H + 300)])
+    [inc] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 3 * H)
+    assert (inc.start, inc.end) == (a, a + 2 * H + 300)
+    # with a healthy stretch of 20 min in between they are two
+    checks2 = run("app", a, a + 3 * H, down=[(a, a + 600), (a + 1800, a + 2100)])
+    assert len(judge_all(checks2, {"app": True}, UTC_SUPPORT, now=a + 3 * H)) == 2
+
+
+def test_open_until_an_up_check_follows() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    checks = run("app", a - 600, a + 900, down=[(a, a + 900)])
+    now = a + 900 + 10 * 60  # the daemon stopped: unknown after the last check's cover
+    [inc] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=now)
+    assert inc.end is None and inc.open
+    assert inc.seconds == now - a
+    assert inc.resolution == PENDING
+    # a day later it is still open and has breached its 1-day resolution
+    [late] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 86400 + 60)
+    assert late.end is None and late.resolution == BREACHED
+
+
+def test_maintenance_only_opens_nothing() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    w = Window("db", a, a + H, a - 3 * 86400, a - 3 * 86400, None, "", "config", EXCUSED, True)
+    checks = run("app", a - 600, a + 2 * H, down=[(a, a + H)])
+    assert judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 2 * H, windows=[w]) == []
+    # without the window the same record is a 1 h incident
+    [inc] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 2 * H)
+    assert inc.seconds == H
+
+
+def test_probe_network_opens_nothing() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    checks = run("app", a - 600, a + 2 * H, net=[(a, a + H)])
+    assert judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 2 * H) == []
+
+
+def test_non_critical_is_medium_and_escalates_when_a_critical_target_follows() -> None:
+    a = t("2026-11-30T10:00:00Z")  # Monday
+    checks = run("search", a - 600, a + 4 * H, down=[(a, a + 3 * H)])
+    checks += run("app", a - 600, a + 4 * H, down=[(a + H, a + 2 * H)])
+    crit = {"search": False, "app": True}
+    only_search = [c for c in checks if c.target == "search"]
+    [med] = judge_all(only_search, crit, UTC_SUPPORT, now=a + 4 * H)
+    assert med.priority == MEDIUM
+    assert med.shape.priority_since == a
+    assert med.response_deadline == t("2026-12-01T10:00:00Z")
+    [inc] = judge_all(checks, crit, UTC_SUPPORT, now=a + 4 * H)
+    assert inc.priority == HIGH
+    assert inc.shape.targets == ("app", "search")
+    assert inc.shape.priority_since == a + H  # the high clocks start at the escalation
+    assert inc.response_deadline == a + 5 * H
+    assert inc.resolution_deadline == t("2026-12-01T11:00:00Z")
+    assert (inc.start, inc.end) == (a, a + 3 * H)
+
+
+def test_acknowledgement_outcomes() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    checks = run("app", a - 600, a + H, down=[(a, a + 1800)])
+    iid = incident_id(a)
+    [pending] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + H)
+    assert pending.response == PENDING and pending.acknowledged is None
+    [met] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + H, acks={iid: a + 600})
+    assert met.response == MET and met.acknowledged == a + 600
+    [late] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + 86400,
+                       acks={iid: a + 5 * H})
+    assert late.response == BREACHED
+    [before] = judge_all(checks, {"app": True}, UTC_SUPPORT, now=a + H, acks={iid: a - 1})
+    assert before.acknowledged is None
+
+
+def test_overlapping_and_settled() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    checks = run("app", a - 600, a + 2 * H, down=[(a, a + 600)])
+    tr = Tracker({"app": True})
+    for c in checks:
+        tr.add(c)
+    now = a + 2 * H
+    tl = {"app": tr.target_spans("app", a - 600, now, now)}
+    items = incidents(tl, {"app": True}, UTC_SUPPORT, now)
+    assert overlapping(items, a + 600, a + H, now) == []
+    assert overlapping(items, a + 599, a + H, now) == items
+    [shape] = shapes(tl, {"app": True}, 900.0, now)
+    assert settled(shape, tl, 900.0, a + 600 + 900)
+    assert not settled(shape, tl, 900.0, a + 600 + 899)
