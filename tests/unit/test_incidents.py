@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from zoneinfo import ZoneInfo
 
 from slaprobe.core.business import Calendar
 from slaprobe.core.incidents import (
@@ -28,7 +29,8 @@ from slaprobe.tracker import Tracker
 H = 3600.0
 IV = 30.0
 UTC_SUPPORT = Support(merge_gap=900.0)
-LONDON = Support(Calendar("Europe/London", holidays="GB", subdivision="ENG"), merge_gap=900.0,
+LONDON = Support(Calendar(ZoneInfo("Europe/London"), holidays="GB", subdivision="ENG"),
+                 merge_gap=900.0,
                  high=Targets(4 * H, 8 * H), medium=Targets(8 * H, 16 * H), configured=True)
 
 

@@ -15,7 +15,8 @@ day is therefore `closes - opens` of local time on both sides of a change, an
 hour that a change skips is not business time and an hour it repeats counts
 twice, exactly as a wall clock on the support desk would read.
 
-Nothing here reads a clock: "now" is always an argument.
+Nothing here reads a clock or a file: "now" is always an argument, and the
+zone comes in as a tzinfo made at the edge (zoneinfo reads tzdata).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import holidays as holidays_pkg
 
@@ -41,7 +41,7 @@ _SEARCH_DAYS = 3660         # add_business gives up after ten years without busi
 class Calendar:
     """A support calendar; hashable so its per-day hours can be cached."""
 
-    timezone: str = "UTC"
+    tz: dt.tzinfo = dt.UTC           # a zoneinfo.ZoneInfo, made at the edge (it reads tzdata)
     opens: int = 9 * 3600            # seconds after local midnight
     closes: int = 17 * 3600          # seconds after local midnight, at most 24 h
     days: frozenset[int] = frozenset(range(5))   # date.weekday(): Monday = 0
@@ -52,6 +52,11 @@ class Calendar:
     def __post_init__(self) -> None:
         if not 0 <= self.opens < self.closes <= 86400:
             raise ValueError("support hours must open before they close, within one day")
+
+    @property
+    def timezone(self) -> str:
+        """The IANA name of the zone."""
+        return str(self.tz)
 
     @property
     def day_length(self) -> int:
@@ -124,7 +129,7 @@ def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozense
 def _day_hours(cal: Calendar, d: dt.date) -> tuple[Interval, ...]:
     if not cal.is_business_day(d):
         return ()
-    tz = _zone(cal.timezone)
+    tz = cal.tz
     midnight = (d - _EPOCH).days * 86400          # local midnight in "wall seconds"
     w0, w1 = midnight + cal.opens, midnight + cal.closes
     out: list[Interval] = []
@@ -139,18 +144,13 @@ def _day_hours(cal: Calendar, d: dt.date) -> tuple[Interval, ...]:
     return tuple(out)
 
 
-@functools.cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _offset(tz: ZoneInfo, u: int) -> int:
+def _offset(tz: dt.tzinfo, u: int) -> int:
     off = dt.datetime.fromtimestamp(u, tz).utcoffset()
     assert off is not None
     return int(off.total_seconds())
 
 
-def _offset_pieces(tz: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int, int]]:
+def _offset_pieces(tz: dt.tzinfo, lo: int, hi: int) -> list[tuple[int, int, int]]:
     """[lo, hi) cut where the zone's UTC offset changes: (start, end, offset)."""
     out: list[tuple[int, int, int]] = []
     start, off = lo, _offset(tz, lo)
@@ -244,10 +244,3 @@ def check_holidays(country: str, subdivision: str | None) -> None:
     except NotImplementedError as e:
         raise ValueError(str(e).strip() or f"unknown holidays {country!r}") from None
 
-
-def check_timezone(name: str) -> None:
-    try:
-        _zone(name)
-    except (ValueError, KeyError) as e:  # ZoneInfoNotFoundError is a KeyError
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name, e.g. "
-                         "\"Europe/London\")") from e
