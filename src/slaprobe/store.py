@@ -528,6 +528,29 @@ class Store:
             self._db.execute('DELETE FROM spans WHERE "end" < ?', (before,))
         return int(n)
 
+    # --- incident acknowledgements (records of the hash chain) ------------------------
+
+    def record_ack(self, incident: str, at: float, by: str, note: str, recorded: float) -> Ack:
+        """Append an acknowledgement to the chain; returns the incident's first one
+        (the one that counts)."""
+        payload = {"incident": incident, "at": at, "by": by, "note": note}
+        with self._tx():
+            chainstore.append(self._db, ACK, payload, at=recorded)
+            row = self._db.execute(
+                "SELECT seq, at, payload FROM chain WHERE kind = ? AND"
+                " json_extract(payload, '$.incident') = ? ORDER BY seq LIMIT 1", (ACK, incident),
+            ).fetchone()
+        return _ack(row)
+
+    def acks(self, after: int = 0) -> list[Ack]:
+        """Acknowledgements appended after chain seq `after`, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, at, payload FROM chain WHERE seq > ? AND kind = ? ORDER BY seq",
+                (after, ACK),
+            ).fetchall()
+        return [_ack(r) for r in rows]
+
     # --- the hash chain -------------------------------------------------------------
 
     def append_record(self, kind: str, payload: Mapping[str, Any], now: float) -> int:
@@ -677,6 +700,28 @@ def _last_n(db: sqlite3.Connection) -> int:
     """The last insertion number given out (AUTOINCREMENT never gives one twice)."""
     row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
     return int(row[0]) if row else 0
+
+
+ACK = "ack"  # the chain kind of an incident acknowledgement
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """One stored acknowledgement of an incident (the first one per incident counts)."""
+
+    seq: int
+    incident: str
+    at: float
+    by: str
+    note: str
+    recorded: float
+
+
+def _ack(row: Sequence[Any]) -> Ack:
+    seq, recorded, text = row
+    p = json.loads(text)
+    return Ack(int(seq), str(p["incident"]), float(p["at"]), str(p["by"]), str(p["note"]),
+               float(recorded))
 
 
 def _targets_json(targets: tuple[str, ...] | None) -> str | None:

@@ -495,3 +495,27 @@ class TestStoreFoldsForItself:
         store.write([late])
         everything = sorted([*old, *live, late], key=lambda c: c.at)
         assert snapshot(store.load("app", float("-inf"))) == snapshot(fold(everything))
+
+
+def test_acknowledgements_are_chained_and_the_first_counts(tmp_path: Path) -> None:
+    db = tmp_path / "acks.db"
+    with closing(Store(db)) as store:
+        first = store.record_ack("inc-20261130T100000Z", 100.0, "alice", "on it", 150.0)
+        again = store.record_ack("inc-20261130T100000Z", 90.0, "bob", "", 160.0)
+        assert first == again  # the first stored one counts, whatever --at the second gives
+        assert (first.at, first.by, first.note, first.recorded) == (100.0, "alice", "on it", 150.0)
+        other = store.record_ack("inc-20261130T120000Z", 200.0, "carol", "", 210.0)
+        assert [a.incident for a in store.acks()] == [
+            "inc-20261130T100000Z", "inc-20261130T100000Z", "inc-20261130T120000Z"]
+        assert store.acks(after=store.acks()[1].seq) == [other]
+        assert store.verify().ok
+    raw = sqlite3.connect(db)
+    try:  # an acknowledgement edited outside slaprobe breaks the chain
+        raw.execute("UPDATE chain SET payload = replace(payload, 'alice', 'mallory')"
+                    " WHERE kind = 'ack'")
+        raw.commit()
+    finally:
+        raw.close()
+    with closing(Store(db)) as store:
+        verdict = store.verify()
+        assert not verdict.ok and "ack" in verdict.problem
