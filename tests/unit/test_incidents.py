@@ -12,6 +12,7 @@ from slaprobe.core.incidents import (
     MEDIUM,
     MET,
     PENDING,
+    Book,
     Incident,
     Support,
     Targets,
@@ -203,3 +204,42 @@ def test_overlapping_and_settled() -> None:
     [shape] = shapes(tl, {"app": True}, 900.0, now)
     assert settled(shape, tl, 900.0, a + 600 + 900)
     assert not settled(shape, tl, 900.0, a + 600 + 899)
+
+
+# --- the daemon's incremental book -------------------------------------------------
+
+
+def test_book_agrees_with_a_full_recompute_and_logs_each_change() -> None:
+    a = t("2026-11-30T10:00:00Z")
+    crit = {"app": True, "search": False}
+    checks = run("search", a, a + 6 * H, down=[(a + H, a + 3 * H)])
+    checks += run("app", a, a + 6 * H,
+                  down=[(a + 2 * H, a + 2 * H + 600), (a + 4 * H, a + 4 * H + 90),
+                        (a + 4 * H + 300, a + 4 * H + 330)])
+    checks.sort(key=lambda c: (c.at, c.target))
+    tr = Tracker(crit)
+    book = Book(UTC_SUPPORT, a)
+    events: list[tuple[str, str]] = []
+    for k, c in enumerate(checks):
+        tr.add(c)
+        if k % 7 == 0:
+            if c.at >= a + 2 * H + 60 and not book.acks:
+                book.acknowledge(incident_id(a + H), c.at)
+            events += [(e.kind, e.incident.id) for e in book.update(tr, c.at)]
+    now = a + 6 * H
+    events += [(e.kind, e.incident.id) for e in book.update(tr, now)]
+    timelines = {n: tr.target_spans(n, a, now, now) for n in crit}
+    assert book.all(now) == incidents(timelines, crit, UTC_SUPPORT, now, book.acks)
+    first, second = incident_id(a + H), incident_id(a + 4 * H)
+    assert events == [
+        ("opened", first), ("escalated", first), ("acknowledged", first), ("resolved", first),
+        ("opened", second), ("resolved", second),
+    ]
+    assert [s.id for s in book.settled] == [first, second]
+    assert book.horizon > a + 4 * H  # nothing before is folded again
+    assert [i.id for i in book.since(a + 2 * H, now)] == [second]
+    # a change of maintenance rebuilds from the start, with the same incidents
+    tr.set_maintenance([Window("w", a + 4 * H, a + 5 * H, a - 9e5, a - 9e5, None, "", "config",
+                               EXCUSED, True)])
+    book.update(tr, now)
+    assert [i.id for i in book.all(now)] == [first]

@@ -21,7 +21,7 @@ import bisect
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from slaprobe.core.business import Calendar
 from slaprobe.model import State
@@ -312,3 +312,118 @@ def overlapping(items: Sequence[Incident], a: float, b: float, now: float) -> li
     """The incidents that overlap [a, b)."""
     return [i for i in items
             if i.start < b and (now if i.end is None else i.end) > a]
+
+
+# --- incremental: the daemon's book ----------------------------------------------
+
+
+class Timelines(Protocol):
+    """What the book reads of a Tracker (effective spans, and where they are final)."""
+
+    critical: dict[str, bool]
+    maintenance: list[Any]
+
+    def target_spans(self, name: str, a: float, b: float, now: float) -> list[Span]: ...
+
+    def final_until(self) -> float | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change the daemon logs: opened, escalated, acknowledged, resolved."""
+
+    kind: str
+    incident: Incident
+
+
+class Book:
+    """Incidents kept up to date from a live Tracker without rescanning history.
+
+    Incidents that can no longer change are *settled* and kept; each `update`
+    folds only the timelines from the `horizon` (the start of the first
+    unsettled incident, or where the timelines are final) up to now. A change of
+    maintenance windows or targets rebuilds from `start`.
+    """
+
+    def __init__(self, support: Support, start: float) -> None:
+        self.support = support
+        self.start = start
+        self.horizon = start
+        self.settled: list[Shape] = []
+        self.live: list[Shape] = []
+        self.acks: dict[str, float] = {}
+        self._key: tuple[Any, ...] | None = None
+        # id: (priority, closed, acknowledged) as of the last update
+        self._seen: dict[str, tuple[str, bool, bool]] | None = None
+
+    def reset(self, support: Support | None = None, start: float | None = None) -> None:
+        if support is not None:
+            self.support = support
+        if start is not None:
+            self.start = start
+        self.horizon, self.settled, self.live, self._key = self.start, [], [], None
+
+    def acknowledge(self, incident: str, at: float) -> None:
+        """Record an incident's acknowledgement (the first one counts)."""
+        self.acks.setdefault(incident, at)
+
+    def update(self, tl: Timelines, now: float) -> list[Event]:
+        """Fold the timelines up to `now`; the changes since the last update (none
+        on the first, which only takes stock)."""
+        key = (tuple(tl.maintenance), tuple(sorted(tl.critical.items())))
+        if key != self._key:
+            self.horizon, self.settled, self._key = self.start, [], key
+        final = tl.final_until()
+        final = now if final is None else min(final, now)
+        gap = self.support.merge_gap
+        spans = {n: tl.target_spans(n, self.horizon, now, now) for n in tl.critical}
+        live = shapes(spans, tl.critical, gap, now)
+        k = 0
+        while k < len(live):
+            s = live[k]
+            nxt = live[k + 1].start if k + 1 < len(live) else None
+            if not (s.closed and s.last_down <= final
+                    and ((nxt is not None and nxt <= final) or settled(s, spans, gap, final))):
+                break
+            k += 1
+        self.settled.extend(live[:k])
+        self.live = live[k:]
+        self.horizon = self.live[0].start if self.live else max(self.horizon, final)
+        return self._events(now)
+
+    def _events(self, now: float) -> list[Event]:
+        held = {s.id: s for s in [*self.settled, *self.live]}
+        state = {iid: (s.priority, s.closed, iid in self.acks) for iid, s in held.items()}
+        events: list[Event] = []
+        if self._seen is not None:
+            for iid, (prio, closed, acked) in state.items():
+                before = self._seen.get(iid)
+                if before == (prio, closed, acked):
+                    continue
+                inc = judge(held[iid], self.support, now, self.acks.get(iid))
+                if before is None:
+                    events.append(Event("opened", inc))
+                if prio == HIGH and (before[0] == MEDIUM if before is not None
+                                     else inc.shape.priority_since != inc.start):
+                    events.append(Event("escalated", inc))
+                if acked and (before is None or not before[2]):
+                    events.append(Event("acknowledged", inc))
+                if closed and (before is None or not before[1]):
+                    events.append(Event("resolved", inc))
+        self._seen = state
+        return events
+
+    def all(self, now: float) -> list[Incident]:
+        """Every incident the book holds, judged at `now`."""
+        return [judge(s, self.support, now, self.acks.get(s.id))
+                for s in [*self.settled, *self.live]]
+
+    def since(self, a: float, now: float) -> list[Incident]:
+        """The incidents that started at or after `a` (this month's), judged at `now`."""
+        i = bisect.bisect_left([s.start for s in self.settled], a)
+        return [judge(s, self.support, now, self.acks.get(s.id))
+                for s in [*self.settled[i:], *self.live] if s.start >= a]
+
+    def forget(self, before: float) -> None:
+        """Drop settled incidents that started before `before`."""
+        self.settled = [s for s in self.settled if s.start >= before]

@@ -176,6 +176,11 @@ class Tracker:
             return None
         return min(f for f in finals if f is not None)
 
+    def final_until(self) -> float | None:
+        """Up to when no target's timeline can change as checks arrive."""
+        finals = [f for h in self.histories.values() if (f := h.final_until()) is not None]
+        return min(finals) if finals else None
+
     def service_timeline(self, a: float, b: float, now: float) -> ServiceTimeline:
         """The service's timeline for queries inside [a, b).
 
