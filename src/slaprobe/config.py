@@ -16,10 +16,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yarl
 
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
+from slaprobe.core.business import (
+    Calendar,
+    check_holidays,
+    parse_business_duration,
+    parse_days,
+    parse_hours,
+)
+from slaprobe.core.incidents import Support, Targets
 from slaprobe.core.timefmt import parse_duration, to_epoch
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
@@ -51,7 +60,12 @@ _SLO_KEYS = {
     "maintenance_file", "maintenance_feeds", "maintenance_feed_interval",
 }
 _MAINT_KEYS = {"id", "start", "end", "announced", "targets", "reason"}
-_TOP_KEYS = {"daemon", "slo", "defaults", "targets", "controls", "maintenance"}
+_TOP_KEYS = {"daemon", "slo", "defaults", "targets", "controls", "maintenance", "support"}
+_SUPPORT_KEYS = {
+    "timezone", "hours", "days", "holidays", "holidays_subdivision", "extra_holidays",
+    "merge_gap", "high", "medium",
+}
+_CLOCK_KEYS = {"response", "resolution"}
 
 
 class _Decoder:
@@ -66,10 +80,7 @@ class _Decoder:
         for key in table:
             if key not in allowed:
                 where = f"{path}.{key}" if path else key
-                hint = ""
-                if key == "support" and not path:
-                    hint = " ([support] is not supported yet)"
-                self.problem(where, f"unknown key{hint}")
+                self.problem(where, "unknown key")
 
     def table(self, value: Any, path: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -406,6 +417,91 @@ def _slo(d: _Decoder, raw: Mapping[str, Any]) -> SloSpec:
     return SloSpec(**kw)
 
 
+def _zone(d: _Decoder, value: Any, path: str) -> dt.tzinfo | None:
+    name = d.string(value, path)
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        d.problem(path, f"unknown timezone {name!r} (use an IANA name, e.g. \"Europe/London\")")
+        return None
+
+
+_DEFAULT_CLOCKS = {"high": ("4h", "1d"), "medium": ("8h", "2d")}  # SLA section 4
+
+
+def _support(d: _Decoder, raw: Any) -> Support:
+    """[support]: the business calendar and the incident targets; absent: the defaults."""
+    if raw is None:
+        return Support()
+    raw = d.table(raw, "support")
+    d.unknown(raw, _SUPPORT_KEYS, "support")
+    calendar = _calendar(d, raw)
+    kw: dict[str, Any] = {"calendar": calendar, "configured": True}
+    if "merge_gap" in raw and (
+        gap := d.duration(raw["merge_gap"], "support.merge_gap", positive=False)
+    ) is not None:
+        kw["merge_gap"] = gap
+    for prio, (response, resolution) in _DEFAULT_CLOCKS.items():
+        table = d.table(raw.get(prio, {}), f"support.{prio}")
+        d.unknown(table, _CLOCK_KEYS, f"support.{prio}")
+        clocks = {}
+        for clock, default in (("response", response), ("resolution", resolution)):
+            where = f"support.{prio}.{clock}"
+            text = d.string(table[clock], where) if clock in table else default
+            try:
+                clocks[clock] = parse_business_duration(text or default, calendar.day_length)
+            except ValueError as e:
+                d.problem(where, str(e))
+                clocks[clock] = parse_business_duration(default, calendar.day_length)
+        kw[prio] = Targets(**clocks)
+    return Support(**kw)
+
+
+def _calendar(d: _Decoder, raw: Mapping[str, Any]) -> Calendar:
+    cal: dict[str, Any] = {}
+    if "timezone" in raw and (tz := _zone(d, raw["timezone"], "support.timezone")) is not None:
+        cal["tz"] = tz
+    if "hours" in raw and (text := d.string(raw["hours"], "support.hours")) is not None:
+        try:
+            cal["opens"], cal["closes"] = parse_hours(text)
+        except ValueError as e:
+            d.problem("support.hours", str(e))
+    if "days" in raw and (text := d.string(raw["days"], "support.days")) is not None:
+        try:
+            cal["days"] = parse_days(text)
+        except ValueError as e:
+            d.problem("support.days", str(e))
+    if "holidays" in raw and (country := d.string(raw["holidays"], "support.holidays")):
+        cal["holidays"] = country
+    if "holidays_subdivision" in raw and (subdiv := d.string(
+            raw["holidays_subdivision"], "support.holidays_subdivision")):
+        if "holidays" not in cal:
+            d.problem("support.holidays_subdivision", "needs support.holidays (a country code)")
+        else:
+            cal["subdivision"] = subdiv
+    if "holidays" in cal:
+        try:
+            check_holidays(cal["holidays"], cal.get("subdivision"))
+        except ValueError as e:
+            where = "support.holidays_subdivision" if "subdivision" in cal else "support.holidays"
+            d.problem(where, f"{e} (country codes and subdivisions of the holidays package)")
+    if "extra_holidays" in raw:
+        value = raw["extra_holidays"]
+        if not isinstance(value, list):
+            d.problem("support.extra_holidays", f"must be an array of dates, not "
+                      f"{_typename(value)}")
+        else:
+            for i, item in enumerate(value):
+                if not isinstance(item, dt.date) or isinstance(item, dt.datetime):
+                    d.problem(f"support.extra_holidays[{i}]",
+                              f"must be a TOML date (2026-12-24), not {_typename(item)}")
+            cal["extra_holidays"] = frozenset(
+                x for x in value if isinstance(x, dt.date) and not isinstance(x, dt.datetime))
+    return Calendar(**cal)
+
+
 def parse_maintenance(
     raw: Any, *, source: str = "config", section: str = "maintenance",
     target_names: set[str] | None = None,
@@ -493,11 +589,12 @@ def parse(
     if isinstance(raw_targets, list):
         names |= {str(t.get("name")) for t in raw_targets if isinstance(t, Mapping)}
     maintenance = _maintenance(d, raw.get("maintenance"), "config", "maintenance", names)
+    support = _support(d, raw.get("support"))
     if d.problems:
         raise ConfigError(d.problems)
     return Config(
         daemon=daemon, slo=slo, targets=targets, controls=controls, maintenance=maintenance,
-        path=path,
+        support=support, path=path,
     )
 
 

@@ -119,6 +119,31 @@ class TestValidConfig:
             ),
         )
 
+    def test_support(self, cfg: config.Config) -> None:
+        """[support] becomes the business calendar and the incident clocks."""
+        sup = cfg.support
+        cal = sup.calendar
+        assert sup.configured
+        assert (cal.timezone, cal.opens, cal.closes) == ("America/New_York", 30600, 63000)
+        assert cal.days == frozenset({0, 1, 2, 3})
+        assert (cal.holidays, cal.subdivision) == ("US", "NY")
+        assert cal.extra_holidays == frozenset({dt.date(2026, 12, 24), dt.date(2026, 12, 31)})
+        assert sup.merge_gap == 600.0
+        # "d" is one support day (9 h here); unset clocks keep the SLA's defaults
+        assert (sup.high.response, sup.high.resolution) == (2 * 3600, 9 * 3600)
+        assert (sup.medium.response, sup.medium.resolution) == (8 * 3600, 27 * 3600)
+
+    def test_support_absent_is_the_slas_defaults(self) -> None:
+        cfg = config.parse({"targets": [{"name": "app", "url": "https://a.example/"}]})
+        sup = cfg.support
+        assert not sup.configured
+        assert (sup.calendar.timezone, sup.calendar.opens, sup.calendar.closes) == (
+            "UTC", 9 * 3600, 17 * 3600)
+        assert sup.calendar.days == frozenset(range(5)) and sup.calendar.holidays is None
+        assert sup.merge_gap == 900.0
+        assert (sup.high.response, sup.high.resolution) == (4 * 3600, 8 * 3600)
+        assert (sup.medium.response, sup.medium.resolution) == (8 * 3600, 16 * 3600)
+
     def test_path_recorded(self, cfg: config.Config) -> None:
         """The config remembers the file it came from."""
         assert cfg.path == str(DATA / "valid.toml")
@@ -128,7 +153,12 @@ class TestValidConfig:
 BAD_CONFIGS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "invalid_unknown_top_key.toml": [("daemonn:", ("unknown key",))],
     "invalid_unknown_target_key.toml": [("targets[1].intervall:", ("unknown key",))],
-    "invalid_support_section.toml": [("support:", ("unknown key", "not supported yet"))],
+    "invalid_support_timezone.toml": [("support.timezone:", ("unknown timezone", "Londn"))],
+    "invalid_support_hours.toml": [("support.hours:", ("17:00-09:00", "open before"))],
+    "invalid_support_holidays.toml": [("support.holidays_subdivision:", ("XYZ",))],
+    "invalid_support_clock.toml": [("support.high.resolution:", ("1 day", "business"))],
+    "invalid_support_unknown_key.toml": [("support.medium.respons:", ("unknown key",))],
+    "invalid_support_extra_holidays.toml": [("support.extra_holidays[1]:", ("TOML date",))],
     "invalid_bad_duration.toml": [("targets[1].interval:", ("invalid duration", "30 seconds"))],
     "invalid_zero_duration.toml": [("defaults.timeout:", ("greater than zero",))],
     "invalid_negative_duration.toml": [("daemon.retention:", ("invalid duration", "-1d"))],

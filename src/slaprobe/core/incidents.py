@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slaprobe.core.business import Calendar
-from slaprobe.model import State
+from slaprobe.core.model import State
 
 Span = tuple[float, float, State]
 Interval = tuple[float, float]

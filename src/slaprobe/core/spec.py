@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from slaprobe.core.incidents import Support
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeSpec:
@@ -80,6 +82,7 @@ class Config:
     targets: tuple[ProbeSpec, ...] = ()
     controls: tuple[ProbeSpec, ...] = ()
     maintenance: tuple[MaintenanceSpec, ...] = ()
+    support: Support = field(default_factory=Support)
     path: str | None = None
 
     def target(self, name: str) -> ProbeSpec | None:
