@@ -1,4 +1,4 @@
-"""Command line: run | check | once | import | report | maintenance.
+"""Command line: run | check | once | import | report | incidents | maintenance.
 
 Exit codes: 0 fine, 1 a critical target is down (`once`), 2 bad input (config,
 CSV, arguments) with every problem printed.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from slaprobe import (
     announcements,
     config,
     daemon,
+    incidents,
     logs,
     prober,
     report,
@@ -34,7 +36,8 @@ from slaprobe.core.maintenance import Window
 from slaprobe.core.model import Attempt
 from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
-from slaprobe.core.timefmt import format_duration, iso, parse_duration
+from slaprobe.core.timefmt import format_duration, iso, month_range, month_start, parse_duration
+from slaprobe.core.tracker import Tracker
 from slaprobe.store import ImportConflict, Store, StoreError
 from slaprobe.writerlock import LockHeld
 
@@ -75,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="end", metavar="T", help=TIME_HELP + " (default: now)")
     rep.add_argument("--format", choices=["text", "json", "markdown", "html", "csv"],
                      default="text")
+    inc = cmd("incidents", "Incidents with their response and resolution deadlines.")
+    inc.add_argument("--month", help="a UTC calendar month, YYYY-MM (default: this month)")
+    inc.add_argument("--from", dest="start", metavar="T", help=TIME_HELP)
+    inc.add_argument("--to", dest="end", metavar="T", help=TIME_HELP)
+    inc.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    isub = inc.add_subparsers(dest="action", metavar="ACTION")
+    ack = isub.add_parser("ack", help="Record the first response to an incident.",
+                          description="Record the first response to an incident.")
+    ack.add_argument("--config", type=Path, default=None)
+    ack.add_argument("incident", metavar="ID", help="the incident id, inc-YYYYMMDDTHHMMSSZ")
+    ack.add_argument("--at", metavar="T", default="now", help="when it was acknowledged "
+                     "(default now)")
+    ack.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
+    ack.add_argument("--note", metavar="TEXT", default="")
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -115,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(cfg, args)
         if args.command == "verify":
             return _verify(cfg)
+        if args.command == "incidents":
+            return _ack(cfg, args) if args.action == "ack" else _incidents(cfg, args)
         if args.action == "add":
             return _maint_add(cfg, args)
         return _maint_list(cfg)
@@ -314,6 +333,80 @@ def _verify(cfg: Config) -> int:
     return 0
 
 
+def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:
+    """[from, to) of --month or --from/--to; neither: this UTC month."""
+    if args.month is None and args.start is None and args.end is None:
+        start = month_start(now)
+        return start, month_range(iso(start)[:7])[1]
+    return resolve_range(args.month, args.start, args.end, now)
+
+
+def _history(cfg: Config, since: float, now: float) -> tuple[Tracker, dict[str, float]]:
+    """The tracker from `since` and each incident's first acknowledgement (a reader)."""
+    store, windows = _open(cfg, read_only=True)
+    try:
+        return (report.load_tracker(cfg, store, since, windows, now),
+                incidents.first_acks(store.acks()))
+    finally:
+        store.close()
+
+
+def _incidents(cfg: Config, args: argparse.Namespace) -> int:
+    now = time.time()
+    try:
+        a, b = _range(args, now)
+    except ValueError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    tracker, acks = _history(cfg, a - incidents.LOOKBACK, now)
+    items = incidents.in_range(cfg, tracker, acks, a=a, b=b, now=now)
+    sys.stdout.write(incidents.render(incidents.document(items, a, b), args.format, cfg.support))
+    return 0
+
+
+ACK_SEARCH = 93 * 86400.0  # how far back `incidents ack` looks for the incident
+
+
+def _ack(cfg: Config, args: argparse.Namespace) -> int:
+    now = time.time()
+    try:
+        at = parse_time(args.at, now)
+    except ValueError as e:
+        print(f"slaprobe: --at: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    by = args.by if args.by is not None else _user()
+    if not by.strip():
+        print("slaprobe: --by must not be empty", file=sys.stderr)
+        return EXIT_INPUT
+    store, windows = _open(cfg)
+    try:
+        since = now - ACK_SEARCH
+        tracker = report.load_tracker(cfg, store, since - incidents.LOOKBACK, windows, now)
+        acks = incidents.first_acks(store.acks())
+        items = incidents.from_tracker(cfg, tracker, acks, since - incidents.LOOKBACK, now)
+        try:
+            inc = incidents.check_ack(items, args.incident.strip(), at, now)
+        except incidents.AckRefused as e:
+            print(f"slaprobe: {e}", file=sys.stderr)
+            return EXIT_INPUT
+        first = store.record_ack(inc.id, at, by, args.note, now)
+    finally:
+        store.close()
+    judged = incidents.judge(inc.shape, cfg.support, now, first.at)
+    counted = "" if first.at == at and first.by == by else (
+        f" (already acknowledged {iso(first.at)} by {first.by}: the first one counts)")
+    print(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
+          f"{judged.response} (deadline {iso(judged.response_deadline)})")
+    return 0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 def _report(cfg: Config, args: argparse.Namespace) -> int:
     now = time.time()
     try:
@@ -324,8 +417,9 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     store, windows = _open(cfg, read_only=True)
     try:
         statement = statements.stored(store).get(args.month or "")
-        since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
-        tracker = report.load_tracker(cfg, store, since, windows, now)
+        # from LOOKBACK before: an incident overlapping the range keeps its start
+        tracker = report.load_tracker(cfg, store, a - incidents.LOOKBACK, windows, now)
+        acks = incidents.first_acks(store.acks())
     finally:
         store.close()
     if statement is not None and args.format in ("json", "text", "markdown"):
@@ -336,7 +430,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
             sys.stdout.write(render_stmt[args.format](json.loads(statement),
                                                       cfg.daemon.service))
         return 0
-    rep = report.build(cfg, tracker, a, b, now)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks)
     if args.format == "csv":
         sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))
         return 0
@@ -345,7 +439,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     render = {"json": report.render_json, "markdown": report.render_markdown,
               "text": report.render_text}[args.format]
-    sys.stdout.write(render(rep, cfg.daemon.service))
+    sys.stdout.write(render(rep, cfg.daemon.service, cfg.support))
     return 0
 
 

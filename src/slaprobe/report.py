@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slaprobe import __version__
+from slaprobe import __version__, incidents, textable
 from slaprobe.core import daily, htmlreport
+from slaprobe.core.incidents import Support
 from slaprobe.core.maintenance import Window
 from slaprobe.core.model import State
 from slaprobe.core.slo import Figures
@@ -21,6 +22,8 @@ from slaprobe.core.terms import TermsHistory, Version, of_config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
 from slaprobe.core.tracker import Tracker
 from slaprobe.store import Store
+
+table = textable.table  # one table formatter for every text output
 
 
 def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window],
@@ -46,12 +49,15 @@ def _scope(f: Figures, objective: float) -> dict[str, Any]:
 
 
 def build(
-    cfg: Config, tracker: Tracker, a: float, b: float, now: float,
+    cfg: Config, tracker: Tracker, a: float, b: float, now: float, *,
+    acks: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The report over [a, b) in DESIGN's JSON shape.
 
     Time after `now` has no history yet: it counts as unknown (the window is still
-    [a, b)), and maintenance there is not yet excluded.
+    [a, b)), and maintenance there is not yet excluded. The incidents overlapping
+    [a, b) are judged at `now` (`acks`: each incident's first acknowledgement;
+    the tracker should hold history from `a - incidents.LOOKBACK`).
     """
     end = max(min(b, now), a)
     default = cfg.slo.objective
@@ -89,6 +95,8 @@ def build(
         "service": _scope(service, obj), "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
         "terms": [{"since": iso(v.since), **v.terms.as_dict()} for v in history.in_range(a, b)],
+        "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,
+                                                          now=now)),
     }
 
 
@@ -102,7 +110,7 @@ def render_html(cfg: Config, tracker: Tracker, rep: dict[str, Any], now: float) 
         reasons=reasons, generated=iso(now), version=__version__)
 
 
-def render_json(rep: dict[str, Any], service: str) -> str:
+def render_json(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     return json.dumps(rep, indent=2) + "\n"
 
 
@@ -137,18 +145,7 @@ HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "co
         "budget left"]
 
 
-def table(rows: Sequence[Sequence[str]], *, rule: bool = False) -> list[str]:
-    """Rows as aligned columns (the first row a header, underlined when `rule`)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    out = []
-    for i, r in enumerate(rows):
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        if rule and i == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return out
-
-
-def render_text(rep: dict[str, Any], service: str) -> str:
+def render_text(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
     out += table([HEAD, *_rows(rep, service)], rule=True)
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
@@ -161,6 +158,8 @@ def render_text(rep: dict[str, Any], service: str) -> str:
             for m in rep["maintenance"]] or ["  none"]
     out += ["", "SLA terms applied (each in force from its time until the next)"]
     out += [f"  {line}" for line in _terms_lines(rep)]
+    out += ["", *incidents.text_lines(rep.get("incidents", []),
+                                      incidents.calendar_note(support or Support()))]
     return "\n".join(out) + "\n"
 
 
@@ -189,7 +188,7 @@ def _terms_lines(rep: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_markdown(rep: dict[str, Any], service: str) -> str:
+def render_markdown(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"# SLA report {rep['from']} to {rep['to']}", "",
            f"Objective: **{rep['objective'] * 100:g}%**", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
@@ -211,4 +210,7 @@ def render_markdown(rep: dict[str, Any], service: str) -> str:
         out.append("None.")
     out += ["", "## SLA terms", ""]
     out += [f"- {line}" for line in _terms_lines(rep)]
+    out += ["", "## Incidents", "",
+            *incidents.markdown_lines(rep.get("incidents", []),
+                                      incidents.calendar_note(support or Support()))]
     return "\n".join(out) + "\n"

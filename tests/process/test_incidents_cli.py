@@ -1,0 +1,143 @@
+"""`slaprobe incidents` and `slaprobe incidents ack` on a real imported history."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from procs import free_port, slaprobe, write_config
+
+from slaprobe.timefmt import iso, parse_instant
+
+pytestmark = pytest.mark.slow
+
+SUPPORT = """
+[support]
+timezone = "Europe/London"
+hours = "09:00-17:00"
+days = "mon-fri"
+holidays = "GB"
+holidays_subdivision = "ENG"
+merge_gap = "15m"
+"""
+
+
+def history(tmp_path: Path, *, support: str = SUPPORT) -> tuple[Path, float]:
+    """A Friday-evening-to-Monday outage of `app` in Nov 2026, and `app` down right now."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), extra=support, targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "30s"
+
+[[targets]]
+name = "docs"
+url = "http://127.0.0.1:9/docs"
+interval = "30s"
+critical = false
+""")
+    a, b = parse_instant("2026-11-27T16:00:00Z"), parse_instant("2026-11-30T11:00:00Z")
+    down = parse_instant("2026-11-27T16:30:00Z"), parse_instant("2026-11-30T10:00:00Z")
+    lines = ["target,time,ok"]
+    at = a
+    while at < b:
+        lines.append(f"app,{at:.0f},{0 if down[0] <= at < down[1] else 1}")
+        lines.append(f"docs,{at:.0f},1")
+        at += 30
+    now = (time.time() // 30) * 30
+    open_start = now - 600
+    for k in range(40):
+        t = now - 1200 + k * 30
+        lines.append(f"app,{t:.0f},{0 if t >= open_start else 1}")
+    csv = tmp_path / "h.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    r = slaprobe("import", str(csv), "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    return cfg, open_start
+
+
+def test_incidents_list_formats_and_ack(tmp_path: Path) -> None:
+    cfg, open_start = history(tmp_path)
+    r = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", "--format", "json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["from"], doc["to"]) == ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z")
+    [inc] = doc["incidents"]
+    assert inc == {
+        "id": "inc-20261127T163000Z", "priority": "high", "start": "2026-11-27T16:30:00Z",
+        "end": "2026-11-30T10:00:00Z", "seconds": 235800.0, "business_seconds": 5400.0,
+        "targets": ["app"], "priority_since": "2026-11-27T16:30:00Z",
+        "response_deadline": "2026-11-30T12:30:00Z", "acknowledged": None,
+        "response": "breached", "resolution_deadline": "2026-11-30T16:30:00Z",
+        "resolution": "met",
+    }
+    text = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path)
+    assert text.returncode == 0
+    assert "inc-20261127T163000Z" in text.stdout and "met (by 2026-11-30T16:30:00Z)" in text.stdout
+    assert "Europe/London, GB-ENG holidays" in text.stdout
+    md = slaprobe("incidents", "--config", str(cfg), "--from", "2026-11-27", "--to",
+                  "2026-11-28", "--format", "markdown", cwd=tmp_path)
+    assert "| inc-20261127T163000Z | high |" in md.stdout
+
+    # the open incident: listed in this month (default range), open, pending
+    now_doc = json.loads(slaprobe("incidents", "--config", str(cfg), "--format", "json",
+                                  cwd=tmp_path).stdout)
+    [live] = [i for i in now_doc["incidents"] if i["end"] is None]
+    open_id = live["id"]
+    assert live["start"] == iso(open_start)
+
+    # refusals: unknown id lists the open incidents, a typo gets a suggestion, before start
+    bad = slaprobe("incidents", "ack", "inc-20200101T000000Z", "--config", str(cfg), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "no incident 'inc-20200101T000000Z'" in bad.stderr and open_id in bad.stderr
+    typo = slaprobe("incidents", "ack", open_id[:-2] + "Z", "--config", str(cfg), cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean" in typo.stderr
+    early = slaprobe("incidents", "ack", open_id, "--at", iso(open_start - 60), "--config",
+                     str(cfg), cwd=tmp_path)
+    assert early.returncode == 2 and "before" in early.stderr
+    assert "Traceback" not in bad.stderr + typo.stderr + early.stderr
+
+    ok = slaprobe("incidents", "ack", open_id, "--by", "alice", "--note", "looking",
+                  "--at", "now-1m", "--config", str(cfg), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert f"acknowledged {open_id}" in ok.stdout and "by alice" in ok.stdout
+    again = slaprobe("incidents", "ack", open_id, "--by", "bob", "--config", str(cfg),
+                     cwd=tmp_path)
+    assert again.returncode == 0 and "the first one counts" in again.stdout
+    after = json.loads(slaprobe("incidents", "--config", str(cfg), "--format", "json",
+                                cwd=tmp_path).stdout)
+    [live] = [i for i in after["incidents"] if i["id"] == open_id]
+    assert live["acknowledged"] is not None and live["response"] == "met"
+
+    # the SLA report carries the same incidents in every format
+    rep = json.loads(slaprobe("report", "--config", str(cfg), "--month", "2026-11", "--format",
+                              "json", cwd=tmp_path).stdout)
+    assert rep["incidents"] == doc["incidents"]
+    rtext = slaprobe("report", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path).stdout
+    assert "Incidents (1)" in rtext and "inc-20261127T163000Z" in rtext
+    rmd = slaprobe("report", "--config", str(cfg), "--month", "2026-11", "--format", "markdown",
+                   cwd=tmp_path).stdout
+    assert "## Incidents" in rmd and "| inc-20261127T163000Z | high |" in rmd
+
+
+def test_without_support_the_defaults_apply_and_say_so(tmp_path: Path) -> None:
+    cfg, _ = history(tmp_path, support="")
+    r = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "the defaults (Mon-Fri 09:00-17:00 UTC, no holidays; the config has no [support])" \
+        in r.stdout
+    rep = slaprobe("report", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path).stdout
+    assert "the config has no [support]" in rep
+
+
+def test_bad_arguments_exit_2(tmp_path: Path) -> None:
+    cfg, _ = history(tmp_path)
+    for args in (["--month", "2026-13"], ["--from", "2026-11-01"], ["--month", "2026-11",
+                                                                     "--to", "2026-12-01"]):
+        r = slaprobe("incidents", "--config", str(cfg), *args, cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+    r = slaprobe("incidents", "ack", "x", "--at", "yesterday", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2 and "--at" in r.stderr
