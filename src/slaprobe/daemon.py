@@ -42,6 +42,7 @@ from slaprobe.core.timefmt import iso, month_start
 from slaprobe.core.timeline import History
 from slaprobe.core.tracker import Tracker
 from slaprobe.feedfetch import FeedCache
+from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store
@@ -97,6 +98,7 @@ class Daemon:
         self.store: Store | None = None
         self.writer_lock: WriterLock | None = None
         self.tracker: Tracker | None = None
+        self.incidents: IncidentDesk | None = None
         self.last: dict[str, Check] = {}
         self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
         self.controls: dict[str, tuple[float, bool | None]] = {}
@@ -173,6 +175,8 @@ class Daemon:
         self.generation = await asyncio.to_thread(self.store.generation)
         histories = await self._load_histories([t.name for t in cfg.targets])
         self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
+        self.incidents = IncidentDesk(cfg.support, self.clock.now() - horizon(cfg), self.log)
+        await self.incidents.poll_acks(self.store)
         self._session = aiohttp.ClientSession()
         await self.refresh_maintenance(fetch_feeds=False)
         await self._close_months(self.clock.now())
@@ -399,6 +403,9 @@ class Daemon:
                 self.repeats.settle()
                 if self.tracker is not None:
                     self.tracker.update_credit(self.clock.now())
+                if self.incidents is not None and self.tracker is not None:
+                    await self.incidents.poll_acks(self.store)
+                    self.incidents.update(self.tracker, self.clock.now())
                 if self.ready and (text := self._status()) != self._status_sent:
                     self._status_sent = text
                     sdnotify.notify(sdnotify.status(text), **self._env())
@@ -581,6 +588,8 @@ class Daemon:
         added = [n for n in new_targets if n not in old_targets]
         histories = await self._load_histories(added) if added else {}
         self.tracker.reconfigure({t.name: t.critical for t in new.targets}, histories)
+        if self.incidents is not None:
+            self.incidents.configure(new.support)
         for name, spec in new_targets.items():
             if old_targets.get(name) != spec:
                 self._schedule_target(spec)
@@ -611,6 +620,7 @@ class Daemon:
         return Snapshot(
             now=now, service=self.cfg.daemon.service, objective=self.cfg.slo.objective,
             windows=self.cfg.slo.windows, tracker=self.tracker, last=self.last,
+            incidents=() if self.incidents is None else self.incidents.families(self.tracker, now),
         )
 
 

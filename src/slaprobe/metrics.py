@@ -172,6 +172,7 @@ class Snapshot:
     windows: Sequence[tuple[str, float]]
     tracker: Tracker
     last: Mapping[str, Check]
+    incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
 
 
 def _num(x: float | None) -> float:
@@ -279,7 +280,7 @@ class SlaCollector:
                 avail.add([name, label], _num(f.availability))
                 cover.add([name, label], _num(f.coverage))
         return [success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover,
-                *self._service(snap, windows)]
+                *self._service(snap, windows), *snap.incidents]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective

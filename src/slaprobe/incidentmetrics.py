@@ -1,0 +1,48 @@
+"""The incident metric families (DESIGN "Incidents"), from judged incidents at
+scrape time: how many are open, each priority's earliest deadline per clock and
+the business seconds left to it, and this month's incidents by outcome.
+
+The response clock counts open incidents that have no acknowledgement yet (an
+acknowledged incident's response is done); the resolution clock every open one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slaprobe.core.incidents import BREACHED, HIGH, MEDIUM, MET, PENDING, Incident, Support
+from slaprobe.exposition import Family
+
+PRIORITIES = (HIGH, MEDIUM)
+OUTCOMES = (MET, BREACHED, PENDING)
+
+
+def families(open_: Sequence[Incident], month: Sequence[Incident], support: Support,
+             now: float) -> list[Family]:
+    """`open_`: the open incidents; `month`: those that started this UTC month."""
+    n_open = Family("slaprobe_incidents_open", "gauge",
+                    "Open incidents (SLA section 4), by priority.", ("priority",))
+    deadline = Family("slaprobe_incident_deadline_timestamp_seconds", "gauge",
+                      "Earliest deadline among open incidents (response: not yet "
+                      "acknowledged), by priority and clock.", ("priority", "clock"))
+    left = Family("slaprobe_incident_business_seconds_left", "gauge",
+                  "Business seconds to that deadline; negative once breached.",
+                  ("priority", "clock"))
+    by_outcome = Family("slaprobe_incidents", "gauge",
+                        "Incidents that started in the window, by priority and resolution.",
+                        ("priority", "resolution", "window"))
+    cal = support.calendar
+    for prio in PRIORITIES:
+        mine = [i for i in open_ if i.priority == prio]
+        n_open.add([prio], float(len(mine)))
+        clocks = (("response", [i.response_deadline for i in mine if i.acknowledged is None]),
+                  ("resolution", [i.resolution_deadline for i in mine]))
+        for clock, deadlines in clocks:
+            if deadlines:
+                first = min(deadlines)
+                deadline.add([prio, clock], first)
+                left.add([prio, clock], cal.left(now, first))
+        for outcome in OUTCOMES:
+            count = sum(1 for i in month if i.priority == prio and i.resolution == outcome)
+            by_outcome.add([prio, outcome, "month"], float(count))
+    return [n_open, deadline, left, by_outcome]
