@@ -54,6 +54,11 @@ CONTRACT_METRICS = frozenset(
         "slaprobe_burn_rate",
         "slaprobe_maintenance_active",
         "slaprobe_maintenance_windows",
+        # incidents (DESIGN "Incidents")
+        "slaprobe_incidents_open",
+        "slaprobe_incident_deadline_timestamp_seconds",
+        "slaprobe_incident_business_seconds_left",
+        "slaprobe_incidents",
         # daemon health
         "slaprobe_scheduler_lag_seconds",
         "slaprobe_store_errors_total",
@@ -254,8 +259,16 @@ def test_issue_alert_set_is_complete() -> None:
         "SlaprobeNotProbing",
         "SlaprobeLowCoverage",
         "SlaprobeMaintenanceLateNotice",
+        "SlaprobeIncidentResolutionAtRisk",
+        "SlaprobeIncidentResponseDue",
+        "SlaprobeIncidentBreached",
     ):
         assert name in alerts, name
+    # the incident alerts read slaprobe's business-time figure, never wall time
+    for name, clock in (("SlaprobeIncidentResolutionAtRisk", "resolution"),
+                        ("SlaprobeIncidentResponseDue", "response")):
+        assert (f'slaprobe_incident_business_seconds_left{{clock="{clock}"}} < 3600 >= 0'
+                in alerts[name]), name
 
 
 def test_per_target_alerts_split_by_criticality() -> None:
