@@ -492,3 +492,18 @@ def test_dashboard_covers_the_issue() -> None:
     assert any("slaprobe_maintenance_active" in a["expr"] for a in annotations)
     for a in annotations:
         assert a["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def test_dashboard_has_the_incidents_row() -> None:
+    """Open incidents, their deadlines and this month's outcomes (SLA sections 3-4)."""
+    panels = all_panels(dashboard()["panels"])
+    row = next(p for p in panels if p["type"] == "row" and p["title"].startswith("Incidents"))
+    below = [p for p in panels if p["type"] != "row" and p["gridPos"]["y"] > row["gridPos"]["y"]]
+    exprs = " ".join(t["expr"] for p in below for t in p.get("targets", []))
+    for needle in (
+        "slaprobe_incidents_open",
+        "slaprobe_incident_deadline_timestamp_seconds",
+        "slaprobe_incident_business_seconds_left",
+        'slaprobe_incidents{window="month"}',
+    ):
+        assert needle in exprs, needle
