@@ -479,6 +479,8 @@ class Daemon:
         async with self._write_lock:
             histories = await self._load_histories(list(tracker.critical))
             tracker.reconfigure(tracker.critical, histories, replace=True)
+            if self.incidents is not None:  # an import may have filled past time
+                self.incidents.book.reset()
             for check in sorted(self._unwritten, key=lambda c: c.at):
                 with contextlib.suppress(ValueError):  # already in the loaded timeline
                     tracker.add(check)

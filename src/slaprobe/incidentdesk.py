@@ -43,9 +43,8 @@ class IncidentDesk:
         """The incident metric families as of `now` (folding the newest checks first)."""
         self.update(timelines, now)
         book = self.book
-        open_ = [book_inc for book_inc in book.since(-float("inf"), now) if book_inc.open]
-        month = book.since(month_start(now), now)
-        return incidentmetrics.families(open_, month, book.support, now)
+        return incidentmetrics.families(book.open(now), book.month_counts(now, now),
+                                        book.support, now)
 
     def _log(self, event: Event) -> None:
         inc = event.incident

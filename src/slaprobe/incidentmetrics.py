@@ -8,7 +8,7 @@ acknowledged incident's response is done); the resolution clock every open one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from slaprobe.core.incidents import BREACHED, HIGH, MEDIUM, MET, PENDING, Incident, Support
 from slaprobe.exposition import Family
@@ -17,9 +17,10 @@ PRIORITIES = (HIGH, MEDIUM)
 OUTCOMES = (MET, BREACHED, PENDING)
 
 
-def families(open_: Sequence[Incident], month: Sequence[Incident], support: Support,
-             now: float) -> list[Family]:
-    """`open_`: the open incidents; `month`: those that started this UTC month."""
+def families(open_: Sequence[Incident], month: Mapping[tuple[str, str], int],
+             support: Support, now: float) -> list[Family]:
+    """`open_`: the open incidents; `month`: how many started this UTC month, by
+    (priority, resolution)."""
     n_open = Family("slaprobe_incidents_open", "gauge",
                     "Open incidents (SLA section 4), by priority.", ("priority",))
     deadline = Family("slaprobe_incident_deadline_timestamp_seconds", "gauge",
@@ -43,6 +44,5 @@ def families(open_: Sequence[Incident], month: Sequence[Incident], support: Supp
                 deadline.add([prio, clock], first)
                 left.add([prio, clock], cal.left(now, first))
         for outcome in OUTCOMES:
-            count = sum(1 for i in month if i.priority == prio and i.resolution == outcome)
-            by_outcome.add([prio, outcome, "month"], float(count))
+            by_outcome.add([prio, outcome, "month"], float(month.get((prio, outcome), 0)))
     return [n_open, deadline, left, by_outcome]

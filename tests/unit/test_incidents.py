@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from slaprobe.core.business import Calendar
 from slaprobe.core.incidents import (
     BREACHED,
@@ -243,3 +246,35 @@ def test_book_agrees_with_a_full_recompute_and_logs_each_change() -> None:
                                EXCUSED, True)])
     book.update(tr, now)
     assert [i.id for i in book.all(now)] == [first]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_book_matches_a_full_recompute_at_every_step(data: st.DataObject) -> None:
+    """Random flapping on three targets (one non-critical), gaps of no data, a random
+    merge gap; the book, updated at random moments, always equals a recompute."""
+    a = t("2026-11-30T08:00:00Z")
+    crit = {"app": True, "api": True, "docs": False}
+    gap = data.draw(st.sampled_from([60.0, 300.0, 900.0]))
+    support = Support(merge_gap=gap)
+    checks: list[Check] = []
+    for name in crit:
+        at = a
+        for _ in range(data.draw(st.integers(1, 6))):
+            n = data.draw(st.integers(1, 40))
+            ok = data.draw(st.booleans())
+            for _ in range(n):
+                checks.append(Check(name, at, ok, IV))
+                at += IV
+            at += data.draw(st.sampled_from([0.0, 0.0, 0.0, 600.0]))  # sometimes no data
+    checks.sort(key=lambda c: (c.at, c.target))
+    tr = Tracker(crit)
+    book = Book(support, a)
+    stride = data.draw(st.integers(1, 25))
+    for k, c in enumerate(checks):
+        tr.add(c)
+        if k % stride == 0 or k == len(checks) - 1:
+            now = c.at + data.draw(st.sampled_from([0.0, 5.0, 29.0]))
+            book.update(tr, now)
+            timelines = {n: tr.target_spans(n, a, now, now) for n in crit}
+            assert book.all(now) == incidents(timelines, crit, support, now), k

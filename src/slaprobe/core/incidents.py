@@ -18,7 +18,10 @@ targets have passed (core.business); outcomes are judged at `now`.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
+import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,6 +73,7 @@ class Shape:
     targets: tuple[str, ...]
     high_since: float | None         # first instant a critical target was down
     ending: tuple[str, ...] = ()     # the targets down at `last_down`
+    last_start: float = 0.0          # start of its last down period
 
     @property
     def id(self) -> str:
@@ -233,8 +237,12 @@ def _known(index: _Index, names: set[str], a: float, b: float) -> float:
 
 
 def shapes(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool],
-           merge_gap: float, now: float) -> list[Shape]:
-    """Incidents in the given effective target spans (time order), up to `now`."""
+           merge_gap: float, now: float, carry: Shape | None = None) -> list[Shape]:
+    """Incidents in the given effective target spans (time order), up to `now`.
+
+    `carry`: an incident whose last down period is the first one in the spans
+    (they start there): the first incident found continues it.
+    """
     index = _Index(timelines)
     groups: list[list[_Period]] = []
     for p in _down_periods(timelines, critical):
@@ -254,7 +262,14 @@ def shapes(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool]
             start=g[0].start, last_down=last.end, closed=closed,
             targets=tuple(sorted(set().union(*(p.targets for p in g)))),
             high_since=min(highs) if highs else None, ending=tuple(sorted(last.last)),
+            last_start=last.start,
         ))
+    if carry is not None and out and out[0].start == carry.last_start:
+        first = out[0]
+        highs = [h for h in (carry.high_since, first.high_since) if h is not None]
+        out[0] = dataclasses.replace(
+            first, start=carry.start, targets=tuple(sorted({*carry.targets, *first.targets})),
+            high_since=min(highs) if highs else None)
     return out
 
 
@@ -277,20 +292,29 @@ def _outcome(done: float | None, deadline: float, now: float) -> str:
     return BREACHED if now > deadline else PENDING
 
 
+@functools.lru_cache(maxsize=4096)
+def _deadlines(support: Support, priority: str, since: float) -> tuple[float, float]:
+    terms = support.targets(priority)
+    cal = support.calendar
+    return cal.add(since, terms.response), cal.add(since, terms.resolution)
+
+
+@functools.lru_cache(maxsize=4096)
+def _business(cal: Calendar, a: float, b: float) -> float:
+    return cal.seconds_between(a, b)
+
+
 def judge(shape: Shape, support: Support, now: float,
           acknowledged: float | None = None) -> Incident:
     """An incident's deadlines and outcomes at `now` (`acknowledged`: its first ack)."""
-    cal = support.calendar
-    terms = support.targets(shape.priority)
-    since = shape.priority_since
-    response_deadline = cal.add(since, terms.response)
-    resolution_deadline = cal.add(since, terms.resolution)
+    response_deadline, resolution_deadline = _deadlines(
+        support, shape.priority, shape.priority_since)
     end = shape.last_down if shape.closed else None
     until = max(now, shape.last_down) if end is None else end
     ack = acknowledged if acknowledged is not None and acknowledged >= shape.start else None
     return Incident(
         shape=shape, end=end, seconds=until - shape.start,
-        business_seconds=cal.seconds_between(shape.start, until),
+        business_seconds=_business(support.calendar, shape.start, until),
         response_deadline=response_deadline, resolution_deadline=resolution_deadline,
         acknowledged=ack,
         response=_outcome(ack, response_deadline, now),
@@ -327,6 +351,10 @@ class Timelines(Protocol):
 
     def final_until(self) -> float | None: ...
 
+    def up_since(self, name: str, at: float) -> bool:
+        """Whether the target's timeline from `at` on is one up run (nothing to fold)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -353,6 +381,11 @@ class Book:
         self.live: list[Shape] = []
         self.acks: dict[str, float] = {}
         self._key: tuple[Any, ...] | None = None
+        self._refs: tuple[object, object] | None = None
+        self._carry: Shape | None = None  # the first live incident, folded up to `horizon`
+        # settled incidents per UTC month of their start, by (priority, resolution):
+        # a settled incident is closed, so its resolution outcome is fixed
+        self._counts: dict[tuple[int, int], Counter[tuple[str, str]]] = {}
         # id: (priority, closed, acknowledged) as of the last update
         self._seen: dict[str, tuple[str, bool, bool]] | None = None
 
@@ -362,6 +395,7 @@ class Book:
         if start is not None:
             self.start = start
         self.horizon, self.settled, self.live, self._key = self.start, [], [], None
+        self._counts, self._carry = {}, None
 
     def acknowledge(self, incident: str, at: float) -> None:
         """Record an incident's acknowledgement (the first one counts)."""
@@ -370,14 +404,24 @@ class Book:
     def update(self, tl: Timelines, now: float) -> list[Event]:
         """Fold the timelines up to `now`; the changes since the last update (none
         on the first, which only takes stock)."""
-        key = (tuple(tl.maintenance), tuple(sorted(tl.critical.items())))
-        if key != self._key:
-            self.horizon, self.settled, self._key = self.start, [], key
+        if self._refs is None or tl.critical is not self._refs[0] or (
+                tl.maintenance is not self._refs[1]):
+            self._refs = (tl.critical, tl.maintenance)
+            key = (tuple(tl.maintenance), tuple(sorted(tl.critical.items())))
+            if key != self._key:
+                self.horizon, self.settled, self._key, self._counts = self.start, [], key, {}
+                self._carry = None
         final = tl.final_until()
         final = now if final is None else min(final, now)
         gap = self.support.merge_gap
-        spans = {n: tl.target_spans(n, self.horizon, now, now) for n in tl.critical}
-        live = shapes(spans, tl.critical, gap, now)
+        h, carry = self.horizon, self._carry
+        spans = {n: tl.target_spans(n, h, now, now) for n in tl.critical if not tl.up_since(n, h)}
+        live = shapes(spans, tl.critical, gap, now, carry)
+        if carry is not None and (not live or live[0].start != carry.start):
+            # the carried incident's last period is gone (cannot happen with final
+            # data): fold again from its start
+            self.horizon, self._carry = carry.start, None
+            return self.update(tl, now)
         k = 0
         while k < len(live):
             s = live[k]
@@ -387,8 +431,19 @@ class Book:
                 break
             k += 1
         self.settled.extend(live[:k])
+        for shape in live[:k]:
+            inc = judge(shape, self.support, now, self.acks.get(shape.id))
+            self._counts.setdefault(_month(shape.start), Counter())[
+                (inc.priority, inc.resolution)] += 1
         self.live = live[k:]
-        self.horizon = self.live[0].start if self.live else max(self.horizon, final)
+        self._carry = None
+        if not self.live:
+            self.horizon = max(self.horizon, final)
+        elif self.live[0].start < self.live[0].last_start <= final:
+            # a long incident: fold again only from its last down period
+            self.horizon, self._carry = self.live[0].last_start, self.live[0]
+        else:
+            self.horizon = self.live[0].start
         return self._events(now)
 
     def _events(self, now: float) -> list[Event]:
@@ -424,6 +479,30 @@ class Book:
         return [judge(s, self.support, now, self.acks.get(s.id))
                 for s in [*self.settled[i:], *self.live] if s.start >= a]
 
+    def open(self, now: float) -> list[Incident]:
+        """The open incidents, judged at `now`."""
+        return [judge(s, self.support, now, self.acks.get(s.id)) for s in self.live
+                if not s.closed]
+
+    def month_counts(self, at: float, now: float) -> Counter[tuple[str, str]]:
+        """Incidents that started in the UTC month of `at`, by (priority, resolution)."""
+        month = _month(at)
+        out = Counter(self._counts.get(month, {}))
+        for s in self.live:
+            if _month(s.start) == month:
+                inc = judge(s, self.support, now, self.acks.get(s.id))
+                out[(inc.priority, inc.resolution)] += 1
+        return out
+
     def forget(self, before: float) -> None:
-        """Drop settled incidents that started before `before`."""
-        self.settled = [s for s in self.settled if s.start >= before]
+        """Drop settled incidents that started before `before` (their month counts
+        stay until their month is older than `before`'s)."""
+        if self.settled and self.settled[0].start < before:
+            self.settled = [s for s in self.settled if s.start >= before]
+            keep = _month(before)
+            self._counts = {m: c for m, c in self._counts.items() if m >= keep}
+
+
+def _month(at: float) -> tuple[int, int]:
+    d = dt.datetime.fromtimestamp(at, dt.UTC)
+    return d.year, d.month

@@ -176,6 +176,12 @@ class Tracker:
             return None
         return min(f for f in finals if f is not None)
 
+    def up_since(self, name: str, at: float) -> bool:
+        """Whether the target's timeline from `at` on is a single up run (so it has
+        no down time there, whatever maintenance says)."""
+        run = self.histories[name].open
+        return run is not None and run.state == State.UP and run.start <= at
+
     def final_until(self) -> float | None:
         """Up to when no target's timeline can change as checks arrive."""
         finals = [f for h in self.histories.values() if (f := h.final_until()) is not None]
