@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yarl
 
-from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
 from slaprobe.core.business import (
     Calendar,
     check_holidays,
@@ -29,6 +28,7 @@ from slaprobe.core.business import (
     parse_hours,
 )
 from slaprobe.core.incidents import Support, Targets
+from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
 from slaprobe.core.timefmt import parse_duration, to_epoch
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")

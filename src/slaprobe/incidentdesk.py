@@ -10,9 +10,9 @@ from typing import Any
 
 from slaprobe import incidentmetrics
 from slaprobe.core.incidents import Book, Event, Support, Timelines
+from slaprobe.core.timefmt import iso, month_start
 from slaprobe.exposition import Family
 from slaprobe.store import Store
-from slaprobe.timefmt import iso, month_start
 
 FORGET_AFTER = 86400.0  # settled incidents are kept one day past their month
 

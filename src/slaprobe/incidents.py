@@ -9,13 +9,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from slaprobe.config import Config
 from slaprobe.core.business import DAY_NAMES, Calendar
 from slaprobe.core.incidents import Incident, Support, incidents, judge, overlapping
+from slaprobe.core.spec import Config
+from slaprobe.core.timefmt import iso
+from slaprobe.core.tracker import Tracker
 from slaprobe.store import Ack
 from slaprobe.textable import table
-from slaprobe.timefmt import iso
-from slaprobe.tracker import Tracker
 
 __all__ = ["LOOKBACK", "AckRefused", "check_ack", "document", "first_acks", "from_tracker",
            "in_range", "judge", "render", "to_json"]

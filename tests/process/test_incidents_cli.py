@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from procs import free_port, slaprobe, write_config
 
-from slaprobe.timefmt import iso, parse_instant
+from slaprobe.core.timefmt import iso, parse_instant
 
 pytestmark = pytest.mark.slow
 
@@ -135,8 +135,8 @@ def test_without_support_the_defaults_apply_and_say_so(tmp_path: Path) -> None:
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     cfg, _ = history(tmp_path)
-    for args in (["--month", "2026-13"], ["--from", "2026-11-01"], ["--month", "2026-11",
-                                                                     "--to", "2026-12-01"]):
+    for args in (["--month", "2026-13"], ["--to", "2026-11-01"], ["--from", "tomorrow"],
+                 ["--month", "2026-11", "--to", "2026-12-01"]):
         r = slaprobe("incidents", "--config", str(cfg), *args, cwd=tmp_path)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
     r = slaprobe("incidents", "ack", "x", "--at", "yesterday", "--config", str(cfg), cwd=tmp_path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from procs import Daemon, Switch, free_port, slaprobe, write_config
 
-from slaprobe.timefmt import iso
+from slaprobe.core.timefmt import iso
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from slaprobe.core.business import (
     parse_days,
     parse_hours,
 )
-from slaprobe.timefmt import parse_instant
+from slaprobe.core.timefmt import parse_instant
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 H = 3600.0

@@ -25,10 +25,10 @@ from slaprobe.core.incidents import (
     settled,
     shapes,
 )
-from slaprobe.maintenance import EXCUSED, Window
-from slaprobe.model import Check
-from slaprobe.timefmt import parse_instant
-from slaprobe.tracker import Tracker
+from slaprobe.core.maintenance import EXCUSED, Window
+from slaprobe.core.model import Check
+from slaprobe.core.timefmt import parse_instant
+from slaprobe.core.tracker import Tracker
 
 H = 3600.0
 IV = 30.0
