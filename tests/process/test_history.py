@@ -126,7 +126,7 @@ def test_import_twice_then_report_exact_figures(tmp_path: Path) -> None:
                                 "end": "2026-10-01T00:06:00Z", "seconds": 180.0}]
     assert rep["from"] == "2026-10-01T00:00:00Z" and rep["objective"] == 0.999
     assert set(rep) == {"from", "to", "objective", "service", "targets", "downtime",
-                        "maintenance", "terms"}
+                        "maintenance", "terms", "incidents"}
     assert set(app) == set(rep["service"]) == {
         "availability", "up_seconds", "down_seconds", "excluded_seconds", "excluded_by_reason",
         "unknown_seconds", "coverage", "error_budget_remaining_ratio", "objective_met"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,8 @@ url = "{url}/"
     events = [e["event"] for e in logs if e.get("incident") == inc["id"]]
     assert events == ["incident_opened", "incident_acknowledged", "incident_resolved"], logs
 
+    d.signal(signal.SIGTERM)  # the daemon flushes its pending checks as it stops
+    assert d.wait() == 0
     rep = slaprobe("report", "--config", str(cfg), "--from", iso(begun - 3600), "--to",
                    iso(time.time() + 60), "--format", "json", cwd=tmp_path)
     assert rep.returncode == 0, rep.stderr

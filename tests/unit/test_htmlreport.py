@@ -122,8 +122,9 @@ def test_critical_missed_but_non_critical_only_below_objective() -> None:
 
 
 def test_incidents_section_only_when_present() -> None:
-    _, text = page()
-    assert "Incidents" not in text
+    rep, text = page()
+    assert rep["incidents"], "the case's outage is an incident"
+    assert f"Incidents ({len(rep['incidents'])})" in text
     _, text = page(incidents=[])
     assert "Incidents" not in text
     _, text = page(incidents=[INCIDENT, {**INCIDENT, "id": "inc-<x>", "end": None,
