@@ -341,7 +341,8 @@ def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:
     return resolve_range(args.month, args.start, args.end, now)
 
 
-def _history(cfg: Config, since: float, now: float) -> tuple[Tracker, dict[str, float]]:
+def _incident_history(cfg: Config, since: float, now: float,
+                      ) -> tuple[Tracker, dict[str, float]]:
     """The tracker from `since` and each incident's first acknowledgement (a reader)."""
     store, windows = _open(cfg, read_only=True)
     try:
@@ -358,7 +359,7 @@ def _incidents(cfg: Config, args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
-    tracker, acks = _history(cfg, a - incidents.LOOKBACK, now)
+    tracker, acks = _incident_history(cfg, a - incidents.LOOKBACK, now)
     items = incidents.in_range(cfg, tracker, acks, a=a, b=b, now=now)
     sys.stdout.write(incidents.render(incidents.document(items, a, b), args.format, cfg.support))
     return 0
