@@ -1,4 +1,4 @@
-"""Command line: run | check | once | import | report | incidents | maintenance.
+"""Command line: run | check | once | import | report | incidents | maintenance | demo.
 
 Exit codes: 0 fine, 1 a critical target is down (`once`), 2 bad input (config,
 CSV, arguments) with every problem printed.
@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
                      "(default now)")
     ack.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
     ack.add_argument("--note", metavar="TEXT", default="")
+    demo = sub.add_parser(
+        "demo", help="A self-contained tour: a simulated CloneNer on 127.0.0.1, a month of "
+                     "history, the daemon live, the report in every format.",
+        description="A self-contained tour on 127.0.0.1; writes only into a new temporary "
+                    "folder, printed at the end. Ctrl-C ends it at any time.")
+    demo.add_argument("--duration", type=float, default=90.0, metavar="SECONDS",
+                      help="length of the live part (default 90)")
+    demo.add_argument("--fast", action="store_true",
+                      help="a short live part (20 s, checks every second), e.g. for CI")
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -121,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "demo":
+            return _demo(args)
         cfg = _load(args.config)
         if args.command == "check":
             return _check(cfg)
@@ -147,6 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as e:
         logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from slaprobe.demo import run as demo  # noqa: PLC0415 - it imports this module
+
+    if args.duration <= 0:
+        print("slaprobe: --duration must be positive", file=sys.stderr)
+        return EXIT_INPUT
+    duration, interval = (20.0, 1.0) if args.fast else (args.duration, 2.0)
+    return demo.main(duration, interval)
 
 
 def _load(path: Path | None) -> Config:

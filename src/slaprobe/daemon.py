@@ -33,6 +33,7 @@ from slaprobe import (
     server,
     statements,
     webconfig,
+    webui,
 )
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.config import ConfigError, load
@@ -140,6 +141,7 @@ class Daemon:
             try:
                 runner = await server.start(
                     server.make_app(self.render_metrics, lambda: self.ready,
+                                    webui.Views(self).routes(),
                                     middlewares=webconfig.middlewares(self.web)),
                     self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
                     ssl_context=None if self.web is None else self.web.ssl_context,

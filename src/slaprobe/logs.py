@@ -58,8 +58,8 @@ class _Prefixed:
 
 
 def setup(*, json: bool | None = None, level: str = "info",
-          journal: bool | None = None) -> None:
-    """Configure structlog once for the process."""
+          journal: bool | None = None, file: TextIO | None = None) -> None:
+    """Configure structlog once for the process (events to stderr, or to `file`)."""
     if json is None:
         json = not sys.stderr.isatty()
     if journal is None:
@@ -80,7 +80,7 @@ def setup(*, json: bool | None = None, level: str = "info",
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()],
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=file or sys.stderr),
         cache_logger_on_first_use=False,
     )
 

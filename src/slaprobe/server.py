@@ -1,4 +1,5 @@
-"""The HTTP face of the daemon: /metrics, /healthz, /readyz.
+"""The HTTP face of the daemon: /metrics, /healthz, /readyz, plus the read-only
+pages it is given (/status, /api/v1/...).
 
 A hostile or careless client must not take descriptors or CPU from the probes:
 - a connection has `HEADER_TIMEOUT` to send its request headers (aiohttp's keep-alive
@@ -18,7 +19,7 @@ import asyncio
 import gzip
 import resource
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -76,6 +77,7 @@ class Shared:
 
 def make_app(
     render: Callable[[], Awaitable[bytes]], ready: Callable[[], bool],
+    routes: Sequence[web.RouteDef] = (),
     *, middlewares: Iterable[Any] = (),
 ) -> web.Application:
     shared = Shared(render)
@@ -90,7 +92,8 @@ def make_app(
 
     async def index(_: web.Request) -> web.Response:
         return web.Response(
-            text="slaprobe: see /metrics, /healthz, /readyz\n", content_type="text/plain",
+            text="slaprobe: see /status, /metrics, /healthz, /readyz, "
+                 "/api/v1/report?from=now-7d\n", content_type="text/plain",
         )
 
     async def metrics(request: web.Request) -> web.Response:
@@ -107,6 +110,7 @@ def make_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_routes(routes)
     return app
 
 

@@ -71,6 +71,8 @@ thead th{color:var(--mute);font-weight:600}
 caption{text-align:left;color:var(--mute);padding:4px 0}
 details{margin:.4em 0}summary{cursor:pointer;color:var(--mute)}
 .none{color:var(--mute)}
+small.why{display:block;white-space:normal;color:var(--mute);font-weight:400;max-width:28em;
+overflow-wrap:anywhere}
 footer{margin-top:2em;color:var(--mute);font-size:.8em}
 @media (max-width:640px){.rows{grid-template-columns:1fr 5.5em}
 .rows .name{grid-column:1/3}.rows svg{grid-column:1}.rows .fig{grid-column:2}

@@ -25,7 +25,6 @@ from slaprobe.core.htmlparts import (
     page,
     pct,
     table,
-    wrap,
 )
 
 
@@ -129,16 +128,18 @@ def maintenance_section(rep: Mapping[str, Any], reasons: Mapping[str, str]) -> s
         notice = m["notice_seconds"]
         shown = figfmt.duration(abs(notice)) + (" after start" if notice < 0 else "")
         status = m["status"]
+        reason = reasons.get(m["id"], "")
         rows.append([
-            esc(m["id"]), f'{esc(m["start"])} .. {esc(m["end"])}',
+            f'{esc(m["id"])}<small class="why">{esc(reason)}</small>',
+            f'{esc(m["start"])}<br>{esc(m["end"])}',
             "all" if m["targets"] is None else esc(", ".join(m["targets"])),
-            f'<span class="badge {STATUS_BADGE.get(status, "na")}">{esc(status)}</span> '
-            f'<small>{esc(STATUS_NOTE.get(status, ""))}</small>',
-            data(notice, shown), dur(m["excluded_seconds"]),
-            esc(m["announced"]), wrap(esc(reasons.get(m["id"], ""))),
+            f'<span class="badge {STATUS_BADGE.get(status, "na")}">{esc(status)}</span>'
+            f'<small class="why">{esc(STATUS_NOTE.get(status, ""))}</small>',
+            f'{data(notice, shown)}<small class="why">announced {esc(m["announced"])}</small>',
+            dur(m["excluded_seconds"]),
         ])
-    body = (table(["id", "window (UTC)", "targets", "status", "notice", "excluded",
-                   "announced", "reason"], rows, cls="maintenance", num=frozenset({4, 5}))
+    body = (table(["window and reason", "start .. end (UTC)", "targets", "status", "notice",
+                   "excluded"], rows, cls="maintenance", num=frozenset({5}))
             if rows else '<p class="none">No maintenance windows.</p>')
     return f"<h2>Maintenance ({len(rows)} windows)</h2>{body}"
 

@@ -19,7 +19,12 @@ def parse_time(text: str, now: float) -> float:
     s = text.strip()
     m = _RELATIVE.fullmatch(s)
     if m is None:
-        return parse_instant(s)
+        try:
+            return parse_instant(s)
+        except ValueError as e:
+            if repr(s) in str(e) or not s:
+                raise
+            raise ValueError(f"invalid time {text!r} ({e})") from None
     sign, amount = m.group(1), m.group(2)
     if sign is None:
         return now

@@ -1,0 +1,1 @@
+"""`slaprobe demo`: a simulated CloneNer, a month of history, the real daemon."""
