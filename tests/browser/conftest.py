@@ -1,0 +1,8 @@
+"""Browser tests reuse the report fixtures of the unit tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
