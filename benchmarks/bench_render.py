@@ -7,7 +7,7 @@ midnight, a maintenance window on a tenth of them, a few hours of unknown time o
 some). Measured: report JSON build, per-day figures, HTML rendering, total time
 and page size. Aim: under 2 s and under 5 MB.
 
-/status: a daemon-shaped status cache for S targets (default 100) over 90 days,
+/status: S targets (default 100) with 95 days of checks every 10 min in a real store,
 served by the real aiohttp app on 127.0.0.1: time of a GET /status answered from
 the cache (p50 / max over --requests), plus the time to (re)compute the page.
 Aim: under 100 ms from cache.
@@ -18,17 +18,25 @@ Figures are printed, never asserted. Run as `python benchmarks/bench_render.py`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
+import tempfile
 import time
+import types
+from pathlib import Path
 
-from slaprobe import report
+import aiohttp
+
+from slaprobe import report, server, webui
+from slaprobe.clock import SystemClock
 from slaprobe.config import parse
 from slaprobe.core import daily, htmlreport
 from slaprobe.core.maintenance import Window
-from slaprobe.core.model import State
+from slaprobe.core.model import Check, State
 from slaprobe.core.timefmt import iso, parse_instant
 from slaprobe.core.timeline import History, OpenRun
 from slaprobe.core.tracker import Tracker
+from slaprobe.store import Store
 
 DAY = 86400.0
 
@@ -93,11 +101,71 @@ def bench_html(n: int) -> None:
     print(f"  page size           {size / 1e6:7.3f} MB  (aim < 5 MB)")
 
 
+def status_checks(rng: random.Random, name: str, a: float, b: float,
+                  interval: float) -> list[Check]:
+    out = []
+    at = a
+    bad = {int(rng.uniform(a, b) // interval) for _ in range(rng.randint(0, 4))}
+    while at < b:
+        out.append(Check(name, at, int(at // interval) not in bad, interval, latency=0.05))
+        at += interval
+    return out
+
+
+async def bench_status(n: int, requests: int) -> None:
+    rng = random.Random(2)
+    now = time.time()
+    a = now - 95 * DAY
+    interval = 600.0
+    cfg = parse({"defaults": {"interval": "10m"},
+                 "targets": [{"name": f"t{i:03d}", "url": f"http://127.0.0.1:9/{i}",
+                              "critical": i % 4 != 3} for i in range(n)]})
+    with tempfile.TemporaryDirectory(prefix="bench-status-") as tmp:
+        store = Store(Path(tmp) / "h.db")
+        t0 = time.perf_counter()
+        for t in cfg.targets:
+            store.write(status_checks(rng, t.name, a, now, interval))
+        setup = time.perf_counter() - t0
+        tracker = report.load_tracker(cfg, store, now - 40 * DAY, [])
+        source = types.SimpleNamespace(cfg=cfg, store=store, tracker=tracker,
+                                       clock=SystemClock(), last={})
+        views = webui.Views(source, ttl=3600.0)  # type: ignore[arg-type]
+
+        async def no_metrics() -> bytes:
+            return b""
+
+        runner = await server.start(
+            server.make_app(no_metrics, lambda: True, views.routes()), "127.0.0.1", 0)
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}/status"
+        times = []
+        async with aiohttp.ClientSession() as http:
+            t0 = time.perf_counter()
+            async with http.get(url) as r:
+                first = await r.read()
+            compute = time.perf_counter() - t0
+            for _ in range(requests):
+                t0 = time.perf_counter()
+                async with http.get(url, headers={"Accept-Encoding": "gzip"}) as r:
+                    await r.read()
+                times.append(time.perf_counter() - t0)
+        await runner.cleanup()
+        store.close()
+    times.sort()
+    print(f"/status: {n} targets x 90 days ({setup:.1f} s to write the history)")
+    print(f"  first request (render) {compute * 1000:8.1f} ms, page {len(first) / 1e6:.2f} MB")
+    print(f"  from cache: p50 {times[len(times) // 2] * 1000:6.2f} ms, "
+          f"max {times[-1] * 1000:6.2f} ms over {requests} GETs (aim < 100 ms)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--targets", type=int, default=1000)
+    p.add_argument("--status-targets", type=int, default=100)
+    p.add_argument("--requests", type=int, default=200)
     args = p.parse_args()
     bench_html(args.targets)
+    asyncio.run(bench_status(args.status_targets, args.requests))
 
 
 if __name__ == "__main__":
