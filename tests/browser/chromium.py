@@ -43,8 +43,8 @@ def dump_dom(url: str, width: int = 1280) -> str:
     return r.stdout.decode()
 
 
-def screenshot(url: str, path: Path, width: int, height: int) -> bytes:
-    r = run(f"--window-size={width},{height}", f"--screenshot={path}", url)
+def screenshot(url: str, path: Path, width: int, height: int, *extra: str) -> bytes:
+    r = run(f"--window-size={width},{height}", f"--screenshot={path}", *extra, url)
     assert r.returncode == 0 and path.exists(), r.stderr.decode(errors="replace")[-2000:]
     return path.read_bytes()
 

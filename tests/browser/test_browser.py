@@ -19,7 +19,7 @@ import pytest
 import reportcase
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from chromium import BINARY, devtools, dump_dom, file_url, ink, screenshot
+from chromium import BINARY, devtools, dump_dom, file_url, ink, png_pixels, screenshot
 from htmlscan import external_references, per_day, scan
 
 from slaprobe import report, server, webui
@@ -69,6 +69,21 @@ def test_report_screenshot_is_not_blank(report_page: tuple[Path, str], tmp_path:
     png = screenshot(file_url(page), tmp_path / "shot.png", 1280, 1600)
     share, colours = ink(png)
     assert share > 0.03 and colours > 8, (share, colours)
+
+
+def test_report_follows_the_dark_colour_scheme(report_page: tuple[Path, str],
+                                               tmp_path: Path) -> None:
+    """prefers-color-scheme: the page background is light by default, dark when the
+    browser prefers dark."""
+    page, _ = report_page
+
+    def background(*extra: str) -> int:
+        png = screenshot(file_url(page), tmp_path / "bg.png", 800, 600, *extra)
+        _, _, rows = png_pixels(png)
+        return sum(rows[0][:3])
+
+    assert background() > 600
+    assert background("--force-dark-mode", "--blink-settings=preferredColorScheme=0") < 150
 
 
 async def _layout(url: str) -> dict[int, tuple[int, int, list[str], float]]:

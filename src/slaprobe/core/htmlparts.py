@@ -82,7 +82,7 @@ footer{margin-top:2em;color:var(--mute);font-size:.8em}
 summary{display:none}h2{break-after:avoid}tr{break-inside:avoid}}
 """.strip()
 
-LEGEND = ('<p class="legend">Each bar is one UTC day:'
+LEGEND = ('<p class="legend">Each bar is one UTC day (hover for its figures):'
           '<i class="g"></i>objective met<i class="w"></i>below objective'
           '<i class="r"></i>far below (under {far})'
           '<i class="x"></i>excluded only<i class="n"></i>no data</p>')

@@ -88,7 +88,8 @@ def scope_rows(rep: Mapping[str, Any], service: str,
 
 
 def daily_section(rep: Mapping[str, Any], scopes: Sequence[Scope], *,
-                  now: float | None = None, title: str = "Per day") -> str:
+                  now: float | None = None, title: str = "Per day",
+                  open_service: bool = True) -> str:
     obj = rep["objective"]
     out = [f"<h2>{esc(title)}</h2>",
            LEGEND.format(far=esc(figfmt.percent(far_threshold(obj), 1) + "%")),
@@ -104,7 +105,7 @@ def daily_section(rep: Mapping[str, Any], scopes: Sequence[Scope], *,
                    f"{bars(sc, obj, now)}<div class=\"fig\">{fig}</div>")
     out.append(axis(scopes))
     out.append("</div>")
-    out += [day_table(sc, open_=sc.kind == "service") for sc in scopes]
+    out += [day_table(sc, open_=open_service and sc.kind == "service") for sc in scopes]
     return "".join(out)
 
 

@@ -100,7 +100,8 @@ def render(
              htmlreport.headline(month, service),
              htmlreport.scope_rows(month, service, {s.name: s.critical for s in days}),
              htmlreport.daily_section(last, days, now=now,
-                                      title=f"Last {len(days[0].days) if days else 0} days")]
+                                      title=f"Last {len(days[0].days) if days else 0} days",
+                                      open_service=False)]
     body.append(f"<footer>slaprobe {esc(version)}. Figures: availability = up / (up + down); "
                 "excluded and unknown time are neither. The JSON is at /api/v1/report."
                 "</footer>")

@@ -181,7 +181,7 @@ def _pct(x: float | None, decimals: int = 3) -> str:
 
 async def live(folder: Path, duration: float, interval: float, out: TextIO) -> bool:
     """Backfill, then run the daemon against the simulation; False if interrupted."""
-    t_hist = time.time()
+    t_hist = float(int(time.time() // 60) * 60)  # whole minutes read better
     out.write(f"slaprobe demo: writing a month of simulated history into {folder} ...\n")
     out.flush()
     n = await asyncio.to_thread(backfill, folder / "demo.db", t_hist)

@@ -1,0 +1,59 @@
+"""The /status page renderer, from hand-made inputs."""
+
+from __future__ import annotations
+
+import reportcase
+from htmlscan import external_references, per_day, scan
+from test_htmlreport import INCIDENT
+
+from slaprobe import report
+from slaprobe.core import daily, statuspage
+from slaprobe.core.maintenance import Window
+
+NOW = reportcase.t("2026-10-03T02:30:00Z")
+
+
+def render(incidents: list[dict[str, object]] | None = None) -> str:
+    cfg, tr = reportcase.config(), reportcase.tracker("<b>rollout</b>")
+    windows = [*reportcase.windows("<b>rollout</b>"),
+               Window(id="later", start=NOW + 86400, end=NOW + 90000, announced=NOW - 4 * 86400,
+                      first_seen=NOW - 4 * 86400, targets=None, reason="next",
+                      source="t", status="excused", excluded=True),
+               Window(id="rushed", start=NOW + 3600, end=NOW + 7200, announced=NOW,
+                      first_seen=NOW, targets=("app",), reason="late", source="t",
+                      status="late_notice", excluded=False)]
+    month = report.build(cfg, tr, reportcase.A, NOW, NOW)
+    da, db = NOW - 5 * 86400, NOW + 86400
+    last = report.build(cfg, tr, da, db, NOW)
+    targets = [statuspage.TargetNow("app", True, "up", NOW - 20, 0.012, None),
+               statuspage.TargetNow("api", True, "maintenance", NOW - 20, 0.01, "bad_status"),
+               statuspage.TargetNow("docs", False, "down", NOW - 20, 1.2, "too_slow")]
+    return statuspage.render(
+        service="Clone<Ner>", now=NOW, service_state="maintenance", targets=targets,
+        month=month, last=last, days=daily.build(tr, "Clone<Ner>", da, db, NOW),
+        windows=windows, incidents=incidents, version="t")
+
+
+def test_current_state_upcoming_maintenance_and_days() -> None:
+    text = render()
+    s = scan(text)
+    assert "script" not in s.tags and s.urls == [] and external_references(text) == []
+    assert "Clone&lt;Ner&gt;" in text and "<b>rollout</b>" not in text
+    current = {r[0].split()[0]: r for r in s.tables["current"]}
+    assert current["app"][1] == "up" and current["docs"][1] == "DOWN"
+    assert current["api"][1] == "in maintenance" and current["docs"][4] == "too_slow"
+    upcoming = [r[0] for r in s.tables["upcoming"]]
+    assert upcoming == ["db-upgrade", "later"]  # excused and not over; the late one is not
+    assert s.tables["upcoming"][0][2] == "in progress"
+    days = per_day(s.days[("target", "app")])
+    assert next(iter(days)) == "2026-09-28" and len(days) == 7  # partial first and last
+    assert days["2026-10-01"]["down s"] == "1800"
+    assert days["2026-10-04"]["availability %"] == ""  # after now: nothing known yet
+    assert '<meta http-equiv="refresh" content="60">' in text
+    assert "Open incidents" not in text  # not tracked: no section
+
+
+def test_open_incidents_when_tracked() -> None:
+    assert "Open incidents (0)" in render([])
+    s = scan(render([{**INCIDENT, "end": None, "id": "inc-<open>"}]))
+    assert [r[0] for r in s.tables["incidents"]] == ["inc-<open>"]
