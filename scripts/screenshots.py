@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars", "--force-device-scale-factor=1"]
-SHOTS = (("report.html", "report.png", 1200, 1560), ("status.html", "status.png", 1200, 1320))
+SHOTS = (("report.html", "report.png", 1200, 1560), ("status.html", "status.png", 1200, 1220))
 
 
 def demo(tmp: Path) -> Path:

@@ -35,7 +35,8 @@ main{max-width:1100px;margin:0 auto;padding:20px 16px 40px}
 h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.2em;margin:1.6em 0 .5em;
 border-bottom:1px solid var(--line);padding-bottom:.2em}
 .sub{color:var(--mute);margin:0 0 1em}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px;
+margin-bottom:14px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 12px;
 min-width:0}
 .card b{display:block;font-size:1.45em;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}

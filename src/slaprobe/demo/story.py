@@ -11,6 +11,7 @@ Two parts, both functions of time (never read from a clock here):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Iterator
@@ -85,7 +86,8 @@ def maintenance(t0: float, live_duration: float) -> list[MaintenanceSpec]:
     live part (announced 3 days ahead), and one announced now for next week."""
     d = day0(t0)
     live_start = t0 + LIVE[-1].start * live_duration
-    return [
+    return [dataclasses.replace(w, start=float(round(w.start)), end=float(round(w.end)),
+                                announced=float(round(w.announced))) for w in [
         MaintenanceSpec(id="db-upgrade", start=d - 5 * DAY + 2 * HOUR,
                         end=d - 5 * DAY + 3 * HOUR, announced=d - 9 * DAY + 10 * HOUR,
                         targets=("api",), reason="Database upgrade", source="probe.toml"),
@@ -100,7 +102,7 @@ def maintenance(t0: float, live_duration: float) -> list[MaintenanceSpec]:
         MaintenanceSpec(id="next-week", start=d + 7 * DAY + 2 * HOUR,
                         end=d + 7 * DAY + 4 * HOUR, announced=t0, targets=None,
                         reason="Quarterly platform upgrade", source="probe.toml"),
-    ]
+    ]]  # whole seconds, as probe.toml writes them: first sight is of the same windows
 
 
 def _down(target: str, at: float, t0: float) -> tuple[bool, str | None, float]:
