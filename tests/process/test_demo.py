@@ -37,7 +37,7 @@ def test_demo_runs_to_the_end(tmp_path: Path) -> None:
     took = time.monotonic() - t0
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert r.stderr == ""
-    m = re.search(r"The report in every format is in (\S+):", r.stdout)
+    m = re.search(r"done. The report in every format is in (\S+):", r.stdout)
     assert m, r.stdout
     folder = Path(m.group(1))
     # nothing outside the temporary folder
@@ -93,3 +93,25 @@ def test_ctrl_c_ends_the_demo_cleanly(tmp_path: Path) -> None:
     assert list((tmp_path / "cwd").iterdir()) == []
     folders = list((tmp_path / "tmp").iterdir())
     assert len(folders) == 1 and (folders[0] / "report.html").exists()
+    assert "stopped early" in out
+
+
+def test_ctrl_c_before_the_daemon_starts(tmp_path: Path) -> None:
+    """Interrupted while the history is written: a clear line, no report, no trace."""
+    env = _env(tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "slaprobe", "demo", "--fast"],
+                         cwd=tmp_path / "cwd", env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        assert "writing a month of simulated history" in p.stdout.readline()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, out + err
+    assert "Traceback" not in err + out and err == ""
+    assert "nothing to report" in out or "stopped early" in out
+    assert list((tmp_path / "cwd").iterdir()) == []

@@ -259,15 +259,17 @@ def main(duration: float, interval: float, out: TextIO = sys.stdout) -> int:
         out.write("\nslaprobe demo: interrupted\n")
     finally:
         log.close()
-    if not (folder / "demo.db").exists():
-        out.write(f"slaprobe demo: nothing to report; {folder} holds only the log\n")
+    if not (folder / "probe.toml").exists():
+        out.write(f"slaprobe demo: stopped before the daemon started; nothing to report "
+                  f"(what was written is in {folder})\n")
         return 130
     try:
         files = write_reports(folder)
     except KeyboardInterrupt:
         out.write("\nslaprobe demo: interrupted while writing the reports\n")
         return 130
-    out.write("\nslaprobe demo: done. The report in every format is in " + str(folder) + ":\n")
+    done = "done" if completed else "stopped early"
+    out.write(f"\nslaprobe demo: {done}. The report in every format is in {folder}:\n")
     for p in [*files, folder / "status.html", folder / "probe.toml", folder / "daemon.log"]:
         if p.exists():
             out.write(f"  {p}\n")
