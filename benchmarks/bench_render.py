@@ -126,7 +126,7 @@ async def bench_status(n: int, requests: int) -> None:
         for t in cfg.targets:
             store.write(status_checks(rng, t.name, a, now, interval))
         setup = time.perf_counter() - t0
-        tracker = report.load_tracker(cfg, store, now - 40 * DAY, [])
+        tracker = report.load_tracker(cfg, store, now - 40 * DAY, [], now)
         source = types.SimpleNamespace(cfg=cfg, store=store, tracker=tracker,
                                        clock=SystemClock(), last={})
         views = webui.Views(source, ttl=3600.0)  # type: ignore[arg-type]

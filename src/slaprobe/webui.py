@@ -81,7 +81,7 @@ def compute_status(cfg: Config, store: Store, windows: list[Window], *,
                    now: float) -> bytes:
     """The /status page (in a worker thread: reads the store, renders)."""
     (ma, mb), (da, db) = status_ranges(now)
-    tracker = report.load_tracker(cfg, store, since(cfg, min(ma, da)), windows)
+    tracker = report.load_tracker(cfg, store, since(cfg, min(ma, da)), windows, now)
     month = report.build(cfg, tracker, ma, mb, now)
     last90 = report.build(cfg, tracker, da, db, now)
     scopes = daily.build(tracker, cfg.daemon.service, da, db, now)
@@ -94,7 +94,7 @@ def compute_status(cfg: Config, store: Store, windows: list[Window], *,
 
 def compute_report(cfg: Config, store: Store, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
-    tracker = report.load_tracker(cfg, store, since(cfg, a), windows)
+    tracker = report.load_tracker(cfg, store, since(cfg, a), windows, now)
     return report.render_json(report.build(cfg, tracker, a, b, now), cfg.daemon.service).encode()
 
 
