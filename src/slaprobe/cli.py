@@ -125,8 +125,9 @@ def _state_dir(c: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.state_dir is not None:
-        os.environ["STATE_DIRECTORY"] = str(args.state_dir.absolute())
+    state_dir = getattr(args, "state_dir", None)  # not an option of `demo`
+    if state_dir is not None:
+        os.environ["STATE_DIRECTORY"] = str(state_dir.absolute())
     try:
         if args.command == "run":
             return _run(args)
