@@ -1,5 +1,8 @@
 """The daemon's read-only pages: /status, /api/v1/report, /api/v1/incidents.
 
+The JSON is what `slaprobe report --format json` and `slaprobe incidents --format
+json` print for the same range, from the same code.
+
 Nothing here runs on the event loop for long: the history is read and the page
 rendered in a worker thread; /status is served from a cache refreshed at most
 every `ttl` seconds (one refresh at a time, stale copy served meanwhile), so a
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from slaprobe import __version__, report
+from slaprobe import __version__, incidents, report
 from slaprobe.clock import Clock
 from slaprobe.core import daily, statuspage
 from slaprobe.core.maintenance import Window
@@ -76,26 +79,44 @@ def since(cfg: Config, a: float) -> float:
     return a - 2 * max((t.interval for t in cfg.targets), default=0.0)
 
 
+def _history(cfg: Config, store: Store, windows: list[Window],
+             a: float, now: float) -> tuple[Tracker, dict[str, float]]:
+    """Timelines from far enough before `a` that incidents overlapping it keep their
+    start, and each incident's first acknowledgement."""
+    tracker = report.load_tracker(cfg, store, since(cfg, a - incidents.LOOKBACK), windows, now)
+    return tracker, incidents.first_acks(store.acks())
+
+
 def compute_status(cfg: Config, store: Store, windows: list[Window], *,
                    targets: list[statuspage.TargetNow], service_state: str,
                    now: float) -> bytes:
     """The /status page (in a worker thread: reads the store, renders)."""
     (ma, mb), (da, db) = status_ranges(now)
-    tracker = report.load_tracker(cfg, store, since(cfg, min(ma, da)), windows, now)
-    month = report.build(cfg, tracker, ma, mb, now)
-    last90 = report.build(cfg, tracker, da, db, now)
+    tracker, acks = _history(cfg, store, windows, min(ma, da), now)
+    month = report.build(cfg, tracker, ma, mb, now, acks=acks)
+    last90 = report.build(cfg, tracker, da, db, now, acks=acks)
     scopes = daily.build(tracker, cfg.daemon.service, da, db, now)
+    open_ = [i for i in last90.get("incidents", []) if i.get("end") is None]
     text = statuspage.render(
         service=cfg.daemon.service, now=now, service_state=service_state, targets=targets,
-        month=month, last=last90, days=scopes, windows=windows, incidents=None,
+        month=month, last=last90, days=scopes, windows=windows, incidents=open_,
         version=__version__)
     return text.encode()
 
 
 def compute_report(cfg: Config, store: Store, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
-    tracker = report.load_tracker(cfg, store, since(cfg, a), windows, now)
-    return report.render_json(report.build(cfg, tracker, a, b, now), cfg.daemon.service).encode()
+    tracker, acks = _history(cfg, store, windows, a, now)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks)
+    return report.render_json(rep, cfg.daemon.service).encode()
+
+
+def compute_incidents(cfg: Config, store: Store, windows: list[Window], *, a: float,
+                      b: float, now: float) -> bytes:
+    """`slaprobe incidents --format json` for [a, b): {"from", "to", "incidents"}."""
+    tracker, acks = _history(cfg, store, windows, a, now)
+    items = incidents.in_range(cfg, tracker, acks, a=a, b=b, now=now)
+    return (json.dumps(incidents.document(items, a, b), indent=2) + "\n").encode()
 
 
 def parse_range(query: Mapping[str, str], now: float) -> tuple[float, float]:
@@ -207,6 +228,13 @@ class Views:
     # --- /api/v1 ---------------------------------------------------------------------
 
     async def api_report(self, request: web.Request) -> web.Response:
+        return await self._api_json(request, compute_report)
+
+    async def api_incidents(self, request: web.Request) -> web.Response:
+        return await self._api_json(request, compute_incidents)
+
+    async def _api_json(self, request: web.Request, compute: Callable[..., bytes],
+                        ) -> web.Response:
         src = self.source
         now = src.clock.now()
         try:
@@ -219,15 +247,8 @@ class Views:
         cfg, windows = src.cfg, list(tracker.maintenance)
         async with self._api:
             body = await asyncio.to_thread(
-                lambda: compute_report(cfg, store, windows, a=a, b=b, now=now))
+                lambda: compute(cfg, store, windows, a=a, b=b, now=now))
         return web.Response(body=body, content_type="application/json")
-
-    async def api_incidents(self, request: web.Request) -> web.Response:
-        try:
-            parse_range(request.query, self.source.clock.now())
-        except ValueError as e:
-            return _json_error(400, str(e))
-        return _json_error(501, "incidents are not tracked by this version of slaprobe")
 
 
 __all__ = ["Views", "month_range"]

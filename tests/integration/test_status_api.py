@@ -16,7 +16,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
 
-from slaprobe import report, server, webui
+from slaprobe import incidents, report, server, webui
 from slaprobe.config import parse
 from slaprobe.core.timefmt import iso, parse_instant
 from slaprobe.daemon import Daemon
@@ -141,7 +141,10 @@ async def test_api_report_equals_the_report_code(
                                       d.tracker.maintenance, now)
         want = json.loads(report.render_json(
             report.build(d.cfg, tracker, a, b, now), d.cfg.daemon.service))
+        # open incidents are judged at `now` (their seconds grow): compare the rest exactly
+        got_inc, want_inc = got.pop("incidents", []), want.pop("incidents", [])
         assert got == want
+        assert [i["id"] for i in got_inc] == [i["id"] for i in want_inc], (got_inc, want_inc)
         assert got["targets"]["docs"]["down_seconds"] > 0
         status, _, body = await _get(s, f"{base}/api/v1/report?from=now-1h")
         rel = json.loads(body)
@@ -168,13 +171,30 @@ async def test_api_bad_parameters_get_400_with_a_message(
             assert message in json.loads(body)["error"]
 
 
-async def test_api_incidents_says_it_is_not_tracked(
+async def test_api_incidents_lists_the_open_incident(
     running: tuple[Daemon, webui.Views, str],
 ) -> None:
-    _, _, base = running
+    """docs (non-critical) answers 503: one open medium incident, the same as the
+    incidents code gives for the range; /status lists it as open."""
+    d, _, base = running
+    assert d.store is not None and d.tracker is not None
     async with ClientSession() as s:
-        status, _, body = await _get(s, f"{base}/api/v1/incidents?from=now-1d")
-    assert status == 501 and "not tracked" in json.loads(body)["error"]
+        await asyncio.sleep(0.5)
+        status, headers, body = await _get(s, f"{base}/api/v1/incidents?from=now-1h")
+        assert status == 200 and headers["Content-Type"].startswith("application/json")
+        got = json.loads(body)
+        assert set(got) == {"from", "to", "incidents"}
+        (inc,) = got["incidents"]
+        assert inc["priority"] == "medium" and inc["end"] is None and inc["targets"] == ["docs"]
+        a, b = parse_instant(got["from"]), parse_instant(got["to"])
+        tracker = report.load_tracker(d.cfg, d.store, a - incidents.LOOKBACK,
+                                      d.tracker.maintenance, b)
+        want = incidents.document(incidents.in_range(
+            d.cfg, tracker, incidents.first_acks(d.store.acks()), a=a, b=b, now=b), a, b)
+        assert [(i["id"], i["priority"], i["start"], i["targets"]) for i in got["incidents"]] == [
+            (i["id"], i["priority"], i["start"], i["targets"]) for i in want["incidents"]]
+        _, _, page = await _get(s, f"{base}/status")
+    assert "Open incidents (1)" in page.decode() and inc["id"] in page.decode()
 
 
 async def _get(s: ClientSession, url: str) -> tuple[int, Any, bytes]:
