@@ -1,7 +1,7 @@
 """Where maintenance windows come from: probe.toml, the maintenance file, feeds.
 
-Reading and appending the maintenance file is I/O; `gather` and `judge` combine
-sources and the store's first-seen record into verdicts.
+Reading and appending the maintenance file is I/O; `gather` combines sources and
+`record_and_resolve` notes first sight of each window in the store, then gives the verdicts.
 """
 
 from __future__ import annotations
@@ -121,7 +121,9 @@ def gather(*sources: Iterable[MaintenanceSpec]) -> list[MaintenanceSpec]:
     return list(out.values())
 
 
-def judge(store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: float) -> list[Window]:
+def record_and_resolve(
+    store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: float,
+) -> list[Window]:
     """Record first sight of each window version and of the terms, then give every
     window its verdict under the notice in force when that version was first seen."""
     specs = list(specs)

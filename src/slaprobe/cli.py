@@ -25,6 +25,7 @@ from slaprobe import (
     incidents,
     logs,
     prober,
+    probing,
     report,
     statements,
     webconfig,
@@ -200,7 +201,7 @@ def _warnings(cfg: Config, web: webconfig.WebConfig | None) -> list[str]:
     """What `check` points out without refusing the config."""
     probes = [*((f"targets[{i}] ({t.name})", t) for i, t in enumerate(cfg.targets)),
               *((f"controls[{i}] ({c.name})", c) for i, c in enumerate(cfg.controls))]
-    out = budget.warnings(probes, daemon.CHECK_BUDGET)
+    out = budget.warnings(probes, probing.CHECK_BUDGET)
     if exposed := webconfig.exposure_warning(cfg.daemon.listen_host, web):
         out.append(f"daemon.listen = {cfg.daemon.listen_host}:{cfg.daemon.listen_port}: "
                    f"{exposed}")
@@ -234,7 +235,7 @@ async def _once(cfg: Config) -> int:
         async with limit:
             # the daemon's budget, so `once` judges a slow target as the daemon would
             return spec, await prober.check(
-                spec, budget=budget.budget(spec, daemon.CHECK_BUDGET))
+                spec, budget=budget.budget(spec, probing.CHECK_BUDGET))
 
     results = await asyncio.gather(*(one(t) for t in cfg.targets))
     rows = [["target", "critical", "result", "status", "latency", "attempts", "detail"]]
@@ -285,7 +286,7 @@ def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]
     static, problems = announcements.kept_specs(cfg, store)
     _maintenance_warning(problems, "using its last good windows")
     specs = announcements.gather(static, feeds)
-    return store, announcements.judge(store, cfg, specs, now)
+    return store, announcements.record_and_resolve(store, cfg, specs, now)
 
 
 def _import(cfg: Config, path: Path, interval_text: str | None) -> int:
@@ -460,8 +461,10 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     if args.format == "html":
         sys.stdout.write(report.render_html(cfg, tracker, rep, now))
         return 0
-    render = {"json": report.render_json, "markdown": report.render_markdown,
-              "text": report.render_text}[args.format]
+    if args.format == "json":
+        sys.stdout.write(report.render_json(rep))
+        return 0
+    render = {"markdown": report.render_markdown, "text": report.render_text}[args.format]
     sys.stdout.write(render(rep, cfg.daemon.service, cfg.support))
     return 0
 

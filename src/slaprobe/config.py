@@ -12,7 +12,8 @@ import datetime as dt
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ from slaprobe.core.business import (
 from slaprobe.core.incidents import Support, Targets
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
 from slaprobe.core.timefmt import parse_duration, to_epoch
+from slaprobe.core.urls import mask_password
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
@@ -47,27 +49,6 @@ class ConfigError(Exception):
 
 # --- decoding -----------------------------------------------------------------
 
-_PROBE_KEYS = {
-    "critical", "interval", "timeout", "retries", "retry_interval", "expect_status", "method",
-    "headers", "body_contains", "body_regex", "max_latency", "verify_tls", "follow_redirects",
-    "max_body_bytes",
-}
-_TARGET_KEYS = _PROBE_KEYS | {"name", "url"}
-_CONTROL_KEYS = (_PROBE_KEYS - {"critical"}) | {"name", "url"}
-_DAEMON_KEYS = {"listen", "database", "service", "retention", "max_concurrency", "web_config"}
-_SLO_KEYS = {
-    "objective", "windows", "maintenance_notice", "allow_retroactive_maintenance",
-    "maintenance_file", "maintenance_feeds", "maintenance_feed_interval",
-}
-_MAINT_KEYS = {"id", "start", "end", "announced", "targets", "reason"}
-_TOP_KEYS = {"daemon", "slo", "defaults", "targets", "controls", "maintenance", "support"}
-_SUPPORT_KEYS = {
-    "timezone", "hours", "days", "holidays", "holidays_subdivision", "extra_holidays",
-    "merge_gap", "high", "medium",
-}
-_CLOCK_KEYS = {"response", "resolution"}
-
-
 class _Decoder:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -76,7 +57,7 @@ class _Decoder:
     def problem(self, path: str, msg: str) -> None:
         self.problems.append(f"{path}: {msg}")
 
-    def unknown(self, table: Mapping[str, Any], allowed: set[str], path: str) -> None:
+    def unknown(self, table: Mapping[str, Any], allowed: AbstractSet[str], path: str) -> None:
         for key in table:
             if key not in allowed:
                 where = f"{path}.{key}" if path else key
@@ -170,42 +151,34 @@ def _probe_fields(d: _Decoder, raw: Mapping[str, Any], path: str) -> dict[str, A
     """Decode the keys shared by targets, controls and [defaults]."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        p = f"{path}.{key}"
-        match key:
-            case "critical" | "verify_tls" | "follow_redirects":
-                v: Any = d.boolean(value, p)
-            case "interval" | "timeout" | "retry_interval" | "max_latency":
-                v = d.duration(value, p)
-            case "retries":
-                v = d.integer(value, p, 0)
-            case "max_body_bytes":
-                v = d.integer(value, p, 1)
-            case "method":
-                v = d.string(value, p)
-                if v is not None:
-                    v = v.upper()
-                    if v not in METHODS:
-                        d.problem(p, f"unsupported method {value!r}")
-                        v = None
-            case "expect_status":
-                v = _expect_status(d, value, p)
-            case "headers":
-                v = _headers(d, value, p)
-            case "body_contains":
-                v = d.string(value, p)
-            case "body_regex":
-                v = d.string(value, p)
-                if v is not None:
-                    try:
-                        v = re.compile(v)
-                    except re.error as e:
-                        d.problem(p, f"invalid regular expression: {e}")
-                        v = None
-            case _:
-                continue
+        decode = _PROBE_FIELDS.get(key)
+        if decode is None:
+            continue  # not a probe key: `d.unknown` names it
+        v = decode(d, value, f"{path}.{key}")
         if v is not None:
             out[key] = v
     return out
+
+
+def _method(d: _Decoder, value: Any, path: str) -> str | None:
+    v = d.string(value, path)
+    if v is None:
+        return None
+    if v.upper() not in METHODS:
+        d.problem(path, f"unsupported method {value!r}")
+        return None
+    return v.upper()
+
+
+def _regex(d: _Decoder, value: Any, path: str) -> re.Pattern[str] | None:
+    v = d.string(value, path)
+    if v is None:
+        return None
+    try:
+        return re.compile(v)
+    except re.error as e:
+        d.problem(path, f"invalid regular expression: {e}")
+        return None
 
 
 def _expect_status(d: _Decoder, value: Any, path: str) -> tuple[str, ...] | None:
@@ -251,7 +224,7 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     if isinstance(value, str) and value.startswith("env:"):
         shown = f"the value of {value[4:]}"
     else:
-        shown = repr(_mask_password(s))
+        shown = repr(mask_password(s))
     try:
         parts = urlsplit(s)
     except ValueError as e:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
@@ -281,16 +254,8 @@ def _has_userinfo(url: str) -> bool:
     return parts.username is not None or parts.password is not None
 
 
-def _mask_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-
-
 def _probes(
-    d: _Decoder, raw: Any, section: str, allowed: set[str], defaults: Mapping[str, Any],
+    d: _Decoder, raw: Any, section: str, allowed: AbstractSet[str], defaults: Mapping[str, Any],
 ) -> tuple[ProbeSpec, ...]:
     if raw is None:
         return ()
@@ -337,84 +302,127 @@ def _probes(
     return tuple(out)
 
 
+# A table decoder maps each allowed key to a function (decoder, value, key path) giving
+# the spec fields it sets; the table's allowed keys are exactly the mapping's keys, so a
+# key cannot be allowed without being decoded.
+Fields = dict[str, Any]
+KeyDecoder = Callable[["_Decoder", Any, str], Fields]
+
+
+def _one(field: str, decode: Callable[[_Decoder, Any, str], Any]) -> KeyDecoder:
+    """A key that sets one field (left unset when its value is invalid)."""
+    def key(d: _Decoder, value: Any, path: str) -> Fields:
+        v = decode(d, value, path)
+        return {} if v is None else {field: v}
+    return key
+
+
+def _listen(d: _Decoder, value: Any, path: str) -> Fields:
+    s = d.string(value, path)
+    if s is None:
+        return {}
+    host, sep, port = s.rpartition(":")
+    host = host.strip("[]")
+    if (not sep or not host or not port.isascii() or not port.isdigit()
+            or not 0 <= int(port) <= 65535):
+        d.problem(path, f"must be HOST:PORT, not {s!r}")
+        return {}
+    return {"listen_host": host, "listen_port": int(port)}
+
+
+def _non_empty(d: _Decoder, value: Any, path: str, *, why: str = "must not be empty",
+               ) -> str | None:
+    s = d.string(value, path)
+    if s is not None and not s.strip():
+        d.problem(path, why)
+        return None
+    return s
+
+
+def _objective(d: _Decoder, value: Any, path: str) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        d.problem(path, f"must be a number between 0 and 1 (exclusive), not {value!r}")
+        return None
+    return float(value)
+
+
+def _windows(d: _Decoder, value: Any, path: str) -> tuple[tuple[str, float], ...] | None:
+    names = d.str_list(value, path)
+    if names is None:
+        return None
+    wins = []
+    for i, name in enumerate(names):
+        if (secs := d.duration(name, f"{path}[{i}]")) is not None:
+            wins.append((name, secs))
+    if len({w[0] for w in wins}) != len(wins):
+        d.problem(path, "duplicate window")
+    return tuple(wins)
+
+
+def _maintenance_file(d: _Decoder, value: Any, path: str) -> Fields:
+    s = d.string(value, path)
+    return {} if s is None else {"maintenance_file": s or None}
+
+
+_PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
+    "critical": _Decoder.boolean,
+    "interval": _Decoder.duration,
+    "timeout": _Decoder.duration,
+    "retries": lambda d, v, p: d.integer(v, p, 0),
+    "retry_interval": _Decoder.duration,
+    "expect_status": _expect_status,
+    "method": _method,
+    "headers": _headers,
+    "body_contains": _Decoder.string,
+    "body_regex": _regex,
+    "max_latency": _Decoder.duration,
+    "verify_tls": _Decoder.boolean,
+    "follow_redirects": _Decoder.boolean,
+    "max_body_bytes": lambda d, v, p: d.integer(v, p, 1),
+}
+_DAEMON_FIELDS: dict[str, KeyDecoder] = {
+    "listen": _listen,
+    "database": _one("database", _non_empty),
+    "service": _one("service", _non_empty),
+    "retention": _one("retention", _Decoder.duration),
+    "max_concurrency": _one("max_concurrency", lambda d, v, p: d.integer(v, p, 1)),
+    "web_config": _one("web_config", lambda d, v, p: _non_empty(
+        d, v, p, why="must not be empty (omit it for plain HTTP)")),
+}
+_SLO_FIELDS: dict[str, KeyDecoder] = {
+    "objective": _one("objective", _objective),
+    "windows": _one("windows", _windows),
+    "maintenance_notice": _one(
+        "maintenance_notice", lambda d, v, p: d.duration(v, p, positive=False)),
+    "allow_retroactive_maintenance": _one("allow_retroactive_maintenance", _Decoder.boolean),
+    "maintenance_file": _maintenance_file,
+    "maintenance_feeds": _one("maintenance_feeds", _Decoder.str_list),
+    "maintenance_feed_interval": _one("maintenance_feed_interval", _Decoder.duration),
+}
+_PROBE_KEYS = frozenset(_PROBE_FIELDS)
+_TOP_KEYS = frozenset(
+    {"daemon", "slo", "defaults", "targets", "controls", "maintenance", "support"})
+_TARGET_KEYS = _PROBE_KEYS | {"name", "url"}  # name and url: read by `_probes` itself
+_CONTROL_KEYS = (_PROBE_KEYS - {"critical"}) | {"name", "url"}
+
+
+def _table(d: _Decoder, raw: Mapping[str, Any], fields: Mapping[str, KeyDecoder],
+           path: str) -> Fields:
+    """Decode a table whose allowed keys are `fields`' keys."""
+    d.unknown(raw, set(fields), path)
+    kw: Fields = {}
+    for key, value in raw.items():
+        if (decode := fields.get(key)) is not None:
+            kw.update(decode(d, value, f"{path}.{key}"))
+    return kw
+
+
 def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
-    d.unknown(raw, _DAEMON_KEYS, "daemon")
-    kw: dict[str, Any] = {}
-    if "listen" in raw:
-        s = d.string(raw["listen"], "daemon.listen")
-        if s is not None:
-            host, sep, port = s.rpartition(":")
-            host = host.strip("[]")
-            if (not sep or not host or not port.isascii() or not port.isdigit()
-                    or not 0 <= int(port) <= 65535):
-                d.problem("daemon.listen", f"must be HOST:PORT, not {s!r}")
-            else:
-                kw["listen_host"], kw["listen_port"] = host, int(port)
-    if "database" in raw:
-        s = d.string(raw["database"], "daemon.database")
-        if s is not None:
-            if s.strip():
-                kw["database"] = s
-            else:
-                d.problem("daemon.database", "must not be empty")
-    if "service" in raw:
-        s = d.string(raw["service"], "daemon.service")
-        if s:
-            kw["service"] = s
-        elif s is not None:
-            d.problem("daemon.service", "must not be empty")
-    if "retention" in raw and (v := d.duration(raw["retention"], "daemon.retention")) is not None:
-        kw["retention"] = v
-    if "max_concurrency" in raw and (
-        n := d.integer(raw["max_concurrency"], "daemon.max_concurrency", 1)
-    ) is not None:
-        kw["max_concurrency"] = n
-    if "web_config" in raw and (s := d.string(raw["web_config"], "daemon.web_config")) is not None:
-        if s.strip():
-            kw["web_config"] = s
-        else:
-            d.problem("daemon.web_config", "must not be empty (omit it for plain HTTP)")
-    return DaemonSpec(**kw)
+    return DaemonSpec(**_table(d, raw, _DAEMON_FIELDS, "daemon"))
 
 
 def _slo(d: _Decoder, raw: Mapping[str, Any]) -> SloSpec:
-    d.unknown(raw, _SLO_KEYS, "slo")
-    kw: dict[str, Any] = {}
-    if "objective" in raw:
-        v = raw["objective"]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
-            d.problem("slo.objective", f"must be a number between 0 and 1 (exclusive), not {v!r}")
-        else:
-            kw["objective"] = float(v)
-    if "windows" in raw and (names := d.str_list(raw["windows"], "slo.windows")) is not None:
-        wins = []
-        for i, name in enumerate(names):
-            if (secs := d.duration(name, f"slo.windows[{i}]")) is not None:
-                wins.append((name, secs))
-        if len({w[0] for w in wins}) != len(wins):
-            d.problem("slo.windows", "duplicate window")
-        kw["windows"] = tuple(wins)
-    if "maintenance_notice" in raw and (
-        v := d.duration(raw["maintenance_notice"], "slo.maintenance_notice", positive=False)
-    ) is not None:
-        kw["maintenance_notice"] = v
-    if "allow_retroactive_maintenance" in raw and (
-        b := d.boolean(raw["allow_retroactive_maintenance"], "slo.allow_retroactive_maintenance")
-    ) is not None:
-        kw["allow_retroactive_maintenance"] = b
-    if "maintenance_file" in raw and (
-        s := d.string(raw["maintenance_file"], "slo.maintenance_file")
-    ) is not None:
-        kw["maintenance_file"] = s or None
-    if "maintenance_feeds" in raw and (
-        feeds := d.str_list(raw["maintenance_feeds"], "slo.maintenance_feeds")
-    ) is not None:
-        kw["maintenance_feeds"] = feeds
-    if "maintenance_feed_interval" in raw and (
-        v := d.duration(raw["maintenance_feed_interval"], "slo.maintenance_feed_interval")
-    ) is not None:
-        kw["maintenance_feed_interval"] = v
-    return SloSpec(**kw)
+    return SloSpec(**_table(d, raw, _SLO_FIELDS, "slo"))
 
 
 def _zone(d: _Decoder, value: Any, path: str) -> dt.tzinfo | None:
@@ -428,7 +436,73 @@ def _zone(d: _Decoder, value: Any, path: str) -> dt.tzinfo | None:
         return None
 
 
-_DEFAULT_CLOCKS = {"high": ("4h", "1d"), "medium": ("8h", "2d")}  # SLA section 4
+def _hours(d: _Decoder, value: Any, path: str) -> Fields:
+    text = d.string(value, path)
+    if text is None:
+        return {}
+    try:
+        opens, closes = parse_hours(text)
+    except ValueError as e:
+        d.problem(path, str(e))
+        return {}
+    return {"opens": opens, "closes": closes}
+
+
+def _days(d: _Decoder, value: Any, path: str) -> Any:
+    text = d.string(value, path)
+    if text is None:
+        return None
+    try:
+        return parse_days(text)
+    except ValueError as e:
+        d.problem(path, str(e))
+        return None
+
+
+def _code(d: _Decoder, value: Any, path: str) -> str | None:
+    """A holidays country or subdivision code; an empty one is left unset."""
+    return d.string(value, path) or None
+
+
+def _extra_holidays(d: _Decoder, value: Any, path: str) -> frozenset[dt.date] | None:
+    if not isinstance(value, list):
+        d.problem(path, f"must be an array of dates, not {_typename(value)}")
+        return None
+    for i, item in enumerate(value):
+        if not isinstance(item, dt.date) or isinstance(item, dt.datetime):
+            d.problem(f"{path}[{i}]", f"must be a TOML date (2026-12-24), not {_typename(item)}")
+    return frozenset(x for x in value if isinstance(x, dt.date) and not isinstance(x, dt.datetime))
+
+
+# [support]'s keys: the calendar's, merge_gap, and one clock table per priority (each
+# table's keys are its clocks; unset clocks keep the SLA section 4 defaults).
+_CALENDAR_FIELDS: dict[str, KeyDecoder] = {
+    "timezone": _one("tz", _zone),
+    "hours": _hours,
+    "days": _one("days", _days),
+    "holidays": _one("holidays", _code),
+    "holidays_subdivision": _one("subdivision", _code),
+    "extra_holidays": _one("extra_holidays", _extra_holidays),
+}
+_SUPPORT_FIELDS: dict[str, KeyDecoder] = {
+    "merge_gap": _one("merge_gap", lambda d, v, p: d.duration(v, p, positive=False)),
+}
+_DEFAULT_CLOCKS: dict[str, dict[str, str]] = {
+    "high": {"response": "4h", "resolution": "1d"},
+    "medium": {"response": "8h", "resolution": "2d"},
+}
+_SUPPORT_KEYS = frozenset(_CALENDAR_FIELDS) | frozenset(_SUPPORT_FIELDS) | frozenset(
+    _DEFAULT_CLOCKS)
+
+
+def _fields(d: _Decoder, raw: Mapping[str, Any], fields: Mapping[str, KeyDecoder],
+            path: str) -> Fields:
+    """The keys of `fields` present in `raw`, decoded in `fields`' order."""
+    kw: Fields = {}
+    for key, decode in fields.items():
+        if key in raw:
+            kw.update(decode(d, raw[key], f"{path}.{key}"))
+    return kw
 
 
 def _support(d: _Decoder, raw: Any) -> Support:
@@ -438,16 +512,13 @@ def _support(d: _Decoder, raw: Any) -> Support:
     raw = d.table(raw, "support")
     d.unknown(raw, _SUPPORT_KEYS, "support")
     calendar = _calendar(d, raw)
-    kw: dict[str, Any] = {"calendar": calendar, "configured": True}
-    if "merge_gap" in raw and (
-        gap := d.duration(raw["merge_gap"], "support.merge_gap", positive=False)
-    ) is not None:
-        kw["merge_gap"] = gap
-    for prio, (response, resolution) in _DEFAULT_CLOCKS.items():
+    kw: Fields = {"calendar": calendar, "configured": True,
+                  **_fields(d, raw, _SUPPORT_FIELDS, "support")}
+    for prio, defaults in _DEFAULT_CLOCKS.items():
         table = d.table(raw.get(prio, {}), f"support.{prio}")
-        d.unknown(table, _CLOCK_KEYS, f"support.{prio}")
+        d.unknown(table, set(defaults), f"support.{prio}")
         clocks = {}
-        for clock, default in (("response", response), ("resolution", resolution)):
+        for clock, default in defaults.items():
             where = f"support.{prio}.{clock}"
             text = d.string(table[clock], where) if clock in table else default
             try:
@@ -460,45 +531,16 @@ def _support(d: _Decoder, raw: Any) -> Support:
 
 
 def _calendar(d: _Decoder, raw: Mapping[str, Any]) -> Calendar:
-    cal: dict[str, Any] = {}
-    if "timezone" in raw and (tz := _zone(d, raw["timezone"], "support.timezone")) is not None:
-        cal["tz"] = tz
-    if "hours" in raw and (text := d.string(raw["hours"], "support.hours")) is not None:
-        try:
-            cal["opens"], cal["closes"] = parse_hours(text)
-        except ValueError as e:
-            d.problem("support.hours", str(e))
-    if "days" in raw and (text := d.string(raw["days"], "support.days")) is not None:
-        try:
-            cal["days"] = parse_days(text)
-        except ValueError as e:
-            d.problem("support.days", str(e))
-    if "holidays" in raw and (country := d.string(raw["holidays"], "support.holidays")):
-        cal["holidays"] = country
-    if "holidays_subdivision" in raw and (subdiv := d.string(
-            raw["holidays_subdivision"], "support.holidays_subdivision")):
-        if "holidays" not in cal:
-            d.problem("support.holidays_subdivision", "needs support.holidays (a country code)")
-        else:
-            cal["subdivision"] = subdiv
+    cal = _fields(d, raw, _CALENDAR_FIELDS, "support")
+    if "subdivision" in cal and "holidays" not in cal:
+        d.problem("support.holidays_subdivision", "needs support.holidays (a country code)")
+        del cal["subdivision"]
     if "holidays" in cal:
         try:
             check_holidays(cal["holidays"], cal.get("subdivision"))
         except ValueError as e:
             where = "support.holidays_subdivision" if "subdivision" in cal else "support.holidays"
             d.problem(where, f"{e} (country codes and subdivisions of the holidays package)")
-    if "extra_holidays" in raw:
-        value = raw["extra_holidays"]
-        if not isinstance(value, list):
-            d.problem("support.extra_holidays", f"must be an array of dates, not "
-                      f"{_typename(value)}")
-        else:
-            for i, item in enumerate(value):
-                if not isinstance(item, dt.date) or isinstance(item, dt.datetime):
-                    d.problem(f"support.extra_holidays[{i}]",
-                              f"must be a TOML date (2026-12-24), not {_typename(item)}")
-            cal["extra_holidays"] = frozenset(
-                x for x in value if isinstance(x, dt.date) and not isinstance(x, dt.datetime))
     return Calendar(**cal)
 
 
@@ -510,6 +552,12 @@ def parse_maintenance(
     d = _Decoder({})
     out = _maintenance(d, raw, source, section, target_names)
     return out, d.problems
+
+
+_MAINT_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
+    "id": _Decoder.string, "start": _Decoder.instant, "end": _Decoder.instant,
+    "announced": _Decoder.instant, "targets": _Decoder.str_list, "reason": _Decoder.string,
+}
 
 
 def _maintenance(
@@ -527,42 +575,37 @@ def _maintenance(
         table = d.table(item, path)
         if not isinstance(item, Mapping):
             continue
-        d.unknown(table, _MAINT_KEYS, path)
+        d.unknown(table, set(_MAINT_FIELDS), path)
         n_before = len(d.problems)
         for key in ("id", "start", "end", "announced"):
             if key not in table:
                 d.problem(f"{path}.{key}", "missing")
-        mid = d.string(table.get("id", ""), f"{path}.id") if "id" in table else None
-        if mid is not None:
-            if not mid:
-                d.problem(f"{path}.id", "must not be empty")
-            elif mid in ids:
-                d.problem(f"{path}.id", f"duplicate id {mid!r} (also {section}[{ids[mid]}])")
-            ids.setdefault(mid, i)
-        start = d.instant(table["start"], f"{path}.start") if "start" in table else None
-        end = d.instant(table["end"], f"{path}.end") if "end" in table else None
-        announced = (
-            d.instant(table["announced"], f"{path}.announced") if "announced" in table else None
-        )
-        if start is not None and end is not None and end <= start:
-            d.problem(f"{path}.end", "must be after start")
-        targets: tuple[str, ...] | None = None
-        if "targets" in table:
-            targets = d.str_list(table["targets"], f"{path}.targets")
-            if targets is not None and target_names is not None:
-                for j, t in enumerate(targets):
-                    if t not in target_names:
-                        d.problem(f"{path}.targets[{j}]", f"no target named {t!r}")
-            if targets is not None and not targets:
-                d.problem(f"{path}.targets", "must name at least one target (omit it for all)")
-        reason = d.string(table.get("reason", ""), f"{path}.reason") if "reason" in table else ""
+        got: dict[str, Any] = {}
+        for key, decode in _MAINT_FIELDS.items():  # in this order: problems read in order
+            if key in table:
+                got[key] = decode(d, table[key], f"{path}.{key}")
+            if key == "id" and (mid := got.get("id")) is not None:
+                if not mid:
+                    d.problem(f"{path}.id", "must not be empty")
+                elif mid in ids:
+                    d.problem(f"{path}.id", f"duplicate id {mid!r} (also {section}[{ids[mid]}])")
+                ids.setdefault(mid, i)
+            elif key == "announced":
+                start, end = got.get("start"), got.get("end")
+                if start is not None and end is not None and end <= start:
+                    d.problem(f"{path}.end", "must be after start")
+            elif key == "targets" and (targets := got.get("targets")) is not None:
+                if target_names is not None:
+                    for j, t in enumerate(targets):
+                        if t not in target_names:
+                            d.problem(f"{path}.targets[{j}]", f"no target named {t!r}")
+                if not targets:
+                    d.problem(f"{path}.targets", "must name at least one target (omit it for all)")
         if len(d.problems) > n_before:
             continue
-        assert mid is not None and start is not None and end is not None
-        assert announced is not None
         out.append(MaintenanceSpec(
-            id=mid, start=start, end=end, announced=announced, targets=targets,
-            reason=reason or "", source=source,
+            id=got["id"], start=got["start"], end=got["end"], announced=got["announced"],
+            targets=got.get("targets"), reason=got.get("reason") or "", source=source,
         ))
     return tuple(out)
 
@@ -572,7 +615,7 @@ def parse(
 ) -> Config:
     """Decode a probe.toml mapping into Config, or raise ConfigError with every problem."""
     d = _Decoder(os.environ if env is None else env)
-    d.unknown(raw, _TOP_KEYS, "")
+    d.unknown(raw, _TOP_KEYS, "")  # each read below
     daemon = _daemon(d, d.table(raw.get("daemon", {}), "daemon"))
     slo = _slo(d, d.table(raw.get("slo", {}), "slo"))
     defaults_raw = d.table(raw.get("defaults", {}), "defaults")

@@ -21,8 +21,9 @@ from urllib.request import url2pathname
 
 import aiohttp
 
-from slaprobe.core.feeds import FeedError, display_source, parse_feed
+from slaprobe.core.feeds import FeedError, parse_feed
 from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.core.urls import mask_password
 
 __all__ = ["DEFAULT_MAX_BYTES", "FeedCache", "FeedLogger", "fetch", "refresh"]
 
@@ -245,7 +246,7 @@ async def _refresh_one(
     seconds: float,
     max_bytes: int,
 ) -> None:
-    shown = display_source(source)
+    shown = mask_password(source)
     problems: list[str] = []
     try:
         data, content_type = await _fetch(

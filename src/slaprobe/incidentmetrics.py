@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from slaprobe.core import catalogue
 from slaprobe.core.incidents import BREACHED, HIGH, MEDIUM, MET, PENDING, Incident, Support
 from slaprobe.exposition import Family
+from slaprobe.metrics import family
 
 PRIORITIES = (HIGH, MEDIUM)
 OUTCOMES = (MET, BREACHED, PENDING)
@@ -21,17 +23,9 @@ def families(open_: Sequence[Incident], month: Mapping[tuple[str, str], int],
              support: Support, now: float) -> list[Family]:
     """`open_`: the open incidents; `month`: how many started this UTC month, by
     (priority, resolution)."""
-    n_open = Family("slaprobe_incidents_open", "gauge",
-                    "Open incidents (SLA section 4), by priority.", ("priority",))
-    deadline = Family("slaprobe_incident_deadline_timestamp_seconds", "gauge",
-                      "Earliest deadline among open incidents (response: not yet "
-                      "acknowledged), by priority and clock.", ("priority", "clock"))
-    left = Family("slaprobe_incident_business_seconds_left", "gauge",
-                  "Business seconds to that deadline; negative once breached.",
-                  ("priority", "clock"))
-    by_outcome = Family("slaprobe_incidents", "gauge",
-                        "Incidents that started in the window, by priority and resolution.",
-                        ("priority", "resolution", "window"))
+    n_open, deadline, left, by_outcome = (family(d) for d in (
+        catalogue.INCIDENTS_OPEN, catalogue.INCIDENT_DEADLINE,
+        catalogue.INCIDENT_BUSINESS_LEFT, catalogue.INCIDENTS))
     cal = support.calendar
     for prio in PRIORITIES:
         mine = [i for i in open_ if i.priority == prio]

@@ -1,15 +1,19 @@
-"""Prometheus metrics: instruments for events, a collector for derived figures.
+"""Prometheus metrics: instruments for events, figures derived from the timelines.
 
 Events that happen in the process (attempts, lag, store errors, reloads) are
 direct instruments. Figures derived from the timelines (availability, budget,
-burn rate, time credited) are computed at scrape time by SlaCollector from a
-snapshot, so removed targets vanish on their own.
+burn rate, time credited) are computed at scrape time by SlaFigures from a
+snapshot, so removed targets vanish on their own. A scrape only reads: credit is
+advanced by housekeeping. `Exporter.render` makes the bytes /metrics serves, the
+only path from the figures to text. Names, types and help come from
+`slaprobe.core.catalogue`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +21,9 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import Metric
 
-from slaprobe import __version__
+from slaprobe import __version__, exposition
+from slaprobe.core import catalogue as cat
+from slaprobe.core.catalogue import MetricDef
 from slaprobe.core.maintenance import STATUSES, counts
 from slaprobe.core.model import Check, State
 from slaprobe.core.slo import Figures
@@ -30,9 +36,14 @@ BURN_WINDOWS: tuple[tuple[str, float], ...] = (
     ("1d", 86400.0), ("3d", 259200.0),
 )
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 NAN = math.nan
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and no rule uses them
+
+
+def family(d: MetricDef) -> Family:
+    return Family(d.name, d.kind, d.help, d.labels)
 
 
 class ProbeStats:
@@ -64,8 +75,7 @@ class ProbeStats:
             del self.results[key]
 
     def families(self) -> list[Family]:
-        duration = Family("slaprobe_probe_duration_seconds", "histogram",
-                          "Latency of probe attempts.", ("target",))
+        duration = family(cat.PROBE_DURATION)
         for target, h in self.latency.items():
             total = 0.0
             for le, n in zip(self._le, h, strict=False):
@@ -73,71 +83,44 @@ class ProbeStats:
                 duration.add((target, le), total, "_bucket")
             duration.add((target,), h[-1], "_sum")
             duration.add((target,), total, "_count")
-        probes = Family("slaprobe_probes", "counter",
-                        "Probe attempts by result (success or an error kind).",
-                        ("target", "result"))
+        probes = family(cat.PROBES)
         for key, n in self.results.items():
             probes.add(key, n)
         return [duration, probes]
 
-    def collect(self) -> Iterable[Metric]:
-        return [f.metric() for f in self.families()]
-
 
 class Instruments:
-    """The daemon's directly instrumented metrics on one registry."""
+    """The daemon's directly instrumented metrics (on a registry of their own)."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self) -> None:
+        registry = CollectorRegistry(auto_describe=False)
         self.probe = ProbeStats()
-        registry.register(self.probe)
         self.scheduler_lag = Histogram(
-            "slaprobe_scheduler_lag_seconds", "How late checks start after their slot.",
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=registry,
-        )
-        self.store_errors = Counter(
-            "slaprobe_store_errors_total", "Failed database writes (retried).", registry=registry,
-        )
-        self.store_pending = Gauge(
-            "slaprobe_store_pending_checks", "Checks waiting to be written.", registry=registry,
-        )
-        self.reloads = Counter(
-            "slaprobe_config_reloads_total", "Config reloads by result.", ["result"],
+            cat.SCHEDULER_LAG.name, cat.SCHEDULER_LAG.help, buckets=LAG_BUCKETS,
             registry=registry,
         )
-        self.reload_ok = Gauge(
-            "slaprobe_config_last_reload_successful", "1 if the last config reload worked.",
-            registry=registry,
-        )
-        self.reload_time = Gauge(
-            "slaprobe_config_last_reload_success_timestamp_seconds",
-            "When the config was last loaded successfully.", registry=registry,
-        )
-        self.feed_errors = Counter(
-            "slaprobe_maintenance_feed_errors_total", "Failed maintenance feed fetches.",
-            ["source"], registry=registry,
-        )
-        self.maintenance_file_problems = Gauge(
-            "slaprobe_maintenance_file_problems", "Problems found in the maintenance file at"
-            " its last read (0: valid); while above 0 its last good windows apply.",
-            registry=registry,
-        )
-        self.unknown_checks = Counter(
-            "slaprobe_unknown_checks", "Checks of unknown outcome (slaprobe's own failure),"
-            " by reason; their time is unknown, never down.", ["target", "reason"],
-            registry=registry,
-        )
-        self.history_verified = Gauge(
-            "slaprobe_history_verified", "1 if the last verification of the history's hash"
-            " chain found it intact, 0 if a record was changed, deleted or inserted outside"
-            " slaprobe.", registry=registry,
-        )
-        self.history_verified_time = Gauge(
-            "slaprobe_history_verified_timestamp_seconds",
-            "When the history's hash chain was last verified intact.", registry=registry,
-        )
-        self.build_info = Gauge(
-            "slaprobe_build_info", "Build information.", ["version"], registry=registry,
-        )
+        self.store_errors = Counter(cat.STORE_ERRORS.name, cat.STORE_ERRORS.help,
+                                    registry=registry)
+        self.store_pending = Gauge(cat.STORE_PENDING.name, cat.STORE_PENDING.help,
+                                   registry=registry)
+        self.reloads = Counter(cat.RELOADS.name, cat.RELOADS.help, cat.RELOADS.labels,
+                               registry=registry)
+        self.reload_ok = Gauge(cat.RELOAD_OK.name, cat.RELOAD_OK.help, registry=registry)
+        self.reload_success_at = Gauge(cat.RELOAD_TIME.name, cat.RELOAD_TIME.help,
+                                       registry=registry)
+        self.feed_errors = Counter(cat.FEED_ERRORS.name, cat.FEED_ERRORS.help,
+                                   cat.FEED_ERRORS.labels, registry=registry)
+        self.maintenance_file_problems = Gauge(cat.MAINTENANCE_FILE_PROBLEMS.name,
+                                               cat.MAINTENANCE_FILE_PROBLEMS.help,
+                                               registry=registry)
+        self.unknown_checks = Counter(cat.UNKNOWN_CHECKS.name, cat.UNKNOWN_CHECKS.help,
+                                      cat.UNKNOWN_CHECKS.labels, registry=registry)
+        self.history_verified = Gauge(cat.HISTORY_VERIFIED.name, cat.HISTORY_VERIFIED.help,
+                                      registry=registry)
+        self.history_verified_time = Gauge(cat.HISTORY_VERIFIED_TIME.name,
+                                           cat.HISTORY_VERIFIED_TIME.help, registry=registry)
+        self.build_info = Gauge(cat.BUILD_INFO.name, cat.BUILD_INFO.help, cat.BUILD_INFO.labels,
+                                registry=registry)
         self.build_info.labels(__version__).set(1)
         self.reload_ok.set(1)
         self._unknown_seen: set[tuple[str, str]] = set()
@@ -145,7 +128,7 @@ class Instruments:
     def collect(self) -> Iterable[Metric]:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,
-                  self.store_pending, self.reloads, self.reload_ok, self.reload_time,
+                  self.store_pending, self.reloads, self.reload_ok, self.reload_success_at,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
                   self.history_verified, self.history_verified_time, self.build_info):
             yield from m.collect()
@@ -179,33 +162,12 @@ def _num(x: float | None) -> float:
     return NAN if x is None else x
 
 
-class SlaCollector:
+class SlaFigures:
     """Availability, coverage, error budget and burn rate, computed at scrape time."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot | None]) -> None:
-        self.snapshot = snapshot
-
-    def describe(self) -> Iterable[Metric]:
-        return []
-
-    def collect(self) -> Iterable[Metric]:
-        snap = self.snapshot()
-        if snap is None:
-            return
-        build = self._build(snap, chunk=1 << 30)
-        while True:
-            try:
-                next(build)
-            except StopIteration as done:
-                yield from (f.metric() for f in done.value)
-                return
-
-    async def collect_async(self, chunk: int = 50) -> list[Family]:
-        """Like collect, yielding to the event loop every `chunk` targets, so a scrape
-        of a thousand targets never stalls the probes' schedule."""
-        snap = self.snapshot()
-        if snap is None:
-            return []
+    async def families(self, snap: Snapshot, chunk: int = 50) -> list[Family]:
+        """The figures' families, yielding to the event loop every `chunk` targets, so a
+        scrape of a thousand targets never stalls the probes' schedule."""
         build = self._build(snap, chunk=chunk)
         while True:
             try:
@@ -219,43 +181,16 @@ class SlaCollector:
         now, tr = snap.now, snap.tracker
         windows = [*snap.windows, ("month", now - month_start(now))]
 
-        success = Family(
-            "slaprobe_probe_success", "gauge",
-            "Last check: 1 ok, 0 failed.", ("target",),
-        )
-        last_ts = Family(
-            "slaprobe_last_check_timestamp_seconds", "gauge",
-            "When the last check started.", ("target",),
-        )
-        up = Family(
-            "slaprobe_target_up", "gauge",
-            "Current state: 1 up, 0 down, NaN unknown or probe_network.", ("target",),
-        )
-        critical = Family(
-            "slaprobe_target_critical", "gauge",
-            "1 if the target counts against the SLA (critical).", ("target",),
-        )
-        maint = Family(
-            "slaprobe_maintenance_active", "gauge",
-            "1 inside an excluded maintenance window.", ("target",),
-        )
-        up_s = Family("slaprobe_up_seconds", "counter", "Seconds credited as up.", ("target",))
-        down_s = Family(
-            "slaprobe_down_seconds", "counter",
-            "Seconds credited as down.", ("target",),
-        )
-        excl_s = Family(
-            "slaprobe_excluded_seconds", "counter",
-            "Seconds excluded, by reason.", ("target", "reason"),
-        )
-        avail = Family(
-            "slaprobe_availability_ratio", "gauge",
-            "Time-weighted availability per window.", ("target", "window"),
-        )
-        cover = Family(
-            "slaprobe_coverage_ratio", "gauge",
-            "Share of the window with data.", ("target", "window"),
-        )
+        success = family(cat.PROBE_SUCCESS)
+        last_ts = family(cat.LAST_CHECK)
+        up = family(cat.TARGET_UP)
+        critical = family(cat.TARGET_CRITICAL)
+        maint = family(cat.MAINTENANCE_ACTIVE)
+        up_s = family(cat.UP_SECONDS)
+        down_s = family(cat.DOWN_SECONDS)
+        excl_s = family(cat.EXCLUDED_SECONDS)
+        avail = family(cat.AVAILABILITY)
+        cover = family(cat.COVERAGE)
         for i, name in enumerate(list(tr.critical)):
             if i % chunk == chunk - 1:
                 yield
@@ -273,8 +208,8 @@ class SlaCollector:
             c = tr.credit[name].seconds
             up_s.add([name], c[State.UP])
             down_s.add([name], c[State.DOWN])
-            excl_s.add([name, "maintenance"], c[State.MAINT])
-            excl_s.add([name, "probe_network"], c[State.NET])
+            excl_s.add([name, "maintenance"], c[State.MAINTENANCE])
+            excl_s.add([name, "probe_network"], c[State.PROBE_NETWORK])
             for label, length in windows:
                 f = tr.target_figures(name, now - length, now, now)
                 avail.add([name, label], _num(f.availability))
@@ -295,50 +230,23 @@ class SlaCollector:
             return tr.objective(now - length, now, timeline.totals, obj)
 
         state = tr.service_state(now)
-        s_up = Family(
-            "slaprobe_service_up", "gauge",
-            "Service state: 1 up, 0 down, NaN else.", ("service",),
-        )
+        s_up = family(cat.SERVICE_UP)
         s_up.add([svc], {State.UP: 1.0, State.DOWN: 0.0}.get(state, NAN)
                         if state is not None else NAN)
         c = tr.service_credit.seconds
-        su = Family(
-            "slaprobe_service_up_seconds", "counter",
-            "Seconds credited to the service as up.", ("service",),
-        )
+        su = family(cat.SERVICE_UP_SECONDS)
         su.add([svc], c[State.UP])
-        sd = Family(
-            "slaprobe_service_down_seconds", "counter",
-            "Seconds credited to the service as down.", ("service",),
-        )
+        sd = family(cat.SERVICE_DOWN_SECONDS)
         sd.add([svc], c[State.DOWN])
-        se = Family(
-            "slaprobe_service_excluded_seconds", "counter",
-            "Service seconds excluded, by reason.", ("service", "reason"),
-        )
-        se.add([svc, "maintenance"], c[State.MAINT])
-        se.add([svc, "probe_network"], c[State.NET])
-        objective = Family(
-            "slaprobe_slo_objective_ratio", "gauge",
-            "The SLO objective.", ("service",),
-        )
+        se = family(cat.SERVICE_EXCLUDED_SECONDS)
+        se.add([svc, "maintenance"], c[State.MAINTENANCE])
+        se.add([svc, "probe_network"], c[State.PROBE_NETWORK])
+        objective = family(cat.OBJECTIVE)
         objective.add([svc], obj)
-        s_avail = Family(
-            "slaprobe_service_availability_ratio", "gauge",
-            "The SLA figure: service availability per window.", ("service", "window"),
-        )
-        budget = Family(
-            "slaprobe_error_budget_remaining_ratio", "gauge",
-            "Error budget remaining per window.", ("service", "window"),
-        )
-        s_cover = Family(
-            "slaprobe_service_coverage_ratio", "gauge",
-            "Share of the window with service data.", ("service", "window"),
-        )
-        burn = Family(
-            "slaprobe_burn_rate", "gauge",
-            "Error budget burn rate per window.", ("service", "window"),
-        )
+        s_avail = family(cat.SERVICE_AVAILABILITY)
+        budget = family(cat.BUDGET_REMAINING)
+        s_cover = family(cat.SERVICE_COVERAGE)
+        burn = family(cat.BURN_RATE)
         seen: set[str] = set()
         for label, length in windows:
             f = figures(length)
@@ -351,11 +259,24 @@ class SlaCollector:
         for label, length in BURN_WINDOWS:
             if label not in seen:
                 burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length))))
-        mw = Family(
-            "slaprobe_maintenance_windows", "gauge",
-            "Known windows by status.", ("status",),
-        )
+        mw = family(cat.MAINTENANCE_WINDOWS)
         n = counts(tr.maintenance)
         for status in STATUSES:
             mw.add([status], n[status])
         yield from (s_up, su, sd, se, objective, s_avail, budget, s_cover, burn, mw)
+
+
+class Exporter:
+    """The bytes of /metrics: figures read on the loop (in slices), the instruments and
+    the text encoding in a worker thread."""
+
+    def __init__(self, instruments: Instruments, snapshot: Callable[[], Snapshot]) -> None:
+        self.instruments = instruments
+        self.snapshot = snapshot
+        self.figures = SlaFigures()
+
+    async def render(self) -> bytes:
+        inst = self.instruments
+        families = [*await self.figures.families(self.snapshot()), *inst.probe.families()]
+        return await asyncio.to_thread(
+            lambda: exposition.encode(itertools.chain(inst.collect(), families)))

@@ -19,14 +19,14 @@ import errno
 import os
 import socket
 import ssl
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver
 
 from slaprobe import __version__
+from slaprobe.clock import Clock, SystemClock
 from slaprobe.core.checks import judge
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
@@ -55,7 +55,8 @@ class LoopWatch:
     (a scrape storm, CPU starvation), the timeout says nothing about the target.
     """
 
-    def __init__(self, tick: float = 0.05, keep: int = 1200) -> None:
+    def __init__(self, clock: Clock, tick: float = 0.05, keep: int = 1200) -> None:
+        self.clock = clock
         self.tick = tick
         self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=keep)
         self._task: asyncio.Task[None] | None = None
@@ -73,9 +74,9 @@ class LoopWatch:
 
     async def _run(self) -> None:
         while True:
-            before = time.monotonic()
-            await asyncio.sleep(self.tick)
-            after = time.monotonic()
+            before = self.clock.monotonic()
+            await self.clock.sleep(self.tick)
+            after = self.clock.monotonic()
             self._lags.append((after, after - before - self.tick))
 
     def max_lag(self, since: float) -> float:
@@ -95,14 +96,17 @@ async def attempt(
     resolver: AbstractResolver | None = None,
     time_limit: float | None = None,
     watch: LoopWatch | None = None,
+    clock: Clock | None = None,
 ) -> Attempt:
     """One attempt against `spec.url` on a fresh connection, judged by `checks.judge`.
 
     `ssl_context` replaces the default trust store when `spec.verify_tls` is on
     (ignored when it is off). `resolver` replaces aiohttp's default resolver.
     `time_limit` (default `spec.timeout`) bounds the whole attempt.
+    `clock` times it.
     """
-    start = time.monotonic()
+    clock = clock or SystemClock()
+    start = clock.monotonic()
     try:
         connector = aiohttp.TCPConnector(
             force_close=True,
@@ -113,28 +117,28 @@ async def attempt(
         )
         async with aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),  # asyncio.timeout bounds the attempt
+            timeout=aiohttp.ClientTimeout(total=None),  # the clock's timeout bounds the attempt
             headers={"User-Agent": USER_AGENT},
         ) as session:
             return await _attempt_in(
-                session, spec, start, spec.timeout if time_limit is None else time_limit,
-                watch)
+                session, spec, clock, start,
+                spec.timeout if time_limit is None else time_limit, watch=watch)
     except Exception as exc:  # outside the request itself (session set-up or teardown)
         kind, detail = own_failure(exc)
-        return Attempt(ok=False, latency=time.monotonic() - start, error=kind,
+        return Attempt(ok=False, latency=clock.monotonic() - start, error=kind,
                        detail=detail[:_DETAIL_MAX])
 
 
 async def _attempt_in(
-    session: aiohttp.ClientSession, spec: ProbeSpec, start: float, limit: float,
-    watch: LoopWatch | None,
+    session: aiohttp.ClientSession, spec: ProbeSpec, clock: Clock, start: float, limit: float,
+    *, watch: LoopWatch | None,
 ) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
     try:
-        async with asyncio.timeout(limit):
+        async with clock.timeout(limit):
             body = await _fetch(session, spec, seen)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
-        late = time.monotonic() - start - limit
+        late = clock.monotonic() - start - limit
         lag = 0.0 if watch is None else watch.max_lag(start)
         if late > max(LATE_TIMER, LATE_SHARE * limit) or lag > max(LAG_FLOOR, LAG_SHARE * limit):
             kind, detail = (ErrorKind.OVERLOADED,
@@ -149,10 +153,10 @@ async def _attempt_in(
     except Exception as exc:  # not the target's doing: the outcome is unknown
         kind, detail = own_failure(exc)
     else:
-        return judge(spec, status=seen[-1], body=body, latency=time.monotonic() - start)
+        return judge(spec, status=seen[-1], body=body, latency=clock.monotonic() - start)
     return Attempt(
         ok=False,
-        latency=time.monotonic() - start,
+        latency=clock.monotonic() - start,
         status=seen[-1] if seen else None,
         error=kind,
         detail=detail[:_DETAIL_MAX],
@@ -162,7 +166,7 @@ async def _attempt_in(
 async def check(
     spec: ProbeSpec,
     *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Clock | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
@@ -177,19 +181,21 @@ async def check(
     keeps each check inside its interval, so consecutive checks always touch
     and a hanging target is measured as down, never as unknown.
     """
-    deadline = None if budget is None else time.monotonic() + budget
+    clock = clock or SystemClock()
+    deadline = None if budget is None else clock.monotonic() + budget
     attempts: list[Attempt] = []
     for n in range(spec.retries + 1):
         timeout = spec.timeout
         if deadline is not None:
-            left = deadline - time.monotonic() - (spec.retry_interval if n else 0.0)
+            left = deadline - clock.monotonic() - (spec.retry_interval if n else 0.0)
             if n and left < MIN_ATTEMPT:
                 break  # no time left for another attempt in this check
             timeout = min(timeout, max(left, MIN_ATTEMPT))
         if n:
-            await sleep(spec.retry_interval)
+            await clock.sleep(spec.retry_interval)
         result = await attempt(
-            spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout, watch=watch)
+            spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout, watch=watch,
+            clock=clock)
         attempts.append(result)
         if on_attempt is not None:
             on_attempt(result)

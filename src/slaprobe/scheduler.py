@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from slaprobe.clock import Clock
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 
 def first_offset(key: str, interval: float) -> float:

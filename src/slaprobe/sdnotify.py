@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 __all__ = ["notify", "reloading", "status", "status_text", "watchdog_interval",
            "watchdog_loop"]
@@ -120,11 +120,12 @@ async def watchdog_loop(
     *,
     notify: Callable[[str], bool] = notify,
     healthy: Callable[[], bool] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Send ``WATCHDOG=1`` every ``interval`` seconds until cancelled.
 
     It runs as a task on the daemon's event loop and sleeps with
-    ``asyncio.sleep``, so it only pets while the loop is turning: a blocked
+    ``sleep`` (the daemon's clock), so it only pets while the loop is turning: a blocked
     loop stops the pets and systemd's watchdog fires. ``healthy``, if given,
     is asked before each pet; returning False skips that pet (e.g. the
     scheduler has stopped making progress even though the loop runs).
@@ -134,4 +135,4 @@ async def watchdog_loop(
     while True:
         if healthy is None or healthy():
             notify("WATCHDOG=1")
-        await asyncio.sleep(interval)
+        await sleep(interval)

@@ -66,7 +66,7 @@ def close(store: Store, cfg: Config, windows: list[Window], now: float, *,
         a, b = month_range(month)
         since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
         tracker = report.load_tracker(cfg, store, since, windows, now)
-        text = report.render_json(report.build(cfg, tracker, a, b, now), cfg.daemon.service)
+        text = report.render_json(report.build(cfg, tracker, a, b, now))
         store.append_record(KIND, {"month": month, "report": text}, now)
         done.append(month)
     return done

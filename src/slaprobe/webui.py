@@ -37,8 +37,8 @@ DAY = 86400.0
 STATUS_DAYS = 90
 STATUS_TTL = 15.0
 API_CONCURRENCY = 2
-STATE_NAMES = {State.UP: "up", State.DOWN: "down", State.NET: "probe_network",
-               State.MAINT: "maintenance"}
+STATE_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe_network",
+               State.MAINTENANCE: "maintenance"}
 
 
 class Source(Protocol):
@@ -108,7 +108,7 @@ def compute_report(cfg: Config, store: Store, windows: list[Window], *, a: float
                    b: float, now: float) -> bytes:
     tracker, acks = _history(cfg, store, windows, a, now)
     rep = report.build(cfg, tracker, a, b, now, acks=acks)
-    return report.render_json(rep, cfg.daemon.service).encode()
+    return report.render_json(rep).encode()
 
 
 def compute_incidents(cfg: Config, store: Store, windows: list[Window], *, a: float,

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from slaprobe.core import catalogue
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 RULES = DEPLOY / "prometheus" / "slaprobe.rules.yml"
@@ -29,50 +31,11 @@ DASHBOARD = DEPLOY / "grafana" / "slaprobe.json"
 RUNBOOK = DEPLOY / "RUNBOOK.md"
 DESIGN = REPO.parent / "shared" / "DESIGN.md"  # present in the dev workspace only
 
-# Metric names the dashboard and rules may use: DESIGN.md's contract table, the
-# per-target criticality the daemon exports on top of it (README's metric
-# table), and the daemon's own health metrics.
-CONTRACT_METRICS = frozenset(
-    {
-        "slaprobe_probe_success",
-        "slaprobe_probe_duration_seconds",
-        "slaprobe_probes_total",
-        "slaprobe_target_up",
-        "slaprobe_target_critical",
-        "slaprobe_up_seconds_total",
-        "slaprobe_down_seconds_total",
-        "slaprobe_excluded_seconds_total",
-        "slaprobe_availability_ratio",
-        "slaprobe_coverage_ratio",
-        "slaprobe_service_up",
-        "slaprobe_service_up_seconds_total",
-        "slaprobe_service_down_seconds_total",
-        "slaprobe_service_excluded_seconds_total",
-        "slaprobe_service_availability_ratio",
-        "slaprobe_slo_objective_ratio",
-        "slaprobe_error_budget_remaining_ratio",
-        "slaprobe_burn_rate",
-        "slaprobe_maintenance_active",
-        "slaprobe_maintenance_windows",
-        # incidents (DESIGN "Incidents")
-        "slaprobe_incidents_open",
-        "slaprobe_incident_deadline_timestamp_seconds",
-        "slaprobe_incident_business_seconds_left",
-        "slaprobe_incidents",
-        # daemon health
-        "slaprobe_scheduler_lag_seconds",
-        "slaprobe_store_errors_total",
-        "slaprobe_config_last_reload_successful",
-        "slaprobe_config_reloads_total",
-        "slaprobe_build_info",
-        "slaprobe_maintenance_feed_errors_total",
-        "slaprobe_last_check_timestamp_seconds",
-        # the history's hash chain (issue 10)
-        "slaprobe_history_verified",
-        "slaprobe_history_verified_timestamp_seconds",
-    }
-)
-HISTOGRAMS = ("slaprobe_probe_duration_seconds", "slaprobe_scheduler_lag_seconds")
+# Metric names the dashboard and rules may use: every metric the daemon serves, from the
+# one catalogue the code builds its families from (DESIGN.md's contract table is a subset,
+# checked below).
+CONTRACT_METRICS = catalogue.served_names()
+HISTOGRAMS = tuple(m.name for m in catalogue.ALL if m.kind == "histogram")
 PROMETHEUS_BUILTINS = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
 PROMQL_WORDS = frozenset(
     {

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import structlog
 from clirun import assert_no_traceback, slaprobe
-from prometheus_client import CollectorRegistry
+from promtext import Scrape
 from rawhttp import BAD_CHUNK, GARBAGE, PLAIN_OK, big_header, raw_server
+from waits import until
 
 from slaprobe import prober
 from slaprobe.config import parse
@@ -97,19 +98,16 @@ async def test_daemon_records_a_tls_failure_as_down(tmp_path: Path) -> None:
             "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
             "targets": [{"name": "app", "url": f"https://127.0.0.1:{port}/"}],
         }, env={})
-        registry = CollectorRegistry()
-        d = Daemon(cfg, registry=registry, env={})
+        d = await Daemon.open(cfg, env={})
         await d.start()
         try:
-            await wait_for(lambda: registry.get_sample_value(
-                "slaprobe_probes_total", {"target": "app", "result": "tls_error"}))
-            await wait_for(lambda: "app" in d.last)
-            assert d.tracker is not None
+            await wait_for(lambda: "app" in d.recorder.last)
+            m = Scrape(await d.exporter.render())
+            assert m.value("slaprobe_probes_total", {"target": "app", "result": "tls_error"})
             assert d.tracker.probe_state("app", d.clock.now()) is not None
-            body = (await d.render_metrics()).decode()
-            assert 'slaprobe_target_up{target="app"} 0.0' in body
+            assert m.value("slaprobe_target_up", {"target": "app"}) == 0.0
         finally:
-            await d.shutdown(None)
+            await d.shutdown()
     store = Store(tmp_path / "h.db")
     try:
         checks = store.checks("app", 0, 4e9)
@@ -135,26 +133,28 @@ async def test_an_unexpected_exception_is_a_check_of_unknown_outcome(
                          "retry_interval": "10ms"},
             "targets": [{"name": "app", "url": f"http://127.0.0.1:{port}/"}],
         }, env={})
-        registry = CollectorRegistry()
-        d = Daemon(cfg, registry=registry, env={})
+        d = await Daemon.open(cfg, env={})
         with structlog.testing.capture_logs() as logs:
             await d.start()
             try:
-                await wait_for(lambda: (registry.get_sample_value(
-                    "slaprobe_unknown_checks_total", {"target": "app", "reason": "probe_error"})
-                    or 0) >= 4)
+                async def unknown_at_least(n: int) -> bool:
+                    m = Scrape(await d.exporter.render())
+                    return (m.value("slaprobe_unknown_checks_total",
+                                    {"target": "app", "reason": "probe_error"}) or 0) >= n
+
+                assert await until(lambda: unknown_at_least(4))
+                m = Scrape(await d.exporter.render())
                 now = d.clock.now()
-                assert d.tracker is not None
                 assert d.tracker.probe_state("app", now) is None
                 figures = d.tracker.target_figures("app", now - 60, now, now)
                 assert figures.down == 0 and figures.up == 0
                 assert figures.availability is None
-                body = (await d.render_metrics()).decode()
-                assert 'slaprobe_target_up{target="app"} NaN' in body
-                assert registry.get_sample_value(
-                    "slaprobe_probes_total", {"target": "app", "result": "probe_error"}) >= 4
+                up = m.value("slaprobe_target_up", {"target": "app"})
+                assert up is not None and up != up  # NaN  # noqa: PLR0124
+                assert (m.value("slaprobe_probes_total",
+                                {"target": "app", "result": "probe_error"}) or 0) >= 4
             finally:
-                await d.shutdown(None)
+                await d.shutdown()
     events = [e for e in logs if e.get("target") == "app" and e["log_level"] != "debug"]
     unknown = [e for e in events if e["event"] == "target_unknown"]
     assert len(unknown) == 1, events

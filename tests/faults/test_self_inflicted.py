@@ -30,7 +30,7 @@ from aiohttp import web
 from clirun import child_env
 from faultserver import FaultServer
 from procs import Daemon, Switch, free_port, write_config
-from prometheus_client import CollectorRegistry
+from promtext import Scrape
 
 from slaprobe import prober, server
 from slaprobe.config import parse
@@ -269,25 +269,27 @@ async def test_repeated_store_errors_are_logged_once_with_a_count(
         "defaults": {"interval": "100ms", "timeout": "90ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={})
-    registry = CollectorRegistry()
-    d = InProcessDaemon(cfg, registry=registry, env={})
+    d = await InProcessDaemon.open(cfg, env={})
+
+    async def store_errors() -> float:
+        return Scrape(await d.exporter.render()).value("slaprobe_store_errors_total") or 0
+
     with structlog.testing.capture_logs() as logs:
         await d.start()
         try:
-            assert d.store is not None
             d.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing writes
             for _ in range(100):
                 await asyncio.sleep(0.1)
-                if (registry.get_sample_value("slaprobe_store_errors_total") or 0) >= 3:
+                if await store_errors() >= 3:
                     break
             d.store._db.execute("PRAGMA query_only = OFF")
             for _ in range(200):
                 await asyncio.sleep(0.1)
                 if any(e["event"] == "store_write_recovered" for e in logs):
                     break
+            errors = await store_errors()
         finally:
-            await d.shutdown(None)
-    errors = registry.get_sample_value("slaprobe_store_errors_total") or 0
+            await d.shutdown()
     assert errors >= 3
     failed = [e for e in logs if e["event"] == "store_write_failed"]
     recovered = [e for e in logs if e["event"] == "store_write_recovered"]

@@ -1,13 +1,17 @@
-"""Fixtures for prober tests: local fault servers (plain and TLS) and a refused port."""
+"""Fixtures: local fault servers (plain and TLS), a refused port, and a guard that fails a
+test when slaprobe's code blocks the event loop (blockbuster)."""
 
 from __future__ import annotations
 
+import ast
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import trustme
+from blockbuster import BlockBuster, blockbuster_ctx
 from faultserver import FaultServer, serve
 
 
@@ -47,3 +51,20 @@ def refused_url() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+@pytest.fixture
+def no_blocking(request: pytest.FixtureRequest) -> Iterator[BlockBuster]:
+    """Blocking calls (file stat/read/write, SQLite, time.sleep, ...) made by slaprobe's code
+    on the event loop raise BlockingError while this is active.
+
+    The test module's own functions may block (a test reading the store it set up is not
+    the daemon stalling): only calls from the daemon's tasks count.
+    """
+    path = Path(request.module.__file__)
+    own = {n.name for n in ast.walk(ast.parse(path.read_text()))
+           if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    with blockbuster_ctx("slaprobe") as bb:
+        for function in bb.functions.values():
+            function.can_block_in(path.name, own)
+        yield bb

@@ -14,8 +14,8 @@ from slaprobe.announcements import (
     append_window,
     file_mtime,
     gather,
-    judge,
     read_file,
+    record_and_resolve,
     static_specs,
 )
 from slaprobe.core.maintenance import EXCUSED, LATE_NOTICE, RETROACTIVE
@@ -214,7 +214,7 @@ class TestJudge:
     def test_excused(self, store: Store, tmp_path: Path) -> None:
         """Announced 5 days ahead and seen before it starts: excused and excluded."""
         cfg = make_config(tmp_path)
-        [w] = judge(store, cfg, [spec()], now=T0 + HOUR)
+        [w] = record_and_resolve(store, cfg, [spec()], now=T0 + HOUR)
         assert (w.status, w.excluded, w.first_seen) == (EXCUSED, True, T0 + HOUR)
         assert w.notice == 5 * DAY
 
@@ -222,46 +222,46 @@ class TestJudge:
         """Announced less than maintenance_notice (48h) ahead: late_notice, never excluded."""
         cfg = make_config(tmp_path)
         late = spec(announced=T0 + 5 * DAY - 47 * HOUR)
-        [w] = judge(store, cfg, [late], now=T0)
+        [w] = record_and_resolve(store, cfg, [late], now=T0)
         assert (w.status, w.excluded) == (LATE_NOTICE, False)
 
     def test_exactly_notice_is_excused(self, store: Store, tmp_path: Path) -> None:
         """start - announced == maintenance_notice is enough."""
         cfg = make_config(tmp_path)
-        [w] = judge(store, cfg, [spec(announced=T0 + 3 * DAY)], now=T0)
+        [w] = record_and_resolve(store, cfg, [spec(announced=T0 + 3 * DAY)], now=T0)
         assert w.status == EXCUSED
 
     def test_retroactive(self, store: Store, tmp_path: Path) -> None:
         """First seen after its start: retroactive, not excluded by default."""
         cfg = make_config(tmp_path)
-        [w] = judge(store, cfg, [spec()], now=T0 + 6 * DAY)
+        [w] = record_and_resolve(store, cfg, [spec()], now=T0 + 6 * DAY)
         assert (w.status, w.excluded, w.first_seen) == (RETROACTIVE, False, T0 + 6 * DAY)
 
     def test_retroactive_allowed(self, store: Store, tmp_path: Path) -> None:
         """allow_retroactive_maintenance = true excludes retroactive windows (backfills)."""
         cfg = make_config(tmp_path, extra="allow_retroactive_maintenance = true\n")
-        [w] = judge(store, cfg, [spec()], now=T0 + 6 * DAY)
+        [w] = record_and_resolve(store, cfg, [spec()], now=T0 + 6 * DAY)
         assert (w.status, w.excluded) == (RETROACTIVE, True)
 
     def test_late_notice_wins_over_retroactive(self, store: Store, tmp_path: Path) -> None:
         """Status is first-match: a late, retroactive window is late_notice."""
         cfg = make_config(tmp_path, extra="allow_retroactive_maintenance = true\n")
-        [w] = judge(store, cfg, [spec(announced=T0 + 5 * DAY)], now=T0 + 6 * DAY)
+        [w] = record_and_resolve(store, cfg, [spec(announced=T0 + 5 * DAY)], now=T0 + 6 * DAY)
         assert (w.status, w.excluded) == (LATE_NOTICE, False)
 
     def test_first_seen_recorded_once(self, store: Store, tmp_path: Path) -> None:
         """Judging again later keeps the first sighting: an excused window stays excused."""
         cfg = make_config(tmp_path)
-        judge(store, cfg, [spec()], now=T0 + HOUR)
-        [w] = judge(store, cfg, [spec()], now=T0 + 6 * DAY)
+        record_and_resolve(store, cfg, [spec()], now=T0 + HOUR)
+        [w] = record_and_resolve(store, cfg, [spec()], now=T0 + 6 * DAY)
         assert (w.status, w.first_seen) == (EXCUSED, T0 + HOUR)
 
     def test_extended_after_start(self, store: Store, tmp_path: Path) -> None:
         """Extending a window after the fact does not excuse the extension."""
         cfg = make_config(tmp_path)
-        judge(store, cfg, [spec()], now=T0 + HOUR)
+        record_and_resolve(store, cfg, [spec()], now=T0 + HOUR)
         longer = spec(end=T0 + 5 * DAY + 5 * HOUR)
-        windows = judge(store, cfg, [longer], now=T0 + 5 * DAY + 3 * HOUR)
+        windows = record_and_resolve(store, cfg, [longer], now=T0 + 5 * DAY + 3 * HOUR)
         assert [(w.start, w.end, w.status) for w in windows] == [
             (T0 + 5 * DAY, T0 + 5 * DAY + 2 * HOUR, EXCUSED),
             (T0 + 5 * DAY + 2 * HOUR, T0 + 5 * DAY + 5 * HOUR, LATE_NOTICE),
@@ -270,5 +270,5 @@ class TestJudge:
     def test_custom_notice(self, store: Store, tmp_path: Path) -> None:
         """maintenance_notice from [slo] sets the bar."""
         cfg = make_config(tmp_path, extra='maintenance_notice = "7d"\n')
-        [w] = judge(store, cfg, [spec()], now=T0)
+        [w] = record_and_resolve(store, cfg, [spec()], now=T0)
         assert w.status == LATE_NOTICE

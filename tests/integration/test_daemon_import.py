@@ -6,14 +6,16 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from faultserver import FaultServer
-from prometheus_client import CollectorRegistry
 
 from slaprobe.config import parse
 from slaprobe.core.model import Check
 from slaprobe.core.timeline import fold
 from slaprobe.daemon import Daemon
 from slaprobe.store import Store
+
+pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 def spans(h):  # type: ignore[no-untyped-def]
@@ -31,7 +33,7 @@ async def test_import_during_run_keeps_timelines_true_to_the_checks(
         "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
         "targets": [{"name": f"t{i}", "url": fault_server.url("/ok")} for i in range(5)],
     }, env={})
-    d = Daemon(cfg, registry=CollectorRegistry(), env={})
+    d = await Daemon.open(cfg, env={})
     await d.start()
     try:
         await asyncio.sleep(1.0)
@@ -49,15 +51,14 @@ async def test_import_during_run_keeps_timelines_true_to_the_checks(
 
         assert await asyncio.to_thread(import_elsewhere) == (len(old), 0)
         await asyncio.sleep(2.0)  # the daemon notices within a second and reloads
-        assert d.tracker is not None and d.store is not None
         for i in range(5):
             name = f"t{i}"
             figures = d.tracker.target_figures(name, now - 600, now - 500, time.time())
             assert figures.down == 20.0, name  # the imported 20 s outage
         await asyncio.sleep(0.6)
     finally:
-        await d.shutdown(None)
-    store = Store(db)
+        await d.shutdown()
+    store = await asyncio.to_thread(Store, db)
     try:
         for i in range(5):
             name = f"t{i}"

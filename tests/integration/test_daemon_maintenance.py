@@ -6,15 +6,19 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
-from prometheus_client import CollectorRegistry
+from promtext import Scrape
+from waits import until
 
 from slaprobe.announcements import append_window
 from slaprobe.config import parse
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.daemon import Daemon
+
+pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 def ics(uid: str, start: float, end: float, created: float) -> str:
@@ -29,13 +33,6 @@ def ics(uid: str, start: float, end: float, created: float) -> str:
     )
 
 
-async def poll(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(pred())
 
 
 async def test_file_and_feeds_are_followed_and_a_failing_feed_keeps_its_windows(
@@ -68,29 +65,37 @@ async def test_file_and_feeds_are_followed_and_a_failing_feed_keeps_its_windows(
         "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={}, path=str(tmp_path / "probe.toml"))
-    registry = CollectorRegistry()
-    d = Daemon(cfg, registry=registry, env={})
+    d = await Daemon.open(cfg, env={})
 
-    def count(status: str) -> float:
-        return registry.get_sample_value("slaprobe_maintenance_windows", {"status": status}) or 0
+    async def value(name: str, labels: dict[str, str]) -> float:
+        return Scrape(await d.exporter.render()).value(name, labels) or 0
+
+    async def count(status: str) -> float:
+        return await value("slaprobe_maintenance_windows", {"status": status})
+
+    async def errors_at_least(n: int) -> bool:
+        return await value("slaprobe_maintenance_feed_errors_total", {"source": feed_url}) >= n
+
+    async def counts(excused: int, late: int = 0) -> bool:
+        return (await count("excused"), await count("late_notice")) == (excused, late)
 
     await d.start()
     try:
-        assert await poll(lambda: count("excused") == 2)
-        append_window(tmp_path / "maintenance.toml", MaintenanceSpec(
+        assert await until(lambda: counts(2))
+        await asyncio.to_thread(
+
+            append_window, tmp_path / "maintenance.toml", MaintenanceSpec(
             id="rushed", start=now + 3600, end=now + 7200, announced=now, targets=("app",)))
-        assert await poll(lambda: count("late_notice") == 1)
+        assert await until(lambda: counts(2, 1))
         state["fail"] = True
-        assert await poll(lambda: (registry.get_sample_value(
-            "slaprobe_maintenance_feed_errors_total", {"source": feed_url}) or 0) >= 2)
-        assert count("excused") == 2  # the failing feed's window is kept
+        assert await until(lambda: errors_at_least(2))
+        assert await counts(2, 1)  # the failing feed's window is kept
         state["body"] = ics("c@feed", now + 5 * day, now + 5 * day + 60, now - day)
         state["fail"] = False
-        assert d.tracker is not None
         tracker = d.tracker
-        assert await poll(lambda: [w.id for w in tracker.maintenance
-                                   if w.source == feed_url] == ["c@feed"])
-        assert count("excused") == 2 and count("late_notice") == 1
+        assert await until(lambda: [w.id for w in tracker.maintenance
+                                    if w.source == feed_url] == ["c@feed"])
+        assert await counts(2, 1)
     finally:
-        await d.shutdown(None)
+        await d.shutdown()
         await server.close()

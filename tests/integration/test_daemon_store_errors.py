@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
 
+import pytest
 from faultserver import FaultServer
-from prometheus_client import CollectorRegistry
+from promtext import Scrape
+from waits import until
 
 from slaprobe.config import parse
 from slaprobe.daemon import Daemon
 from slaprobe.store import Store
+
+pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def test_write_errors_are_counted_retried_and_probing_goes_on(
@@ -22,33 +27,37 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
         "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={})
-    registry = CollectorRegistry()
-    d = Daemon(cfg, registry=registry, env={})
+    d = await Daemon.open(cfg, env={})
+
+    async def scrape() -> Scrape:
+        return Scrape(await d.exporter.render())
+
+    success = {"target": "app", "result": "success"}
     await d.start()
     try:
-        assert d.store is not None
         d.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
         await asyncio.sleep(1.5)
-        errors = registry.get_sample_value("slaprobe_store_errors_total")
-        pending = registry.get_sample_value("slaprobe_store_pending_checks")
-        probed = registry.get_sample_value(
-            "slaprobe_probes_total", {"target": "app", "result": "success"})
+        m = await scrape()
+        errors = m.value("slaprobe_store_errors_total")
+        pending = m.value("slaprobe_store_pending_checks")
+        probed = m.value("slaprobe_probes_total", success)
         assert errors is not None and errors >= 1
         assert probed is not None and probed >= 5  # probing went on
         d.store._db.execute("PRAGMA query_only = OFF")
-        for _ in range(100):  # the writer backs off, then retries the same batch
-            await asyncio.sleep(0.1)
-            if registry.get_sample_value("slaprobe_store_pending_checks") == 0:
-                break
-        assert registry.get_sample_value("slaprobe_store_pending_checks") == 0
+        # the writer backs off, then retries the same batch
+        assert await until(
+            lambda: _pending_is_zero(scrape()), timeout=20)
+        done = (await scrape()).value("slaprobe_probes_total", success)
     finally:
-        await d.shutdown(None)
-    store = Store(tmp_path / "h.db")
+        await d.shutdown()
+    store = await asyncio.to_thread(Store, tmp_path / "h.db")
     try:
         stored = len(store.checks("app", 0, 4e9))
     finally:
         store.close()
-    done = registry.get_sample_value("slaprobe_probes_total",
-                                     {"target": "app", "result": "success"})
     assert done is not None and stored >= done - 1
     assert pending is not None
+
+
+async def _pending_is_zero(scrape: Awaitable[Scrape]) -> bool:
+    return (await scrape).value("slaprobe_store_pending_checks") == 0

@@ -15,6 +15,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from faultserver import FaultServer
 
+from slaprobe.clock import SystemClock
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
 from slaprobe.prober import attempt, check
@@ -255,19 +256,21 @@ async def test_unresolvable_host_with_system_resolver() -> None:
 # --- retries ----------------------------------------------------------------------------
 
 
-class FakeSleep:
+class PausesSeen(SystemClock):
+    """The real clock, except that pauses between attempts are noted, not slept."""
+
     def __init__(self) -> None:
         self.calls: list[float] = []
 
-    async def __call__(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         self.calls.append(seconds)
 
 
 async def test_retries_until_success(fault_server: FaultServer) -> None:
-    sleep, seen = FakeSleep(), list[Attempt]()
+    sleep, seen = PausesSeen(), list[Attempt]()
     attempts = await check(
         spec(fault_server.url(f"/flaky?fail={quote('2')}"), retries=2, retry_interval=7.0),
-        sleep=sleep, on_attempt=seen.append,
+        clock=sleep, on_attempt=seen.append,
     )
     assert [(a.ok, a.error) for a in attempts] == [
         (False, ErrorKind.BAD_STATUS), (False, ErrorKind.BAD_STATUS), (True, None),
@@ -279,9 +282,9 @@ async def test_retries_until_success(fault_server: FaultServer) -> None:
 
 
 async def test_retries_stop_at_first_success(fault_server: FaultServer) -> None:
-    sleep = FakeSleep()
+    sleep = PausesSeen()
     attempts = await check(
-        spec(fault_server.url("/flaky?fail=1"), retries=5, retry_interval=1.0), sleep=sleep,
+        spec(fault_server.url("/flaky?fail=1"), retries=5, retry_interval=1.0), clock=sleep,
     )
     assert [a.ok for a in attempts] == [False, True]
     assert sleep.calls == [1.0]
@@ -289,10 +292,10 @@ async def test_retries_stop_at_first_success(fault_server: FaultServer) -> None:
 
 
 async def test_all_attempts_fail(fault_server: FaultServer) -> None:
-    sleep, seen = FakeSleep(), list[Attempt]()
+    sleep, seen = PausesSeen(), list[Attempt]()
     attempts = await check(
         spec(fault_server.url("/status/503"), retries=2, retry_interval=2.0),
-        sleep=sleep, on_attempt=seen.append,
+        clock=sleep, on_attempt=seen.append,
     )
     assert len(attempts) == 3
     assert not any(a.ok for a in attempts)
@@ -302,19 +305,19 @@ async def test_all_attempts_fail(fault_server: FaultServer) -> None:
 
 
 async def test_no_retries_no_sleep(fault_server: FaultServer) -> None:
-    sleep = FakeSleep()
-    attempts = await check(spec(fault_server.url("/status/503")), sleep=sleep)
+    sleep = PausesSeen()
+    attempts = await check(spec(fault_server.url("/status/503")), clock=sleep)
     assert len(attempts) == 1
     assert sleep.calls == []
 
 
 async def test_success_first_time(fault_server: FaultServer) -> None:
-    sleep = FakeSleep()
-    attempts = await check(spec(fault_server.url("/ok"), retries=2), sleep=sleep)
+    sleep = PausesSeen()
+    attempts = await check(spec(fault_server.url("/ok"), retries=2), clock=sleep)
     assert [a.ok for a in attempts] == [True]
     assert sleep.calls == []
 
 
 async def test_retries_after_connect_errors(refused_url: str) -> None:
-    attempts = await check(spec(refused_url, retries=1, retry_interval=0.5), sleep=FakeSleep())
+    attempts = await check(spec(refused_url, retries=1, retry_interval=0.5), clock=PausesSeen())
     assert [a.error for a in attempts] == [ErrorKind.CONNECT_ERROR] * 2

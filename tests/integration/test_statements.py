@@ -43,7 +43,7 @@ def test_a_month_closes_once_after_its_end(store: Store) -> None:
     text = statements.stored(store)["2026-10"]
     a, b = OCT, NOV
     live = report.render_json(report.build(cfg, report.load_tracker(
-        cfg, store, a - 120, [], NOV + 10), a, b, NOV + 10), "svc")
+        cfg, store, a - 120, [], NOV + 10), a, b, NOV + 10))
     assert text == live
     rep = json.loads(text)
     assert rep["targets"]["app"]["down_seconds"] == 360.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -123,6 +125,16 @@ class Daemon:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The daemon's structlog events (its JSON lines), those named `name` if given."""
+        out = []
+        for line in self.logs().splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict) and (name is None or event.get("event") == name):
+                    out.append(event)
+        return out
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -165,7 +165,10 @@ def test_run_on_a_busy_port_says_so(tmp_path: Path) -> None:
         r = slaprobe("run", "--config", str(cfg), "--log-format", "json", cwd=tmp_path,
                      timeout=30)
     assert r.returncode == 1
-    assert '"listen_failed"' in r.stderr and "Traceback" not in r.stderr
+    events = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "listen_failed"]
+    assert failed and failed[0]["level"] == "error" and failed[0]["address"].endswith(f":{port}")
+    assert "Traceback" not in r.stderr
 
 
 def test_maintenance_id_clashes_are_refused(tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ url = "http://127.0.0.1:{refused_port()}/"
     assert math.isnan(m[("slaprobe_availability_ratio", (("target", "app"), ("window", "1h")))])
     d.signal(signal.SIGTERM)
     assert d.wait() == 0
-    assert "target_down_probe_network" in d.logs()
+    assert [e["target"] for e in d.events("target_down_probe_network")] == ["app"]
 
 
 async def test_announced_maintenance_excludes_but_late_notice_counts(

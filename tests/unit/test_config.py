@@ -485,3 +485,50 @@ def test_web_config_resolves_beside_the_config_file(tmp_path: Path) -> None:
     assert problems_of(minimal(daemon={"web_config": " "})) == [
         "daemon.web_config: must not be empty (omit it for plain HTTP)"]
     assert problems_of(minimal(daemon={"web_config": 1}))[0].startswith("daemon.web_config:")
+
+
+class TestEveryAllowedKeyIsDecoded:
+    """The allowed keys derive from the decoders: each one, given a value of the wrong
+    type, is reported at its own key path (a listed key that nothing decodes would pass
+    silently)."""
+
+    WRONG = object()  # no decoder accepts an arbitrary object
+
+    def problems(self, raw: dict[str, object]) -> list[str]:
+        with pytest.raises(ConfigError) as e:
+            config.parse(raw, env={})
+        return e.value.problems
+
+    @pytest.mark.parametrize("key", sorted(config._PROBE_FIELDS))
+    def test_probe_keys(self, key: str) -> None:
+        target = {"name": "app", "url": "http://127.0.0.1/", key: self.WRONG}
+        assert any(p.startswith(f"targets[0].{key}") for p in self.problems(
+            {"targets": [target]})), key
+        assert any(p.startswith(f"defaults.{key}") for p in self.problems(
+            {"defaults": {key: self.WRONG}, "targets": [{"name": "a", "url": "http://h/"}]}))
+
+    @pytest.mark.parametrize(("section", "key"), [
+        *(("daemon", k) for k in sorted(config._DAEMON_FIELDS)),
+        *(("slo", k) for k in sorted(config._SLO_FIELDS)),
+    ])
+    def test_table_keys(self, section: str, key: str) -> None:
+        raw = {section: {key: self.WRONG}, "targets": [{"name": "a", "url": "http://h/"}]}
+        assert any(p.startswith(f"{section}.{key}") for p in self.problems(raw)), key
+
+    @pytest.mark.parametrize("key", sorted(config._MAINT_FIELDS))
+    def test_maintenance_keys(self, key: str) -> None:
+        window = {"id": "w", "start": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                  "end": dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+                  "announced": dt.datetime(2025, 12, 1, tzinfo=dt.UTC), key: self.WRONG}
+        raw = {"maintenance": [window], "targets": [{"name": "a", "url": "http://h/"}]}
+        assert any(p.startswith(f"maintenance[0].{key}") for p in self.problems(raw)), key
+
+    def test_unknown_keys_are_refused_in_every_table(self) -> None:
+        raw = {"daemon": {"x": 1}, "slo": {"x": 1}, "defaults": {"x": 1},
+               "targets": [{"name": "a", "url": "http://h/", "x": 1}],
+               "controls": [{"url": "http://h/", "critical": True}], "x": 1}
+        assert sorted(p for p in self.problems(raw) if "unknown key" in p) == [
+            "controls[0].critical: unknown key", "daemon.x: unknown key",
+            "defaults.x: unknown key", "slo.x: unknown key", "targets[0].x: unknown key",
+            "x: unknown key",
+        ]

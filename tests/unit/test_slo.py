@@ -101,7 +101,9 @@ def test_thirty_day_budget_in_minutes() -> None:
 def test_of_maps_state_totals() -> None:
     """Figures.of reads totals indexed by State."""
     totals = [0.0] * len(State)
-    totals[State.UP], totals[State.DOWN], totals[State.NET], totals[State.MAINT] = 1, 2, 3, 4
+    for state, seconds in ((State.UP, 1), (State.DOWN, 2), (State.PROBE_NETWORK, 3),
+                           (State.MAINTENANCE, 4)):
+        totals[state] = seconds
     f = Figures.of(totals, 20)
     assert (f.up, f.down, f.probe_network, f.maintenance, f.length) == (1, 2, 3, 4, 20)
     assert f.unknown == 10

@@ -180,7 +180,7 @@ def test_maintenance_overlays_any_state_and_unknown_time() -> None:
     t = tracker({"app": True}, checks, [maint(5, 50)])
     f = t.target_figures("app", 0, 100, now=100)
     assert (f.up, f.down, f.maintenance, f.unknown) == (5, 0, 45, 50)
-    assert t.target_spans("app", 0, 100, now=100) == [(0, 5, State.UP), (5, 50, State.MAINT)]
+    assert t.target_spans("app", 0, 100, now=100) == [(0, 5, State.UP), (5, 50, State.MAINTENANCE)]
     late = tracker({"app": True}, checks, [maint(5, 50, excluded=False)])
     g = late.target_figures("app", 0, 100, now=100)
     assert (g.up, g.down, g.maintenance) == (10, 20, 0)
@@ -238,7 +238,7 @@ def test_critical_in_maintenance_with_another_up_excludes_the_service() -> None:
                 [maint(0, 60, targets=("app",))])
     f = service_figures(t, 0, 60, now=60)
     assert (f.up, f.maintenance, f.availability) == (0, 60, None)
-    assert t.service_state(30) is State.MAINT
+    assert t.service_state(30) is State.MAINTENANCE
     assert t.effective_state("api", 30) is State.UP
 
 
@@ -260,7 +260,7 @@ def test_critical_down_beats_maintenance_of_another() -> None:
                  [maint(0, 60, targets=("api",))])
     f = service_figures(t2, 0, 60, now=60)
     assert (f.maintenance, f.probe_network) == (60, 0)
-    assert t2.service_state(30) is State.MAINT
+    assert t2.service_state(30) is State.MAINTENANCE
 
 
 def test_critical_unknown_makes_the_service_unknown() -> None:
@@ -275,17 +275,17 @@ def test_critical_unknown_makes_the_service_unknown() -> None:
 def test_service_without_critical_targets_is_empty() -> None:
     """With no critical target, the service has no spans and no state."""
     t = tracker({"docs": False}, [up("docs", 0.0)])
-    assert len(t.service_timeline(0, 60, now=60)) == 0
+    assert t.service_timeline(0, 60, now=60).between(0, 60) == []
     assert t.service_state(30) is None
     assert service_spans([], 0, 60) == []
 
 
 def test_current_state_follows_the_cap_and_maintenance() -> None:
-    """probe_state is unknown past the cap; effective_state is MAINT inside a window."""
+    """probe_state is unknown past the cap; effective_state is MAINTENANCE inside a window."""
     t = tracker({"app": True}, [down("app", 0.0, interval=10)], [maint(100, 200)])
     assert t.probe_state("app", 19.9) is State.DOWN
     assert t.probe_state("app", 20.0) is None
-    assert t.effective_state("app", 150) is State.MAINT
+    assert t.effective_state("app", 150) is State.MAINTENANCE
     assert t.effective_state("app", 200) is None
 
 
@@ -294,7 +294,7 @@ def test_current_state_follows_the_cap_and_maintenance() -> None:
 
 def credited(t: Tracker, name: str) -> tuple[float, float, float, float]:
     s = t.credit[name].seconds
-    return (s[State.UP], s[State.DOWN], s[State.NET], s[State.MAINT])
+    return (s[State.UP], s[State.DOWN], s[State.PROBE_NETWORK], s[State.MAINTENANCE])
 
 
 def test_credit_starts_at_the_first_final_point_and_counts_only_final_time() -> None:
@@ -359,7 +359,8 @@ def test_credit_splits_maintenance_and_network() -> None:
     assert credited(t, "app") == (30, 30, 30, 30)
     assert credited(t, "docs") == (30, 90, 0, 0)
     svc = t.service_credit.seconds
-    assert (svc[State.UP], svc[State.DOWN], svc[State.NET], svc[State.MAINT]) == (30, 30, 30, 30)
+    assert [svc[s] for s in (State.UP, State.DOWN, State.PROBE_NETWORK, State.MAINTENANCE)] == [
+        30, 30, 30, 30]
 
 
 def test_service_credit_waits_for_every_critical_target() -> None:
@@ -402,4 +403,4 @@ def test_empty_or_inverted_window_counts_nothing() -> None:
         f = t.target_figures("app", a, b, now=100)
         assert (f.up, f.down, f.maintenance, f.probe_network) == (0, 0, 0, 0)
         assert t.target_spans("app", a, b, now=100) == []
-        assert len(t.service_timeline(a, b, now=100)) == 0
+        assert t.service_timeline(a, b, now=100).between(a, b) == []

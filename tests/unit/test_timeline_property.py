@@ -53,13 +53,13 @@ def ref_target_state(
     checks: Sequence[Check], windows: Sequence[Window], name: str, s: int, now: float,
 ) -> State | None:
     if any(w.excluded and w.covers(name) and w.start <= s < w.end for w in windows):
-        return State.MAINT
+        return State.MAINTENANCE
     return ref_probe_state(checks, s, now)
 
 
 def ref_service_state(states: Iterable[State | None]) -> State | None:
     st_ = list(states)
-    for state in (State.DOWN, State.MAINT, State.NET):
+    for state in (State.DOWN, State.MAINTENANCE, State.PROBE_NETWORK):
         if state in st_:
             return state
     if None in st_:

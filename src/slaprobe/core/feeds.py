@@ -21,19 +21,18 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import icalendar
 import recurring_ical_events
 
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.timefmt import iso
+from slaprobe.core.timefmt import NoOffset, iso, parse_rfc3339, to_epoch
+from slaprobe.core.urls import mask_password
 
 __all__ = [
     "MAX_OCCURRENCES",
     "STATUSPAGE_STATUSES",
     "FeedError",
-    "display_source",
     "parse_feed",
     "parse_ics",
     "parse_statuspage",
@@ -57,21 +56,6 @@ _TIME_PROPS = frozenset({
 })
 
 
-def display_source(source: str) -> str:
-    """The source fit for messages and logs: a URL's password is masked."""
-    try:
-        parts = urlsplit(source)
-        if parts.password is None:
-            return source
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        netloc = f"{parts.username or ''}:***@{host}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return source
-
-
 class FeedError(Exception):
     """A maintenance feed could not be read or parsed.
 
@@ -79,7 +63,7 @@ class FeedError(Exception):
     """
 
     def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"maintenance feed {display_source(source)}: {message}")
+        super().__init__(f"maintenance feed {mask_password(source)}: {message}")
         self.source = source
         self.message = message
 
@@ -206,7 +190,7 @@ def _validate_events(cal: Any, source: str, notes: list[str]) -> set[str]:
                 notes.append(f"{label}: unknown TZID {tzid!r} on {prop}; taken as UTC")
         if "DTEND" in comp:
             end = comp["DTEND"].dt
-            if _epoch(end) < _epoch(start):
+            if _floating_utc(end) < _floating_utc(start):
                 raise FeedError(source, f"{label}: DTEND is before DTSTART")
         elif "DURATION" in comp:
             duration = comp["DURATION"].dt
@@ -238,9 +222,9 @@ def _occurrence(
     if str(occ.get("STATUS", "")).strip().upper() == "CANCELLED":
         return None
     start_value = occ["DTSTART"].dt
-    start = _epoch(start_value)
+    start = _floating_utc(start_value)
     if "DTEND" in occ:
-        end = _epoch(occ["DTEND"].dt)
+        end = _floating_utc(occ["DTEND"].dt)
     elif "DURATION" in occ:
         end = start + occ["DURATION"].dt.total_seconds()
     else:  # an all-day event without an end lasts the day (RFC 5545 3.6.1)
@@ -260,7 +244,7 @@ def _occurrence(
         id=mid,
         start=start,
         end=end,
-        announced=_epoch(announced_prop.dt),
+        announced=_floating_utc(announced_prop.dt),
         targets=_targets(occ.get(TARGETS_PROPERTY), uid, notes, reported),
         reason=str(occ.get("SUMMARY", "")).strip(),
         source=source,
@@ -291,15 +275,9 @@ def _note_once(notes: list[str], reported: set[str], key: str, message: str) -> 
         notes.append(message)
 
 
-def _epoch(value: dt.date | dt.datetime) -> float:
-    """Unix seconds; dates mean 00:00 UTC and floating times are UTC."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
-    raise TypeError(f"not a date or datetime: {value!r}")
+def _floating_utc(value: dt.date | dt.datetime) -> float:
+    """Unix seconds; dates mean 00:00 UTC and floating (offset-less) times are UTC."""
+    return to_epoch(value, floating_utc=True)
 
 
 def _dedupe(specs: Iterable[MaintenanceSpec], notes: list[str]) -> list[MaintenanceSpec]:
@@ -381,13 +359,9 @@ def _instant(item: Mapping[str, Any], key: str, label: str, source: str) -> floa
         raise FeedError(source, f"{label}: missing {key}")
     if not isinstance(value, str):
         raise FeedError(source, f"{label}: {key} must be an ISO 8601 string, not {value!r}")
-    text = value.strip()
-    if text[-1:] in ("z", "Z"):
-        text = text[:-1] + "+00:00"
     try:
-        when = dt.datetime.fromisoformat(text)
+        return parse_rfc3339(value)
+    except NoOffset:
+        raise FeedError(source, f"{label}: {key} {value!r} has no UTC offset") from None
     except ValueError:
         raise FeedError(source, f"{label}: {key} {value!r} is not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise FeedError(source, f"{label}: {key} {value!r} has no UTC offset")
-    return when.timestamp()

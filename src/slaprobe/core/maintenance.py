@@ -144,11 +144,6 @@ def excluded_intervals(windows: Iterable[Window], target: str) -> list[Interval]
     return merge((w.start, w.end) for w in windows if w.excluded and w.covers(target))
 
 
-def active(windows: Iterable[Window], target: str, at: float) -> bool:
-    """Whether `target` is inside an excluded window at `at`."""
-    return any(w.excluded and w.covers(target) and w.start <= at < w.end for w in windows)
-
-
 def counts(windows: Iterable[Window]) -> dict[str, int]:
     """Number of windows by status (a changed window's parts count once per status)."""
     out = dict.fromkeys(STATUSES, 0)

@@ -40,8 +40,8 @@ class State(enum.IntEnum):
 
     UP = 0
     DOWN = 1
-    NET = 2     # failed while every control failed: excluded as probe_network
-    MAINT = 3   # inside an excused maintenance window: excluded as maintenance
+    PROBE_NETWORK = 2  # failed while every control failed: excluded as probe_network
+    MAINTENANCE = 3    # inside an excused maintenance window: excluded as maintenance
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +88,4 @@ class Check:
             return None
         if self.ok:
             return State.UP
-        return State.NET if self.network else State.DOWN
+        return State.PROBE_NETWORK if self.network else State.DOWN

@@ -21,8 +21,8 @@ class Figures:
     @classmethod
     def of(cls, totals: Sequence[float], length: float) -> Figures:
         return cls(
-            up=totals[State.UP], down=totals[State.DOWN], maintenance=totals[State.MAINT],
-            probe_network=totals[State.NET], length=length,
+            up=totals[State.UP], down=totals[State.DOWN], maintenance=totals[State.MAINTENANCE],
+            probe_network=totals[State.PROBE_NETWORK], length=length,
         )
 
     @property

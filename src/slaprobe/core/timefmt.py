@@ -52,11 +52,18 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def to_epoch(value: dt.datetime | dt.date) -> float:
-    """A TOML datetime or date as Unix seconds; naive datetimes are refused."""
+class NoOffset(ValueError):
+    """A time without a UTC offset, where one is required."""
+
+
+def to_epoch(value: dt.datetime | dt.date, *, floating_utc: bool = False) -> float:
+    """A datetime or date as Unix seconds; a date means 00:00 UTC. A naive datetime is
+    refused, or taken as UTC with `floating_utc` (iCalendar's floating times)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise ValueError("datetime needs an offset, e.g. 2026-12-06T02:00:00Z")
+            if not floating_utc:
+                raise NoOffset("datetime needs an offset, e.g. 2026-12-06T02:00:00Z")
+            value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
 
@@ -76,15 +83,24 @@ def parse_instant(text: str) -> float:
         return seconds
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         return to_epoch(dt.date.fromisoformat(s))
-    iso = s[:-1] + "+00:00" if s[-1] in "zZ" else s
-    iso = iso.replace("t", "T", 1) if "t" in iso[:11] else iso
     try:
-        when = dt.datetime.fromisoformat(iso)
+        return parse_rfc3339(s)
+    except NoOffset:
+        raise ValueError(f"time {text!r} needs an offset (e.g. Z or +01:00)") from None
     except ValueError:
         msg = f"invalid time {text!r} (use RFC 3339, e.g. 2026-10-01T00:00:00Z)"
         raise ValueError(msg) from None
+
+
+def parse_rfc3339(text: str) -> float:
+    """An RFC 3339 / ISO 8601 date-time with offset (`Z` allowed) as Unix seconds;
+    ValueError if unreadable, NoOffset if it has no offset."""
+    s = text.strip()
+    iso = s[:-1] + "+00:00" if s[-1:] in ("z", "Z") else s
+    iso = iso.replace("t", "T", 1) if "t" in iso[:11] else iso
+    when = dt.datetime.fromisoformat(iso)
     if when.tzinfo is None:
-        raise ValueError(f"time {text!r} needs an offset (e.g. Z or +01:00)")
+        raise NoOffset(f"time {text!r} has no offset")
     return when.timestamp()
 
 

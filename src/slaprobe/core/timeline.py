@@ -201,26 +201,26 @@ def fold(checks: Iterable[Check]) -> History:
 def window_totals(
     history: History, maint: Sequence[Interval], a: float, b: float, now: float,
 ) -> list[float]:
-    """Seconds per State in [a, b) with maintenance laid over: MAINT holds all
+    """Seconds per State in [a, b) with maintenance laid over: MAINTENANCE holds all
     time inside the (sorted, disjoint) maintenance intervals, whatever its state."""
     out = history.totals(a, b, now)
     for s, e in clip(maint, a, b):
         inner = history.totals(s, e, now)
         for k in range(N_STATES):
             out[k] -= inner[k]
-        out[State.MAINT] += e - s
+        out[State.MAINTENANCE] += e - s
     return out
 
 
 def effective(spans: Sequence[Span], maint: Sequence[Interval], a: float, b: float) -> list[Span]:
-    """Spans within [a, b) with maintenance laid over (gaps inside become MAINT)."""
+    """Spans within [a, b) with maintenance laid over (gaps inside become MAINTENANCE)."""
     windows = clip(maint, a, b)
     if not windows:
         return list(spans)
     out: list[Span] = []
     for s, e, st in spans:
         out.extend((ps, pe, st) for ps, pe in subtract((s, e), windows))
-    out.extend((s, e, State.MAINT) for s, e in windows)
+    out.extend((s, e, State.MAINTENANCE) for s, e in windows)
     out.sort(key=lambda sp: sp[0])
     return out
 
@@ -268,10 +268,10 @@ def service_rule(counts: Sequence[int], n: int) -> State | None:
     unknown (None), else up."""
     if counts[State.DOWN]:
         return State.DOWN
-    if counts[State.MAINT]:
-        return State.MAINT
-    if counts[State.NET]:
-        return State.NET
+    if counts[State.MAINTENANCE]:
+        return State.MAINTENANCE
+    if counts[State.PROBE_NETWORK]:
+        return State.PROBE_NETWORK
     if counts[State.UP] < n:
         return None
     return State.UP

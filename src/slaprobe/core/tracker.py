@@ -64,9 +64,6 @@ class ServiceTimeline:
                 out.append(sp)
         return out
 
-    def __len__(self) -> int:
-        return len(self.between(-float("inf"), float("inf")))
-
 
 class Tracker:
     """Timelines of the configured targets and the service built from them."""
@@ -228,9 +225,9 @@ class Tracker:
         return i >= 0 and spans[i][0] <= at < spans[i][1]
 
     def effective_state(self, name: str, now: float) -> State | None:
-        """MAINT inside an excluded maintenance window, else the probe state."""
+        """MAINTENANCE inside an excluded maintenance window, else the probe state."""
         if self.in_maintenance(name, now):
-            return State.MAINT
+            return State.MAINTENANCE
         return self.probe_state(name, now)
 
     def service_state(self, now: float) -> State | None:

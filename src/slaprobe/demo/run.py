@@ -197,7 +197,7 @@ async def live(folder: Path, duration: float, interval: float, out: TextIO) -> b
     out.write(f"  {n} checks over 30 days; simulated CloneNer at {base}; daemon on "
               f"http://127.0.0.1:{port} (/status, /metrics, /api/v1/report)\n")
     out.flush()
-    d = daemon_mod.Daemon(cfg, env={})
+    d = await daemon_mod.Daemon.open(cfg, env={})
     started = time.monotonic()
     sim.elapsed = lambda: time.monotonic() - started
     task = asyncio.create_task(d.run())

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 import subprocess
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+from promtext import Scrape
 
+from slaprobe.core import catalogue
 from slaprobe.core.maintenance import Seen, resolve
 from slaprobe.core.model import Attempt, Check, ErrorKind
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.tracker import Tracker
-from slaprobe.exposition import encode
-from slaprobe.metrics import Instruments, SlaCollector, Snapshot
+from slaprobe.exposition import Family, encode
+from slaprobe.metrics import Exporter, Instruments, SlaFigures, Snapshot
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0))
 
 
-def build(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> CollectorRegistry:
+def tracker_for(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Tracker:
     tracker = Tracker({"app": True, "docs": False, "idle": True})
     for c in checks:  # as the daemon does: credit follows the checks as they arrive
         tracker.add(c)
@@ -31,17 +35,25 @@ def build(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Collector
             for w in windows}
     tracker.set_maintenance(resolve(windows, seen, notice=48 * 3600, allow_retroactive=False))
     tracker.update_credit(NOW)
-    registry = CollectorRegistry()
-    inst = Instruments(registry)
+    return tracker
+
+
+def exporter(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Exporter:
+    tracker = tracker_for(checks, windows)
+    inst = Instruments()
     inst.probe.observe("app", "success", 0.12)
     inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 10.0)
     inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 99.0)
     last = {c.target: c for c in checks}
-    registry.register(SlaCollector(lambda: Snapshot(
+    return Exporter(inst, lambda: Snapshot(
         now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
         last=last,
-    )))
-    return registry
+    ))
+
+
+async def build(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Scrape:
+    """The bytes /metrics would serve for this history, parsed."""
+    return Scrape(await exporter(checks, windows).render())
 
 
 def history() -> list[Check]:
@@ -53,10 +65,9 @@ def history() -> list[Check]:
     return out
 
 
-def test_figures_from_a_known_hour() -> None:
+async def test_figures_from_a_known_hour() -> None:
     """Availability, budget, burn rate and credit match the hour's history."""
-    reg = build(history())
-    v = reg.get_sample_value
+    v = (await build(history())).value
     assert v("slaprobe_availability_ratio", {"target": "app", "window": "1h"}) == \
         pytest.approx(3300 / 3600)
     assert v("slaprobe_coverage_ratio", {"target": "app", "window": "1h"}) == 1.0
@@ -89,14 +100,13 @@ def test_figures_from_a_known_hour() -> None:
         assert v("slaprobe_burn_rate", {"service": "CloneNer", "window": w}) is not None
 
 
-def test_service_burn_rate_and_maintenance() -> None:
+async def test_service_burn_rate_and_maintenance() -> None:
     """With every critical target probed, the service figures follow them; an
     excused window marks its target and is counted by status."""
     checks = history() + [Check("idle", NOW - 3600 + i * 30, True, 30.0) for i in range(120)]
     window = MaintenanceSpec("upgrade", NOW - 600, NOW + 600, NOW - 7 * 86400, ("docs",))
     late = MaintenanceSpec("late", NOW + 60, NOW + 600, NOW - 3600, ("app",))
-    reg = build(sorted(checks, key=lambda c: c.at), [window, late])
-    v = reg.get_sample_value
+    v = (await build(sorted(checks, key=lambda c: c.at), [window, late])).value
     svc = {"service": "CloneNer", "window": "1h"}
     assert v("slaprobe_service_availability_ratio", svc) == pytest.approx(3300 / 3600)
     assert v("slaprobe_burn_rate", svc) == pytest.approx((300 / 3600) / 0.001)
@@ -112,36 +122,76 @@ def test_service_burn_rate_and_maintenance() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None,
                     reason="promtool missing (Debian package prometheus; .ci/run installs it)")
-def test_promtool_finds_no_problem() -> None:
+async def test_promtool_finds_no_problem() -> None:
     """`promtool check metrics` accepts the whole exposition as the daemon serves it."""
-    text = encode(build(history()).collect())
-    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                       check=False)
+    text = await exporter(history()).render()
+    r = await asyncio.to_thread(subprocess.run, ["promtool", "check", "metrics"], input=text,
+                                capture_output=True, check=False)
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
     assert r.stdout.strip() == b"" and r.stderr.strip() == b"", r.stderr.decode()
 
 
-def test_lean_encoder_matches_prometheus_client() -> None:
-    """The daemon's encoder gives the same samples as prometheus_client's, NaN included."""
-    reg = build(history())
-    reg.register(_Odd())
+async def test_every_catalogue_metric_is_served_as_catalogued() -> None:
+    """Each catalogue entry appears with its type and help, and nothing else is served."""
+    scrape = await build(history())
+    served = {f.name: f for f in scrape.families}
+    for m in catalogue.ALL:
+        fam = served.pop(m.name)
+        assert (fam.type, fam.documentation) == (m.kind, m.help), m.name
+        for s in fam.samples:
+            assert set(s.labels) - {"le"} == set(m.labels), (m.name, s.labels)
+    assert served == {}
+
+
+class _AsMetrics:
+    """A registry collector presenting our families as prometheus_client Metrics."""
+
+    def __init__(self, families: list[Family]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        out = []
+        for f in self.families:
+            m = Metric(f.name, f.doc, f.kind)
+            for suffix, values, value in f.rows:
+                m.samples.append(Sample(f.sample_name(suffix),
+                                        dict(zip(f.label_names(suffix), values, strict=True)),
+                                        value))
+            out.append(m)
+        return out
+
+
+async def test_lean_encoder_matches_prometheus_client() -> None:
+    """The daemon's encoder gives the same samples as prometheus_client's, NaN and awkward
+    label values included."""
+    exp = exporter(history())
+    odd = Family("slaprobe_test_odd", "gauge", "odd\nvalues", ("v",))
+    odd.add(['a"b\\c\nd'], math.inf)
+    families = [*await SlaFigures().families(exp.snapshot()), *exp.instruments.probe.families(),
+                odd]
+    reg = CollectorRegistry()
+    reg.register(_AsMetrics(families))
 
     def parse(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], str]:
         return {(s.name, tuple(sorted(s.labels.items()))): repr(s.value)
                 for fam in text_string_to_metric_families(text.decode()) for s in fam.samples}
 
-    ours, theirs = parse(encode(reg.collect())), parse(generate_latest(reg))
+    ours, theirs = parse(encode(families)), parse(generate_latest(reg))
     assert ours == theirs
     assert ours[("slaprobe_test_odd", (("v", 'a"b\\c\nd'),))] == "inf"
 
 
-class _Odd:
-    """Awkward label values and an infinite value."""
-
-    def collect(self) -> list[GaugeMetricFamily]:
-        g = GaugeMetricFamily("slaprobe_test_odd", "odd\nvalues", labels=["v"])
-        g.add_metric(['a"b\\c\nd'], math.inf)
-        return [g]
+async def test_a_scrape_never_moves_credit() -> None:
+    """Rendering reads: the credited seconds are those of the last housekeeping."""
+    tracker = tracker_for(history())
+    before = (list(tracker.credit["app"].seconds), list(tracker.service_credit.seconds))
+    exp = Exporter(Instruments(), lambda: Snapshot(
+        now=NOW + 600, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
+        last={}))
+    first = Scrape(await exp.render()).value("slaprobe_up_seconds_total", {"target": "app"})
+    second = Scrape(await exp.render()).value("slaprobe_up_seconds_total", {"target": "app"})
+    assert first == second
+    assert (list(tracker.credit["app"].seconds), list(tracker.service_credit.seconds)) == before
 
 
 def test_attempt_kinds_are_the_design_list() -> None:

@@ -10,49 +10,52 @@ from pathlib import Path
 
 import pytest
 from faultserver import FaultServer
-from prometheus_client import CollectorRegistry
+from promtext import Scrape
 
-from slaprobe import daemon as daemon_mod
+from slaprobe import verifier
 from slaprobe.config import parse
 from slaprobe.daemon import Daemon
 
+pytestmark = pytest.mark.usefixtures("no_blocking")
 
-async def wait_for(registry: CollectorRegistry, name: str, value: float,
-                   timeout: float = 20.0) -> None:
+
+async def value(d: Daemon, name: str, labels: dict[str, str] | None = None) -> float | None:
+    return Scrape(await d.exporter.render()).value(name, labels)
+
+
+async def wait_for(d: Daemon, name: str, want: float, timeout: float = 20.0) -> None:
     for _ in range(int(timeout / 0.1)):
-        if registry.get_sample_value(name) == value:
+        if await value(d, name) == want:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} = {registry.get_sample_value(name)}, wanted {value}")
+    raise AssertionError(f"{name} = {await value(d, name)}, wanted {want}")
 
 
 async def test_an_edited_check_lowers_history_verified(
     tmp_path: Path, fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(daemon_mod, "VERIFY_EVERY", 0.2)
+    monkeypatch.setattr(verifier, "VERIFY_EVERY", 0.2)
     db = tmp_path / "h.db"
     cfg = parse({
         "daemon": {"database": str(db)},
         "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={})
-    registry = CollectorRegistry()
-    d = Daemon(cfg, registry=registry, env={})
+    d = await Daemon.open(cfg, env={})
     await d.start()
     try:
         await asyncio.sleep(1.0)
-        await wait_for(registry, "slaprobe_history_verified", 1.0)
-        stamp = registry.get_sample_value("slaprobe_history_verified_timestamp_seconds")
+        await wait_for(d, "slaprobe_history_verified", 1.0)
+        stamp = await value(d, "slaprobe_history_verified_timestamp_seconds")
         assert stamp is not None and stamp > 0
         with closing(sqlite3.connect(db, timeout=10)) as c:
             assert c.execute("UPDATE checks SET ok = 0 WHERE n = 1").rowcount == 1
             c.commit()
-        await wait_for(registry, "slaprobe_history_verified", 0.0)
-        before = registry.get_sample_value(
-            "slaprobe_probes_total", {"target": "app", "result": "success"})
+        await wait_for(d, "slaprobe_history_verified", 0.0)
+        success = {"target": "app", "result": "success"}
+        before = await value(d, "slaprobe_probes_total", success)
         await asyncio.sleep(1.0)
-        after = registry.get_sample_value(
-            "slaprobe_probes_total", {"target": "app", "result": "success"})
+        after = await value(d, "slaprobe_probes_total", success)
         assert before is not None and after is not None and after > before  # still probing
     finally:
-        await d.shutdown(None)
+        await d.shutdown()

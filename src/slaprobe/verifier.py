@@ -1,0 +1,60 @@
+"""The history verifier: the hash chain checked off the event loop, on its own connection.
+
+All of the chain at start-up and every VERIFY_FULL_EVERY, else its tail (the records
+since the last one found intact) every VERIFY_EVERY; a read transaction, so the
+writer is never blocked. The verdict is the `slaprobe_history_verified` gauge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from slaprobe import chainstore
+from slaprobe.clock import Clock
+from slaprobe.metrics import Instruments
+from slaprobe.store import Store
+
+VERIFY_EVERY = 60.0
+VERIFY_FULL_EVERY = 86400.0
+
+
+def _verify_tail(path: Path, since: int) -> tuple[chainstore.Verdict, int]:
+    """Verify records from `since` on (the open block is re-read each time); the seq to
+    start from next time."""
+    reader = Store(path, read_only=True)
+    try:
+        verdict = reader.verify(since_seq=since)
+        return verdict, reader.chain_top()
+    finally:
+        reader.close()
+
+
+class HistoryVerifier:
+    def __init__(self, clock: Clock, path: Path, instruments: Instruments, log: Any) -> None:
+        self.clock = clock
+        self.path = path
+        self.instruments = instruments
+        self.log = log
+
+    async def run(self) -> None:
+        since, last_full = 0, self.clock.monotonic()
+        while True:
+            try:
+                verdict, top = await asyncio.to_thread(_verify_tail, self.path, since)
+            except (sqlite3.Error, OSError) as e:
+                self.log.error("history_verify_failed", error=str(e))
+            else:
+                if verdict.ok:
+                    self.instruments.history_verified.set(1)
+                    self.instruments.history_verified_time.set(self.clock.now())
+                    since = top
+                else:
+                    self.instruments.history_verified.set(0)
+                    self.log.error("history_tampered", problem=verdict.problem)
+                    since = 0  # keep looking at all of it until it is intact again
+            if self.clock.monotonic() - last_full >= VERIFY_FULL_EVERY:
+                since, last_full = 0, self.clock.monotonic()
+            await self.clock.sleep(VERIFY_EVERY)

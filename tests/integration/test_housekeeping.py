@@ -1,0 +1,99 @@
+"""Housekeeping on the fake clock: credit each second, the first prune after a minute,
+then hourly; a failing tick is logged and the next one runs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+import structlog
+from waits import until
+
+from slaprobe import housekeeping, logs
+from slaprobe.clock import FakeClock
+from slaprobe.config import parse
+from slaprobe.core.model import Check, State
+from slaprobe.core.tracker import Tracker
+from slaprobe.follower import MaintenanceFollower
+from slaprobe.housekeeping import Housekeeper
+from slaprobe.metrics import Instruments
+from slaprobe.recorder import Recorder
+from slaprobe.store import Store
+
+pytestmark = pytest.mark.usefixtures("no_blocking")
+
+T0 = 1_800_000_000.0
+
+
+async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: Path) -> None:
+    clock = FakeClock(start=T0)
+    store = await asyncio.to_thread(Store, tmp_path / "h.db")
+    cfg = parse({"daemon": {"retention": "30s"},
+                 "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
+    tracker = Tracker({"app": True})
+    inst, log = Instruments(), logs.get()
+    rec = Recorder(store, tracker, clock, inst, log, horizon=86400.0, generation=0)
+    session = aiohttp.ClientSession()
+    follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
+                                   instruments=inst, log=log)
+    keeper = Housekeeper(clock, tracker, rec, follower, log, cfg=cfg)
+    store.write([Check("app", T0 - 100 + i, True, 1.0) for i in range(100)])
+    tracker.reconfigure(tracker.critical, await rec.load(["app"]), replace=True)
+    task = asyncio.create_task(keeper.run())
+    try:
+        with structlog.testing.capture_logs() as events:
+            credited = []
+            for _ in range(4):
+                tracker.add(Check("app", clock.now(), True, 1.0))  # a check arrives
+                await clock.advance(housekeeping.EVERY)
+                assert await until(lambda: clock.pending == 1)  # back asleep on the clock
+                credited.append(tracker.credit["app"].seconds[State.UP])
+            # the first tick starts crediting; each later one credits the second since
+            assert credited == [0.0, 1.0, 2.0, 3.0]
+            assert store.count_checks() == 100  # no prune in the first minute
+            await clock.advance(housekeeping.FIRST_PRUNE_AFTER)
+            assert await until(lambda: store.count_checks() == 0)
+            assert await until(lambda: clock.pending == 1)
+            pruned = [e for e in events if e["event"] == "pruned"]
+            assert pruned == [{"event": "pruned", "log_level": "info", "checks": 100}]
+            store.write([Check("app", clock.now() - 40 + i, True, 1.0) for i in range(10)])
+            await clock.advance(housekeeping.PRUNE_EVERY / 2)
+            assert await until(lambda: clock.pending == 1)
+            assert store.count_checks() == 10  # the next prune waits an hour
+            await clock.advance(housekeeping.PRUNE_EVERY / 2)
+            assert await until(lambda: store.count_checks() == 0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await session.close()
+        store.close()
+
+
+async def test_a_failing_tick_is_logged_and_housekeeping_goes_on(tmp_path: Path) -> None:
+    clock = FakeClock(start=T0)
+    store = await asyncio.to_thread(Store, tmp_path / "h.db")
+    cfg = parse({"daemon": {"retention": "30s"},
+                 "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
+    tracker = Tracker({"app": True})
+    inst, log = Instruments(), logs.get()
+    rec = Recorder(store, tracker, clock, inst, log, horizon=86400.0, generation=0)
+    session = aiohttp.ClientSession()
+    follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
+                                   instruments=inst, log=log)
+    keeper = Housekeeper(clock, tracker, rec, follower, log, cfg=cfg)
+    store.close()  # every store read now fails
+    task = asyncio.create_task(keeper.run())
+    try:
+        with structlog.testing.capture_logs() as events:
+            for _ in range(2):
+                await clock.advance(housekeeping.EVERY)
+                assert await until(lambda: clock.pending == 1)
+        failed = [e for e in events if e["event"] == "housekeeping_failed"]
+        assert len(failed) == 2 and failed[0]["log_level"] == "error"
+        assert not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await session.close()
