@@ -146,11 +146,19 @@ async def test_reload_after_an_import_folds_the_unwritten_checks_on_top(  # type
 
 
 async def test_prune_drops_old_rows_and_memory(rig) -> None:  # type: ignore[no-untyped-def]
+    """Prune removes what the store lets go (whole closed blocks of the chain) and says
+    how many; memory older than the horizon goes in any case."""
     rec, clock, _ = rig
     for i in range(10):
         rec.record(check(i * 10.0))
     await clock.advance(recorder.BATCH_PAUSE)
     assert await until(lambda: rec.pending == 0)
+    rec.horizon = 30.0
     await clock.advance(1000.0)
-    assert await rec.prune(retention=960.0) == 5  # older than T0 + 1050 - 960 = T0 + 90 - 50
-    assert [c.at for c in rec.store.checks("app", 0, 4e9)] == [T0 + i * 10.0 for i in range(5, 10)]
+    before = await asyncio.to_thread(rec.store.count_checks)
+    with structlog.testing.capture_logs() as events:
+        n = await rec.prune(retention=960.0)
+    assert n == before - await asyncio.to_thread(rec.store.count_checks)
+    assert [e["checks"] for e in events if e["event"] == "pruned"] == ([n] if n else [])
+    h = rec.tracker.histories["app"]
+    assert h.spans.end is None or h.spans.end >= clock.now() - 30.0 - 20.0
