@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,11 +16,13 @@ from prometheus_client.samples import Sample
 from promtext import Scrape
 
 from slaprobe.core import catalogue
+from slaprobe.core.incidents import Support
 from slaprobe.core.maintenance import Seen, resolve
 from slaprobe.core.model import Attempt, Check, ErrorKind
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.tracker import Tracker
 from slaprobe.exposition import Family, encode
+from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.metrics import Exporter, Instruments, SlaFigures, Snapshot
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -45,9 +48,10 @@ def exporter(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Export
     inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 10.0)
     inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 99.0)
     last = {c.target: c for c in checks}
+    desk = IncidentDesk(Support(), NOW - 2 * 86400, structlog.get_logger())  # as the daemon
     return Exporter(inst, lambda: Snapshot(
         now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
-        last=last,
+        last=last, incidents=desk.families(tracker, NOW),
     ))
 
 

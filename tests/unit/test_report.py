@@ -13,7 +13,7 @@ from slaprobe import report
 def test_figures_downtime_and_maintenance() -> None:
     rep, _ = reportcase.build()
     assert set(rep) == {"from", "to", "objective", "service", "targets", "downtime",
-                        "maintenance", "terms"}
+                        "maintenance", "terms", "incidents"}
     app = rep["targets"]["app"]
     assert app["down_seconds"] == 1800 and app["availability"] == pytest.approx(1 - 1800 / 259200)
     assert rep["targets"]["api"]["unknown_seconds"] == pytest.approx(3540)
