@@ -110,7 +110,9 @@ def render_html(cfg: Config, tracker: Tracker, rep: dict[str, Any], now: float) 
         reasons=reasons, generated=iso(now), version=__version__)
 
 
-def render_json(rep: dict[str, Any]) -> str:
+def render_json(rep: dict[str, Any], service: str = "",
+                support: Support | None = None) -> str:
+    """The report as JSON (`service` and `support`: the text renderers' signature)."""
     return json.dumps(rep, indent=2) + "\n"
 
 

@@ -129,9 +129,9 @@ async def _status_url(tmp_path: Path) -> AsyncIterator[str]:
                      "url": str(tsrv.make_url("/ok"))},
                     {"name": "docs", "url": str(tsrv.make_url("/bad")), "critical": False}],
     }, env={})
-    d = Daemon(cfg, env={})
+    d = await Daemon.open(cfg, env={})
     await d.start()
-    app = server.make_app(d.render_metrics, lambda: d.ready, webui.Views(d).routes())
+    app = server.make_app(d.exporter.render, lambda: d.ready, webui.Views(d).routes())
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     try:

@@ -45,10 +45,10 @@ async def running(tmp_path: Path, fault_server: FaultServer) -> AsyncIterator[
                          "end": _dt(now + 3 * 86400 + 3600), "announced": _dt(now - 60),
                          "reason": "<script>alert(1)</script>"}],
     }, env={})
-    d = Daemon(cfg, env={})
+    d = await Daemon.open(cfg, env={})
     await d.start()
     views = webui.Views(d)
-    app = server.make_app(d.render_metrics, lambda: d.ready, routes=views.routes())
+    app = server.make_app(d.exporter.render, lambda: d.ready, routes=views.routes())
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     try:
