@@ -29,11 +29,27 @@ from slaprobe.core.business import (
 )
 from slaprobe.core.incidents import Support, Targets
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
-from slaprobe.core.timefmt import parse_duration, to_epoch
+from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+DAY = 86400.0
+MAX_DURATION = 100 * 365 * DAY  # no duration key means more than a century
+# (least, most) seconds per duration key; keys not listed: (0, MAX_DURATION)
+DURATION_BOUNDS: dict[str, tuple[float, float]] = {
+    "interval": (1.0, DAY),              # sub-second probing is a load test, not an SLA
+    "timeout": (0.0, 3600.0),
+    "retry_interval": (0.0, 3600.0),
+    "max_latency": (0.0, 3600.0),
+    "retention": (DAY, MAX_DURATION),
+    "maintenance_notice": (0.0, 365 * DAY),
+    "maintenance_feed_interval": (1.0, DAY),
+    "windows": (60.0, 3660 * DAY),
+}
+MAX_RETRIES = 10
+MAX_BODY_BYTES = 1 << 30
+MAX_CONCURRENCY = 10_000
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 9110 token
 
 
@@ -114,12 +130,16 @@ class _Decoder:
             return None
         return value
 
-    def integer(self, value: Any, path: str, minimum: int) -> int | None:
+    def integer(self, value: Any, path: str, minimum: int,
+                maximum: int | None = None) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(path, f"must be an integer, not {_typename(value)}")
             return None
         if value < minimum:
             self.problem(path, f"must be at least {minimum}")
+            return None
+        if maximum is not None and value > maximum:
+            self.problem(path, f"must be at most {maximum}, not {value}")
             return None
         return value
 
@@ -135,6 +155,14 @@ class _Decoder:
         if positive and seconds <= 0:
             self.problem(path, "must be greater than zero")
             return None
+        key = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        low, high = DURATION_BOUNDS.get(key, (0.0, MAX_DURATION))
+        if seconds < low:
+            self.problem(path, f"must be at least {format_duration(low)}, not {s}")
+            return None
+        if seconds > high:
+            self.problem(path, f"must be at most {format_duration(high)}, not {s}")
+            return None
         return seconds
 
     def instant(self, value: Any, path: str) -> float | None:
@@ -142,7 +170,12 @@ class _Decoder:
             self.problem(path, f"must be a TOML datetime with offset, not {_typename(value)}")
             return None
         try:
-            return to_epoch(value)
+            epoch = to_epoch(value)
+        except (ValueError, OverflowError) as e:
+            self.problem(path, str(e))
+            return None
+        try:
+            return plausible(epoch, str(value))
         except ValueError as e:
             self.problem(path, str(e))
             return None
@@ -177,9 +210,9 @@ def _probe_fields(d: _Decoder, raw: Mapping[str, Any], path: str) -> dict[str, A
             case "interval" | "timeout" | "retry_interval" | "max_latency":
                 v = d.duration(value, p)
             case "retries":
-                v = d.integer(value, p, 0)
+                v = d.integer(value, p, 0, MAX_RETRIES)
             case "max_body_bytes":
-                v = d.integer(value, p, 1)
+                v = d.integer(value, p, 1, MAX_BODY_BYTES)
             case "method":
                 v = d.string(value, p)
                 if v is not None:
@@ -366,7 +399,7 @@ def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
     if "retention" in raw and (v := d.duration(raw["retention"], "daemon.retention")) is not None:
         kw["retention"] = v
     if "max_concurrency" in raw and (
-        n := d.integer(raw["max_concurrency"], "daemon.max_concurrency", 1)
+        n := d.integer(raw["max_concurrency"], "daemon.max_concurrency", 1, MAX_CONCURRENCY)
     ) is not None:
         kw["max_concurrency"] = n
     if "web_config" in raw and (s := d.string(raw["web_config"], "daemon.web_config")) is not None:

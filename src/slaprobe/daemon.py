@@ -46,7 +46,7 @@ from slaprobe.feedfetch import FeedCache
 from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
 from slaprobe.scheduler import Scheduler
-from slaprobe.store import Store
+from slaprobe.store import Store, StoreError, unwritable_reason
 from slaprobe.writerlock import WriterLock
 
 HOUSEKEEPING_EVERY = 1.0
@@ -107,6 +107,8 @@ class Daemon:
         self.feeds = FeedCache()
         self.stopping = asyncio.Event()
         self.ready = False
+        self.store_writes_ok = True       # the last write succeeded
+        self.store_file_problem: str | None = None  # missing / replaced
         self.generation = 0
         self.written_upto = -math.inf  # the latest check written (months close after it)
         self.closed_upto = -math.inf  # months ending by this have their statements
@@ -140,7 +142,7 @@ class Daemon:
             address = f"{self.cfg.daemon.listen_host}:{self.cfg.daemon.listen_port}"
             try:
                 runner = await server.start(
-                    server.make_app(self.render_metrics, lambda: self.ready,
+                    server.make_app(self.render_metrics, self.is_ready,
                                     webui.Views(self).routes(),
                                     middlewares=webconfig.middlewares(self.web)),
                     self.cfg.daemon.listen_host, self.cfg.daemon.listen_port,
@@ -171,9 +173,19 @@ class Daemon:
         cfg = self.cfg
         path = config.database_path(cfg, self.env)
         if str(path) != ":memory:":
-            self.writer_lock = WriterLock(
-                path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}")
+            try:
+                self.writer_lock = WriterLock(
+                    path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}")
+            except OSError as e:  # e.g. a read-only file system: the daemon cannot write
+                raise StoreError(f"cannot write database {path}: cannot create its lock file:"
+                                 f" {e.strerror or e}{unwritable_reason(path)}") from e
         self.store = await asyncio.to_thread(Store, path)
+        try:
+            await asyncio.to_thread(self.store.check_writable)  # read-only: exit 2 now
+        except StoreError:
+            await asyncio.to_thread(self.store.close)
+            self.store = None
+            raise
         self.generation = await asyncio.to_thread(self.store.generation)
         histories = await self._load_histories([t.name for t in cfg.targets])
         self.tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories)
@@ -375,10 +387,12 @@ class Daemon:
         while True:
             try:
                 await asyncio.to_thread(self.store.write, batch)
+                self.store_writes_ok = True
                 self.repeats.recovered("store", "store_write_recovered")
                 return
             except (sqlite3.Error, OSError) as e:
                 self.metrics.store_errors.inc()
+                self.store_writes_ok = False
                 self.repeats.failed("store", "store_write_failed", error=str(e),
                                     checks=len(batch))
                 if final and time.monotonic() > deadline:
@@ -403,6 +417,7 @@ class Daemon:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
             try:
                 self.repeats.settle()
+                await self._check_store_file()
                 if self.tracker is not None:
                     self.tracker.update_credit(self.clock.now())
                 if self.incidents is not None and self.tracker is not None:
@@ -461,6 +476,25 @@ class Daemon:
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
+
+    async def _check_store_file(self) -> None:
+        """The database file removed or replaced under the daemon: say so loudly
+        (metric, error log once, /readyz fails) until it is back."""
+        assert self.store is not None
+        problem = await asyncio.to_thread(self.store.file_problem)
+        self.metrics.store_file_ok.set(0 if problem else 1)
+        self.store_file_problem = problem
+        if problem is not None:
+            self.repeats.failed(
+                "store-file", f"database_{problem}", error=problem, database=str(self.store.path),
+                consequence="checks written now are lost at restart; restore the file and"
+                            " restart slaprobe")
+        else:
+            self.repeats.recovered("store-file", "database_back", database=str(self.store.path))
+
+    def is_ready(self) -> bool:
+        """/readyz: started, the store writes, and its file is the one it opened."""
+        return self.ready and self.store_writes_ok and self.store_file_problem is None
 
     async def _prune(self) -> None:
         assert self.store is not None and self.tracker is not None

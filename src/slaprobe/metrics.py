@@ -121,6 +121,11 @@ class Instruments:
             " its last read (0: valid); while above 0 its last good windows apply.",
             registry=registry,
         )
+        self.store_file_ok = Gauge(
+            "slaprobe_store_file_ok", "1 while the database file is the one slaprobe opened;"
+            " 0 when it was removed or replaced (writes would be lost).", registry=registry,
+        )
+        self.store_file_ok.set(1)
         self.unknown_checks = Counter(
             "slaprobe_unknown_checks", "Checks of unknown outcome (slaprobe's own failure),"
             " by reason; their time is unknown, never down.", ["target", "reason"],
@@ -147,7 +152,8 @@ class Instruments:
         for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
-                  self.history_verified, self.history_verified_time, self.build_info):
+                  self.history_verified, self.history_verified_time, self.store_file_ok,
+                  self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:

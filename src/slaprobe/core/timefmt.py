@@ -61,6 +61,18 @@ def to_epoch(value: dt.datetime | dt.date) -> float:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
 
 
+EARLIEST = 631152000.0   # 1990-01-01T00:00:00Z
+LATEST = 7258118400.0    # 2200-01-01T00:00:00Z
+
+
+def plausible(at: float, what: str) -> float:
+    """`at` if it lies in 1990 .. 2200; else ValueError naming `what`: a time outside
+    is a typo (a year 0202, Unix milliseconds), never a record slaprobe should use."""
+    if not EARLIEST <= at <= LATEST:
+        raise ValueError(f"{what} is outside the plausible range 1990-01-01 .. 2200-01-01")
+    return at
+
+
 def parse_instant(text: str) -> float:
     """RFC 3339 with any offset, a bare date (00:00 UTC), or Unix seconds."""
     s = text.strip()
