@@ -44,7 +44,7 @@ DURATION_BOUNDS: dict[str, tuple[float, float]] = {
     "max_latency": (0.0, 3600.0),
     "retention": (DAY, MAX_DURATION),
     "maintenance_notice": (0.0, 365 * DAY),
-    "maintenance_feed_interval": (1.0, DAY),
+    "maintenance_feed_interval": (0.0, DAY),
     "windows": (60.0, 3660 * DAY),
 }
 MAX_RETRIES = 10
@@ -205,8 +205,14 @@ def _probe_fields(d: _Decoder, raw: Mapping[str, Any], path: str) -> dict[str, A
     for key, value in raw.items():
         p = f"{path}.{key}"
         match key:
-            case "critical" | "verify_tls" | "follow_redirects":
+            case "critical" | "verify_tls":
                 v: Any = d.boolean(value, p)
+            case "follow_redirects":
+                if value == "same-origin" or isinstance(value, bool):
+                    v = value
+                else:
+                    d.problem(p, f'must be true, false or "same-origin", not {value!r}')
+                    v = None
             case "interval" | "timeout" | "retry_interval" | "max_latency":
                 v = d.duration(value, p)
             case "retries":

@@ -42,11 +42,13 @@ from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
 from slaprobe.core.timefmt import iso, month_start
 from slaprobe.core.timeline import History
 from slaprobe.core.tracker import Tracker
+from slaprobe.core.walltime import Stamp
 from slaprobe.feedfetch import FeedCache
 from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.metrics import BURN_WINDOWS, Instruments, SlaCollector, Snapshot
 from slaprobe.scheduler import Scheduler
 from slaprobe.store import Store, StoreError, unwritable_reason
+from slaprobe.wallclock import GuardedClock
 from slaprobe.writerlock import WriterLock
 
 HOUSEKEEPING_EVERY = 1.0
@@ -88,7 +90,7 @@ class Daemon:
     ) -> None:
         self.cfg = cfg
         self.web = web
-        self.clock = clock or SystemClock()
+        self.clock = GuardedClock(clock or SystemClock(), on_step=self._clock_stepped)
         self.env = env
         self.registry = registry or CollectorRegistry()
         self.metrics = Instruments(self.registry)
@@ -236,6 +238,33 @@ class Daemon:
         task = asyncio.create_task(coro)
         self._tasks.append(task)
         return task
+
+    def _clock_stepped(self, stamp: Stamp) -> None:
+        """The wall clock jumped: count it, say so, and keep the record true.
+
+        Backwards: records keep the monotonic-derived time (the clock wrapper holds
+        it) until the wall clock catches up. Forwards: every target's timeline gets a
+        check of unknown outcome where the jump began, so the skipped span is unknown,
+        not up or down time nobody measured."""
+        if stamp.event == "caught_up":
+            self.log.info("wall_clock_caught_up", at=stamp.at)
+            return
+        direction = str(stamp.event)
+        self.metrics.clock_steps.labels(direction).inc()
+        self.log.error(
+            "wall_clock_stepped", direction=direction, seconds=round(stamp.step, 3),
+            action="recording the monotonic-derived time until the wall clock catches up"
+            if direction == "backward" else "the skipped span is recorded as unknown",
+            advice="run NTP (chrony or systemd-timesyncd) so the clock slews, never steps")
+        if direction != "forward":
+            return
+        began = stamp.at - stamp.step
+        for name, last in list(self.last.items()):
+            spec = self.cfg.target(name)
+            if spec is not None and last.at < began:
+                self.record(Check(target=name, at=began, ok=False, interval=spec.interval,
+                                  error=str(ErrorKind.CLOCK_STEP), unknown=True),
+                            detail=f"wall clock stepped forward {stamp.step:.0f}s")
 
     def _loop_error(self, _: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """asyncio's own error reports (e.g. accept() out of descriptors, once a
@@ -645,6 +674,7 @@ class Daemon:
     async def render_metrics(self) -> bytes:
         """/metrics: figures from live timelines on the loop (in slices), then the
         instruments and the text encoding in a worker thread."""
+        self.metrics.clock_offset.set(self.clock.offset())
         families: list[exposition.Family] = [
             *await self.sla.collect_async(), *self.metrics.probe.families()]
         return await asyncio.to_thread(

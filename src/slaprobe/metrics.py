@@ -121,6 +121,15 @@ class Instruments:
             " its last read (0: valid); while above 0 its last good windows apply.",
             registry=registry,
         )
+        self.clock_steps = Counter(
+            "slaprobe_clock_steps", "Wall-clock steps seen against the monotonic clock,"
+            " by direction (backward, forward).", ["direction"], registry=registry,
+        )
+        self.clock_offset = Gauge(
+            "slaprobe_clock_offset_seconds", "Wall clock minus the time slaprobe records:"
+            " negative while it holds the monotonic-derived time after a step back.",
+            registry=registry,
+        )
         self.store_file_ok = Gauge(
             "slaprobe_store_file_ok", "1 while the database file is the one slaprobe opened;"
             " 0 when it was removed or replaced (writes would be lost).", registry=registry,
@@ -153,7 +162,7 @@ class Instruments:
                   self.store_pending, self.reloads, self.reload_ok, self.reload_time,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
                   self.history_verified, self.history_verified_time, self.store_file_ok,
-                  self.build_info):
+                  self.clock_steps, self.clock_offset, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:
