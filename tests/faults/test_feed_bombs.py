@@ -19,6 +19,7 @@ from procs import Daemon, Switch, free_port, write_config
 
 from slaprobe import feedfetch
 from slaprobe.core.feeds import MAX_OCCURRENCES, FeedError, parse_ics
+from slaprobe.store import Store
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -154,6 +155,7 @@ maintenance_feeds = ["{feed}"]
 name = "app"
 url = "http://127.0.0.1:9/"
 """)
+    Store(tmp_path / "h.db").close()  # an (empty) history to report on
     started = time.monotonic()
     r = await slaprobe("report", "--config", str(cfg), "--from", "now-1d", "--to", "now",
                        cwd=tmp_path, timeout=60)
