@@ -44,6 +44,12 @@ def format_duration(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= size and s % size == 0:
             return f"{s // size}{unit}"
+    return compound_duration(s)
+
+
+def compound_duration(seconds: float) -> str:
+    """Compound units, largest first: "2d17h30m", "1h30m", "45s"."""
+    s = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if s >= size:
