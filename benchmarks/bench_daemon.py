@@ -29,7 +29,7 @@ seconds to exit).
 Aims from the issue: under 20% of one core on average, p99 lag under 50 ms,
 scrape under 50 ms.
 
-Usage: /work/venv/bin/python benchmarks/bench_daemon.py [--targets 1000]
+Usage: .venv/bin/python benchmarks/bench_daemon.py [--targets 1000]
        [--interval 10] [--duration 60] [--warmup SECONDS] [--scrapes 20]
 """
 

@@ -29,7 +29,7 @@ Interpreter + import overhead (`slaprobe --version`) is printed for context.
 Aims from the issue: start-up under 3 s, RSS growth for that history under
 50 MB, scrape under 50 ms, a month's report under 2 s.
 
-Usage: /work/venv/bin/python benchmarks/bench_history.py [--targets 100]
+Usage: .venv/bin/python benchmarks/bench_history.py [--targets 100]
        [--days 30] [--fail-rate 0.002] [--outages 4] [--seed 1] [--scrapes 20]
 """
 
