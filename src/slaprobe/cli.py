@@ -37,13 +37,21 @@ from slaprobe.core.maintenance import Window
 from slaprobe.core.model import Attempt
 from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
-from slaprobe.core.timefmt import format_duration, iso, month_range, month_start, parse_duration
+from slaprobe.core.timefmt import (
+    format_duration,
+    iso,
+    month_range,
+    month_start,
+    parse_duration,
+    plausible,
+)
 from slaprobe.core.tracker import Tracker
 from slaprobe.store import ImportConflict, Store, StoreError
 from slaprobe.writerlock import LockHeld
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 FUTURE_SLACK = 60.0  # seconds of clock skew allowed for imported times
 TIME_HELP = "RFC 3339 time, a date (00:00 UTC), or relative: now, now-1h, now-7d"
 
@@ -160,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as e:
         logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
+    except KeyboardInterrupt:
+        # Ctrl-C: what was under way has been undone (an import's transaction rolls
+        # back, `once` cancels its probes); one line, no traceback, the shell's 130
+        print("slaprobe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -477,7 +490,8 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     now = time.time()
     try:
-        start, end = parse_time(args.start, now), parse_time(args.end, now)
+        start = plausible(parse_time(args.start, now), f"--start {args.start!r}")
+        end = plausible(parse_time(args.end, now), f"--end {args.end!r}")
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -30,12 +30,28 @@ from slaprobe.core.business import (
 )
 from slaprobe.core.incidents import Support, Targets
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
-from slaprobe.core.timefmt import parse_duration, to_epoch
+from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
 from slaprobe.core.urls import mask_password
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+DAY = 86400.0
+MAX_DURATION = 100 * 365 * DAY  # no duration key means more than a century
+# (least, most) seconds per duration key; keys not listed: (0, MAX_DURATION)
+DURATION_BOUNDS: dict[str, tuple[float, float]] = {
+    "interval": (1.0, DAY),              # sub-second probing is a load test, not an SLA
+    "timeout": (0.0, 3600.0),
+    "retry_interval": (0.0, 3600.0),
+    "max_latency": (0.0, 3600.0),
+    "retention": (DAY, MAX_DURATION),
+    "maintenance_notice": (0.0, 365 * DAY),
+    "maintenance_feed_interval": (0.0, DAY),
+    "windows": (60.0, 3660 * DAY),
+}
+MAX_RETRIES = 10
+MAX_BODY_BYTES = 1 << 30
+MAX_CONCURRENCY = 10_000
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 9110 token
 
 
@@ -95,12 +111,16 @@ class _Decoder:
             return None
         return value
 
-    def integer(self, value: Any, path: str, minimum: int) -> int | None:
+    def integer(self, value: Any, path: str, minimum: int,
+                maximum: int | None = None) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(path, f"must be an integer, not {_typename(value)}")
             return None
         if value < minimum:
             self.problem(path, f"must be at least {minimum}")
+            return None
+        if maximum is not None and value > maximum:
+            self.problem(path, f"must be at most {maximum}, not {value}")
             return None
         return value
 
@@ -116,6 +136,14 @@ class _Decoder:
         if positive and seconds <= 0:
             self.problem(path, "must be greater than zero")
             return None
+        key = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        low, high = DURATION_BOUNDS.get(key, (0.0, MAX_DURATION))
+        if seconds < low:
+            self.problem(path, f"must be at least {format_duration(low)}, not {s}")
+            return None
+        if seconds > high:
+            self.problem(path, f"must be at most {format_duration(high)}, not {s}")
+            return None
         return seconds
 
     def instant(self, value: Any, path: str) -> float | None:
@@ -123,7 +151,12 @@ class _Decoder:
             self.problem(path, f"must be a TOML datetime with offset, not {_typename(value)}")
             return None
         try:
-            return to_epoch(value)
+            epoch = to_epoch(value)
+        except (ValueError, OverflowError) as e:
+            self.problem(path, str(e))
+            return None
+        try:
+            return plausible(epoch, str(value))
         except ValueError as e:
             self.problem(path, str(e))
             return None
@@ -364,11 +397,19 @@ def _maintenance_file(d: _Decoder, value: Any, path: str) -> Fields:
     return {} if s is None else {"maintenance_file": s or None}
 
 
+def _follow_redirects(d: _Decoder, value: Any, path: str) -> bool | str | None:
+    if value == "same-origin" or isinstance(value, bool):
+        choice: bool | str = value
+        return choice
+    d.problem(path, f'must be true, false or "same-origin", not {value!r}')
+    return None
+
+
 _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "critical": _Decoder.boolean,
     "interval": _Decoder.duration,
     "timeout": _Decoder.duration,
-    "retries": lambda d, v, p: d.integer(v, p, 0),
+    "retries": lambda d, v, p: d.integer(v, p, 0, MAX_RETRIES),
     "retry_interval": _Decoder.duration,
     "expect_status": _expect_status,
     "method": _method,
@@ -377,15 +418,16 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "body_regex": _regex,
     "max_latency": _Decoder.duration,
     "verify_tls": _Decoder.boolean,
-    "follow_redirects": _Decoder.boolean,
-    "max_body_bytes": lambda d, v, p: d.integer(v, p, 1),
+    "follow_redirects": _follow_redirects,
+    "max_body_bytes": lambda d, v, p: d.integer(v, p, 1, MAX_BODY_BYTES),
 }
 _DAEMON_FIELDS: dict[str, KeyDecoder] = {
     "listen": _listen,
     "database": _one("database", _non_empty),
     "service": _one("service", _non_empty),
     "retention": _one("retention", _Decoder.duration),
-    "max_concurrency": _one("max_concurrency", lambda d, v, p: d.integer(v, p, 1)),
+    "max_concurrency": _one("max_concurrency",
+                            lambda d, v, p: d.integer(v, p, 1, MAX_CONCURRENCY)),
     "web_config": _one("web_config", lambda d, v, p: _non_empty(
         d, v, p, why="must not be empty (omit it for plain HTTP)")),
 }

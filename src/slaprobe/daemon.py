@@ -23,6 +23,7 @@ import aiohttp
 
 from slaprobe import announcements, config, logs, prober, sdnotify, server, webconfig, webui
 from slaprobe.clock import Clock, SystemClock
+from slaprobe.clocksteps import ClockStepWatch
 from slaprobe.config import ConfigError, load
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import Config, ProbeSpec
@@ -35,9 +36,10 @@ from slaprobe.metrics import BURN_WINDOWS, Exporter, Instruments, Snapshot
 from slaprobe.probing import Probing
 from slaprobe.recorder import Recorder
 from slaprobe.scheduler import Scheduler
-from slaprobe.store import Store
+from slaprobe.store import Store, StoreError, unwritable_reason
 from slaprobe.tasks import TaskSet
 from slaprobe.verifier import HistoryVerifier
+from slaprobe.wallclock import GuardedClock
 from slaprobe.writerlock import WriterLock
 
 STATUS_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe network down",
@@ -69,8 +71,13 @@ class Daemon:
                                             repeats=self.repeats)
         self.incidents = incidents  # the incident book, kept up to date by housekeeping
         recorder.on_reload = incidents.book.reset  # an import may have filled past time
+        offset = clock.offset if isinstance(clock, GuardedClock) else None
+        if isinstance(clock, GuardedClock):
+            clock.on_step = ClockStepWatch(recorder, self.instruments, self.log, lambda: {
+                t.name: t.interval for t in self.cfg.targets})
         self.housekeeper = Housekeeper(clock, self.tracker, recorder, self.follower, self.log,
-                                       cfg=cfg, on_tick=self._send_status, incidents=incidents)
+                                       cfg=cfg, on_tick=self._send_status, incidents=incidents,
+                                       offset=offset)
         self.verifier = HistoryVerifier(clock, store.path, self.instruments, self.log)
         self.exporter = Exporter(self.instruments, self.snapshot)
         self.scheduler = Scheduler(clock, cfg.daemon.max_concurrency,
@@ -89,13 +96,19 @@ class Daemon:
                    env: Mapping[str, str] | None = None,
                    web: webconfig.WebConfig | None = None) -> Daemon:
         """Take the writer lock, open the store and read the timelines; nothing is
-        scheduled yet. LockHeld: another slaprobe writes this database."""
-        clock = clock or SystemClock()
+        scheduled yet. The wall clock is guarded against steps (wallclock.py).
+        LockHeld: another slaprobe writes this database; StoreError: it cannot be
+        written (e.g. a read-only file system)."""
+        guarded = GuardedClock(clock or SystemClock())
         path = config.database_path(cfg, env)
-        lock = None if str(path) == ":memory:" else await asyncio.to_thread(
-            lambda: WriterLock(path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}"))
+        lock = None if str(path) == ":memory:" else await asyncio.to_thread(_lock, cfg, path)
         try:
             store = await asyncio.to_thread(Store, path)
+            try:
+                await asyncio.to_thread(store.check_writable)  # read-only: exit 2 now
+            except StoreError:
+                await asyncio.to_thread(store.close)
+                raise
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -104,12 +117,12 @@ class Daemon:
         try:
             generation = await asyncio.to_thread(store.generation)
             log = logs.get()
-            recorder = Recorder(store, tracker, clock, Instruments(), log,
+            recorder = Recorder(store, tracker, guarded, Instruments(), log,
                                 horizon=horizon(cfg), generation=generation,
-                                repeats=logs.Repeats(log, clock=clock.monotonic))
+                                repeats=logs.Repeats(log, clock=guarded.monotonic))
             tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
                                 replace=True)
-            incidents = IncidentDesk(cfg.support, clock.now() - horizon(cfg), log)
+            incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
             await incidents.poll_acks(store)
         except BaseException:
             await asyncio.to_thread(store.close)
@@ -117,7 +130,7 @@ class Daemon:
                 lock.release()
             raise
         return cls(cfg, store=store, recorder=recorder, session=aiohttp.ClientSession(),
-                   clock=clock, env=env, writer_lock=lock, incidents=incidents, web=web)
+                   clock=guarded, env=env, writer_lock=lock, incidents=incidents, web=web)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -133,7 +146,7 @@ class Daemon:
             host, port = self.cfg.daemon.listen_host, self.cfg.daemon.listen_port
             try:
                 runner = await server.start(
-                    server.make_app(self.exporter.render, lambda: self.ready,
+                    server.make_app(self.exporter.render, self.is_ready,
                                     webui.Views(self).routes(),
                                     middlewares=webconfig.middlewares(self.web)),
                     host, port, ssl_context=None if self.web is None else self.web.ssl_context)
@@ -156,6 +169,11 @@ class Daemon:
         finally:
             await self.shutdown(runner)
         return 0
+
+    def is_ready(self) -> bool:
+        """/readyz: started, the store writes, and its file is the one it opened."""
+        return (self.ready and self.recorder.writes_ok
+                and self.housekeeper.store_file_problem is None)
 
     def _env(self) -> dict[str, Any]:
         return {} if self.env is None else {"env": self.env}
@@ -310,6 +328,14 @@ class Daemon:
             tracker=self.tracker, last=self.recorder.last,
             incidents=self.incidents.families(self.tracker, now),
         )
+
+
+def _lock(cfg: Config, path: Path) -> WriterLock:
+    try:
+        return WriterLock(path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}")
+    except OSError as e:  # e.g. a read-only file system: the daemon cannot write
+        raise StoreError(f"cannot write database {path}: cannot create its lock file:"
+                         f" {e.strerror or e}{unwritable_reason(path)}") from e
 
 
 async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> int:

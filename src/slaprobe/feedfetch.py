@@ -10,8 +10,11 @@ raises: a failure is counted and logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,7 +24,7 @@ from urllib.request import url2pathname
 
 import aiohttp
 
-from slaprobe.core.feeds import FeedError, parse_feed
+from slaprobe.core.feeds import FeedError
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.urls import mask_password
 
@@ -30,6 +33,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "FeedCache", "FeedLogger", "fetch", "refresh"]
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 _CHUNK = 64 * 1024
 _ACCEPT = "text/calendar, application/json;q=0.9, */*;q=0.1"
+PARSE_SECONDS = 20.0  # one feed's parse (recurrences expanded) at most, in a child process
 
 
 class FeedLogger(Protocol):
@@ -157,6 +161,43 @@ async def _get(
         return bytes(buf), resp.headers.get("Content-Type")
 
 
+async def parse_in_worker(
+    data: bytes, *, source: str, content_type: str | None, horizon: tuple[float, float],
+    problems: list[str], seconds: float = PARSE_SECONDS,
+) -> list[MaintenanceSpec]:
+    """`parse_feed` in a child process (`slaprobe.feedworker`) bounded in time and
+    memory. A feed that takes longer is a FeedError for that feed; cancelling (the
+    daemon stopping) kills the child at once, so a runaway rule never holds up a
+    stop, a report or the event loop."""
+    meta = json.dumps({"source": source, "content_type": content_type,
+                       "horizon": list(horizon)}).encode()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slaprobe.feedworker", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(seconds):
+            out, err = await proc.communicate(meta + b"\n" + data)
+    except TimeoutError:
+        raise FeedError(source, f"parsing took longer than {seconds:g}s and was stopped "
+                                "(is a recurrence rule runaway?)") from None
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                await proc.wait()
+    try:
+        result = json.loads(out)
+    except ValueError:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise FeedError(source, f"parser exited {proc.returncode}: {tail[0][:200]}") from None
+    if "error" in result:
+        raise FeedError(source, str(result["error"]))
+    problems.extend(str(p) for p in result["problems"])
+    return [MaintenanceSpec(**{**w, "targets": None if w["targets"] is None
+                                else tuple(w["targets"])}) for w in result["windows"]]
+
+
 class FeedCache:
     """The last good windows of each feed; no I/O.
 
@@ -252,8 +293,8 @@ async def _refresh_one(
         data, content_type = await _fetch(
             source, session=session, seconds=seconds, max_bytes=max_bytes,
         )
-        windows = await asyncio.to_thread(
-            parse_feed, data, source=source, content_type=content_type, horizon=horizon,
+        windows = await parse_in_worker(
+            data, source=source, content_type=content_type, horizon=horizon,
             problems=problems,
         )
     except FeedError as e:

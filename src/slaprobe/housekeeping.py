@@ -1,13 +1,15 @@
-"""Housekeeping, once a second: credit, incidents, the maintenance file, imports,
-statements, pruning.
+"""Housekeeping, once a second: credit, incidents, the database file's health, the
+maintenance file, imports, statements, pruning.
 
 The only place the tracker's credit (the `_seconds_total` counters) moves: a scrape
 reads it, never advances it. The incident desk picks up new acknowledgements and
 folds the newest checks. The maintenance file is followed, an import noticed
 through the store's generation, and every hour raw checks older than the retention
 are pruned (the first prune a minute after start). A month's statement is chained
-once a check after its end was written. A failing tick is logged and
-the next one runs as usual (identical failures are logged once, with a count).
+once a check after its end was written. The database file removed or replaced under
+the daemon is said loudly (metric, one error event, /readyz fails) until it is back.
+A failing tick is logged and the next one runs as usual (identical failures are
+logged once, with a count).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class Housekeeper:
     def __init__(
         self, clock: Clock, tracker: Tracker, recorder: Recorder, follower: MaintenanceFollower,
         log: Any, *, cfg: Config, on_tick: Callable[[], None] | None = None,
-        incidents: IncidentDesk | None = None,
+        incidents: IncidentDesk | None = None, offset: Callable[[], float] | None = None,
     ) -> None:
+        self.offset = offset  # the wall clock's offset from the time recorded
         self.incidents = incidents
         self.on_tick = on_tick  # e.g. the daemon's STATUS= for systemd
         self.clock = clock
@@ -47,6 +50,7 @@ class Housekeeper:
         self.cfg = cfg  # for the retention and the statements (replaced on reload)
         self.closed_upto = -math.inf  # months ending by this have their statements
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
+        self.store_file_problem: str | None = None  # "missing" / "replaced"
 
     async def run(self) -> None:
         while True:
@@ -60,6 +64,9 @@ class Housekeeper:
 
     async def tick(self) -> None:
         self.recorder.repeats.settle()
+        await self.check_store_file()
+        if self.offset is not None:
+            self.recorder.instruments.clock_offset.set(self.offset())
         self.tracker.update_credit(self.clock.now())
         if self.incidents is not None:
             await self.incidents.poll_acks(self.recorder.store)
@@ -84,3 +91,16 @@ class Housekeeper:
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
+
+    async def check_store_file(self) -> None:
+        store, repeats = self.recorder.store, self.recorder.repeats
+        problem = await asyncio.to_thread(store.file_problem)
+        self.recorder.instruments.store_file_ok.set(0 if problem else 1)
+        self.store_file_problem = problem
+        if problem is not None:
+            repeats.failed(
+                "store-file", f"database_{problem}", error=problem, database=str(store.path),
+                consequence="checks written now are lost at restart; restore the file and"
+                            " restart slaprobe")
+        else:
+            repeats.recovered("store-file", "database_back", database=str(store.path))

@@ -12,7 +12,7 @@ from typing import Any
 from slaprobe.core.business import DAY_NAMES, Calendar
 from slaprobe.core.incidents import Incident, Support, incidents, judge, overlapping
 from slaprobe.core.spec import Config
-from slaprobe.core.timefmt import iso
+from slaprobe.core.timefmt import compound_duration, iso
 from slaprobe.core.tracker import Tracker
 from slaprobe.store import Ack
 from slaprobe.textable import table
@@ -81,17 +81,6 @@ def document(items: Sequence[Incident], a: float, b: float) -> dict[str, Any]:
     return {"from": iso(a), "to": iso(b), "incidents": to_json(items)}
 
 
-def _dur(seconds: float) -> str:
-    """Compound units, largest first: "2d17h30m", "1h30m", "45s"."""
-    s = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts) or "0s"
-
-
 def _clock(deadline: str, outcome: str) -> str:
     return f"{outcome} (by {deadline})"
 
@@ -103,8 +92,8 @@ HEAD = ["id", "priority", "start", "end", "duration", "business", "targets", "ac
 def rows(items: Sequence[dict[str, Any]]) -> list[list[str]]:
     """Table rows of incident JSON objects."""
     return [[
-        i["id"], i["priority"], i["start"], i["end"] or "open", _dur(i["seconds"]),
-        _dur(i["business_seconds"]), ",".join(i["targets"]), i["acknowledged"] or "-",
+        i["id"], i["priority"], i["start"], i["end"] or "open", compound_duration(i["seconds"]),
+        compound_duration(i["business_seconds"]), ",".join(i["targets"]), i["acknowledged"] or "-",
         _clock(i["response_deadline"], i["response"]),
         _clock(i["resolution_deadline"], i["resolution"]),
     ] for i in items]

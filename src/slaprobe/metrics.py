@@ -119,6 +119,13 @@ class Instruments:
                                       registry=registry)
         self.history_verified_time = Gauge(cat.HISTORY_VERIFIED_TIME.name,
                                            cat.HISTORY_VERIFIED_TIME.help, registry=registry)
+        self.clock_steps = Counter(cat.CLOCK_STEPS.name, cat.CLOCK_STEPS.help,
+                                   cat.CLOCK_STEPS.labels, registry=registry)
+        self.clock_offset = Gauge(cat.CLOCK_OFFSET.name, cat.CLOCK_OFFSET.help,
+                                  registry=registry)
+        self.store_file_ok = Gauge(cat.STORE_FILE_OK.name, cat.STORE_FILE_OK.help,
+                                   registry=registry)
+        self.store_file_ok.set(1)
         self.build_info = Gauge(cat.BUILD_INFO.name, cat.BUILD_INFO.help, cat.BUILD_INFO.labels,
                                 registry=registry)
         self.build_info.labels(__version__).set(1)
@@ -130,7 +137,8 @@ class Instruments:
         for m in (self.scheduler_lag, self.store_errors,
                   self.store_pending, self.reloads, self.reload_ok, self.reload_success_at,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
-                  self.history_verified, self.history_verified_time, self.build_info):
+                  self.history_verified, self.history_verified_time, self.store_file_ok,
+                  self.clock_steps, self.clock_offset, self.build_info):
             yield from m.collect()
 
     def forget_target(self, name: str) -> None:

@@ -22,6 +22,7 @@ import ssl
 from collections.abc import Callable
 
 import aiohttp
+import yarl
 from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver
 
@@ -214,19 +215,40 @@ def verdict(attempts: list[Attempt]) -> Attempt:
     return next((a for a in attempts if a.unknown), last)
 
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
+    return url.scheme, (url.host or "").lower(), url.port
+
+
 async def _fetch(session: aiohttp.ClientSession, spec: ProbeSpec, seen: list[int]) -> bytes:
-    async with session.request(
-        spec.method,
-        spec.url,
-        headers=dict(spec.headers),
-        allow_redirects=spec.follow_redirects,
-        max_redirects=MAX_REDIRECTS,
-    ) as resp:
-        seen.append(resp.status)
-        body = await _read_capped(resp.content, spec.max_body_bytes)
-        if not resp.content.at_eof():
-            resp.close()  # drop the connection rather than drain the rest of the body
-        return body
+    """The final response's body (status into `seen`), redirects followed by hand:
+    configured headers (secrets) go to the target's own origin only, never to
+    another origin a redirect points at; `same-origin` stops at such a redirect
+    and judges the redirect response itself."""
+    url = yarl.URL(spec.url)
+    origin = _origin(url)
+    method = spec.method
+    for hop in range(MAX_REDIRECTS):
+        headers = dict(spec.headers) if _origin(url) == origin else {}
+        async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
+            location = resp.headers.get("Location")
+            if spec.follow_redirects and resp.status in _REDIRECTS and location:
+                nxt = url.join(yarl.URL(location))
+                if spec.follow_redirects is True or _origin(nxt) == origin:
+                    if hop + 1 >= MAX_REDIRECTS:  # as aiohttp: the 10th redirect ends it
+                        raise aiohttp.TooManyRedirects(resp.request_info, (resp,))
+                    if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+                        method = "GET"
+                    url = nxt
+                    continue
+            seen.append(resp.status)
+            body = await _read_capped(resp.content, spec.max_body_bytes)
+            if not resp.content.at_eof():
+                resp.close()  # drop the connection rather than drain the rest of the body
+            return body
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:

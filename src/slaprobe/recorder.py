@@ -53,6 +53,7 @@ class Recorder:
         self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
         self.unwritten: list[Check] = []  # finished, not yet in the store, in order
         self.written_upto = -math.inf  # the latest check written (months close after it)
+        self.writes_ok = True  # the last write succeeded (/readyz)
         self._wake = asyncio.Event()
         self._closing = False
         self._closed = asyncio.Event()
@@ -141,10 +142,12 @@ class Recorder:
         while True:
             try:
                 await asyncio.to_thread(self.store.write, batch)
+                self.writes_ok = True
                 self.repeats.recovered("store", "store_write_recovered")
                 return
             except (sqlite3.Error, OSError) as e:
                 self.instruments.store_errors.inc()
+                self.writes_ok = False
                 self.repeats.failed("store", "store_write_failed", error=str(e),
                                     checks=len(batch))
                 if (final or self._closing) and self.clock.monotonic() > deadline:

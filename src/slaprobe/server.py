@@ -88,7 +88,7 @@ def make_app(
     async def readyz(_: web.Request) -> web.Response:
         if ready():
             return web.Response(text="ready\n")
-        return web.Response(status=503, text="starting\n")
+        return web.Response(status=503, text="not ready\n")
 
     async def index(_: web.Request) -> web.Response:
         return web.Response(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -303,10 +304,12 @@ class Store:
             self._migrate()
             if read_only:  # a reader (report, verify, maintenance list) never writes
                 self._db.execute("PRAGMA query_only = ON")
+            self._identity = self._file_identity()
         except BaseException as e:
             self._db.close()  # do not leak the connection (and its file handles)
             if isinstance(e, sqlite3.Error):
-                raise StoreError(f"cannot open database {path}: {e}") from e
+                raise StoreError(f"cannot open database {path}: {e}{unwritable_reason(self.path)}"
+                                 ) from e
             raise
 
     # --- schema ---------------------------------------------------------------
@@ -331,6 +334,43 @@ class Store:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),),
                 )
+
+    # --- health -----------------------------------------------------------------
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if str(self.path) == ":memory:":
+            return None
+        st = os.stat(self.path)
+        return st.st_dev, st.st_ino
+
+    def file_problem(self) -> str | None:
+        """Whether the database file is still the one this store opened: None when it
+        is, else `missing` (removed, or its directory) or `replaced` (another file now
+        at the path). Writes would go to a file nobody will read again."""
+        if self._identity is None:
+            return None
+        try:
+            now = self._file_identity()
+        except FileNotFoundError:
+            return "missing"
+        except OSError:
+            return "missing"
+        return None if now == self._identity else "replaced"
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless the database accepts a write (a read-only file or
+        filesystem, a directory where the WAL cannot be made). Nothing is changed:
+        the probe write is rolled back."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('write_probe', '1')")
+                finally:
+                    self._db.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot write database {self.path}: {e}{unwritable_reason(self.path)}"
+                             ) from e
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -722,6 +762,23 @@ def _ack(row: Sequence[Any]) -> Ack:
     p = json.loads(text)
     return Ack(int(seq), str(p["incident"]), float(p["at"]), str(p["by"]), str(p["note"]),
                float(recorded))
+
+
+def unwritable_reason(path: Path) -> str:
+    """Why the database cannot be written, when the file system says so ("" if not)."""
+    if str(path) == ":memory:":
+        return ""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f" ({folder} is on a read-only file system)"
+    except OSError:
+        return ""
+    if not os.access(folder, os.W_OK):
+        return f" ({folder} is not writable: SQLite needs it for the -wal and -shm files)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f" ({path} is read-only)"
+    return ""
 
 
 def _targets_json(targets: tuple[str, ...] | None) -> str | None:

@@ -123,7 +123,7 @@ async def _status_url(tmp_path: Path) -> AsyncIterator[str]:
     await tsrv.start_server()
     cfg = parse({
         "daemon": {"database": str(tmp_path / "h.db")},
-        "defaults": {"interval": "300ms", "timeout": "200ms", "retries": 0},
+        "defaults": {"interval": "1s", "timeout": "200ms", "retries": 0},
         "targets": [{"name": "app", "url": str(tsrv.make_url("/ok"))},
                     {"name": "a-target-with-a-rather-long-name-for-phones",
                      "url": str(tsrv.make_url("/ok"))},

@@ -18,9 +18,8 @@ for sub in ("process", "integration"):
 from collections.abc import AsyncIterator  # noqa: E402
 
 import pytest  # noqa: E402
-from aiohttp import web  # noqa: E402
 from faultserver import FaultServer, serve  # noqa: E402
-from procs import Switch, free_port  # noqa: E402
+from procs import Switch, switch_target  # noqa: E402
 
 
 @pytest.fixture
@@ -33,14 +32,5 @@ async def fault_server() -> AsyncIterator[FaultServer]:
 @pytest.fixture(name="target")
 async def _target() -> AsyncIterator[tuple[str, Switch]]:
     """A local target whose health the test flips."""
-    sw = Switch()
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", sw.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", sw
-    finally:
-        await runner.cleanup()
+    async with switch_target() as target:
+        yield target

@@ -266,7 +266,7 @@ async def test_repeated_store_errors_are_logged_once_with_a_count(
 ) -> None:
     cfg = parse({
         "daemon": {"database": str(tmp_path / "h.db")},
-        "defaults": {"interval": "100ms", "timeout": "90ms", "retries": 0},
+        "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={})
     d = await InProcessDaemon.open(cfg, env={})

@@ -30,7 +30,7 @@ async def test_import_during_run_keeps_timelines_true_to_the_checks(
     db = tmp_path / "h.db"
     cfg = parse({
         "daemon": {"database": str(db)},
-        "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
+        "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
         "targets": [{"name": f"t{i}", "url": fault_server.url("/ok")} for i in range(5)],
     }, env={})
     d = await Daemon.open(cfg, env={})

@@ -24,7 +24,7 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     """While SQLite refuses writes, checks queue up and errors are counted; then all land."""
     cfg = parse({
         "daemon": {"database": str(tmp_path / "h.db")},
-        "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
+        "defaults": {"interval": "1s", "timeout": "500ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")}],
     }, env={})
     d = await Daemon.open(cfg, env={})
@@ -36,13 +36,13 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     await d.start()
     try:
         d.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(3.5)
         m = await scrape()
         errors = m.value("slaprobe_store_errors_total")
         pending = m.value("slaprobe_store_pending_checks")
         probed = m.value("slaprobe_probes_total", success)
         assert errors is not None and errors >= 1
-        assert probed is not None and probed >= 5  # probing went on
+        assert probed is not None and probed >= 3  # probing went on
         d.store._db.execute("PRAGMA query_only = OFF")
         # the writer backs off, then retries the same batch
         assert await until(

@@ -393,10 +393,10 @@ async def test_refresh_logs_problems_once(tmp_path: Path) -> None:
 async def test_refresh_never_raises_on_unexpected_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(*args: Any, **kw: Any) -> list[MaintenanceSpec]:
+    async def broken(*args: Any, **kw: Any) -> list[MaintenanceSpec]:
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(feedfetch, "parse_feed", broken)
+    monkeypatch.setattr(feedfetch, "parse_in_worker", broken)  # parsing runs in a child
     cache = FeedCache()
     log = RecordingLog()
     await refresh(cache, [str(ICS)], session=None, horizon=HORIZON, log=log)

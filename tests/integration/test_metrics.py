@@ -207,5 +207,6 @@ def test_attempt_kinds_are_the_design_list() -> None:
         "too_slow", "protocol_error", "probe_error",
     }
     assert {k.value for k in ErrorKind if k.own} == {
-        "probe_error", "probe_fd_exhausted", "probe_overloaded", "probe_out_of_memory"}
+        "probe_error", "probe_fd_exhausted", "probe_overloaded", "probe_out_of_memory",
+        "probe_clock_step"}
     assert Attempt(ok=True, latency=0.1).error is None

@@ -37,7 +37,7 @@ async def running(tmp_path: Path, fault_server: FaultServer) -> AsyncIterator[
     now = time.time()
     cfg = parse({
         "daemon": {"database": str(tmp_path / "h.db"), "service": "Clone<Ner>"},
-        "defaults": {"interval": "200ms", "timeout": "150ms", "retries": 0},
+        "defaults": {"interval": "1s", "timeout": "150ms", "retries": 0},
         "targets": [{"name": "app", "url": fault_server.url("/ok")},
                     {"name": "docs", "url": fault_server.url("/status/503"),
                      "critical": False}],

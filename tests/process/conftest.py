@@ -6,23 +6,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from procs import Daemon, Switch, free_port
+from procs import Daemon, Switch, switch_target
 
 
 @pytest.fixture(name="target")
 async def _target() -> AsyncIterator[tuple[str, Switch]]:
-    sw = Switch()
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", sw.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", sw
-    finally:
-        await runner.cleanup()
+    async with switch_target() as target:
+        yield target
 
 
 @pytest.fixture(name="daemons")

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,19 @@ retries = 0
 {targets}
 """)
     return path
+
+
+@contextlib.asynccontextmanager
+async def switch_target() -> AsyncIterator[tuple[str, Switch]]:
+    """A local HTTP target on 127.0.0.1 whose health the test flips: (url, switch)."""
+    sw = Switch()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", sw.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}", sw
+    finally:
+        await runner.cleanup()

@@ -95,6 +95,14 @@ HISTORY_VERIFIED = MetricDef(
     " slaprobe.")
 HISTORY_VERIFIED_TIME = MetricDef("slaprobe_history_verified_timestamp_seconds", "gauge",
                                   "When the history's hash chain was last verified intact.")
+CLOCK_STEPS = MetricDef("slaprobe_clock_steps", "counter", "Wall-clock steps seen against the"
+                        " monotonic clock, by direction (backward, forward).", ("direction",))
+CLOCK_OFFSET = MetricDef("slaprobe_clock_offset_seconds", "gauge", "Wall clock minus the time"
+                         " slaprobe records: negative while it holds the monotonic-derived time"
+                         " after a step back.")
+STORE_FILE_OK = MetricDef("slaprobe_store_file_ok", "gauge", "1 while the database file is the"
+                          " one slaprobe opened; 0 when it was removed or replaced (writes"
+                          " would be lost).")
 
 # incidents (DESIGN "Incidents"), judged at scrape time
 INCIDENTS_OPEN = MetricDef("slaprobe_incidents_open", "gauge",
@@ -118,6 +126,7 @@ ALL: tuple[MetricDef, ...] = (
     BUDGET_REMAINING, SERVICE_COVERAGE, BURN_RATE, MAINTENANCE_WINDOWS, PROBE_DURATION, PROBES,
     SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, RELOADS, RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
+    CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
 )
 

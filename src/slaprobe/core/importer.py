@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 
 from slaprobe.core.model import Check
-from slaprobe.core.timefmt import parse_instant
+from slaprobe.core.timefmt import parse_instant, plausible
 
 REQUIRED = ("target", "time", "ok")
 OPTIONAL = ("latency_seconds", "status_code", "error")
@@ -78,7 +78,7 @@ def _row(row: list[str], col: Mapping[str, int], intervals: Mapping[str, float],
     if target not in intervals:
         raise CsvError(line, f"target {target!r} is not in the config")
     try:
-        at = parse_instant(get("time"))
+        at = plausible(parse_instant(get("time")), repr(get("time")))
     except ValueError as e:
         raise CsvError(line, f"time: {e}") from None
     ok_text = get("ok").lower()

@@ -22,6 +22,7 @@ class ErrorKind(enum.StrEnum):
     FD_EXHAUSTED = "probe_fd_exhausted"      # out of file descriptors (EMFILE/ENFILE)
     OVERLOADED = "probe_overloaded"          # the event loop ran late past the check's budget
     OUT_OF_MEMORY = "probe_out_of_memory"    # MemoryError while probing
+    CLOCK_STEP = "probe_clock_step"          # the wall clock jumped forward over this span
 
     @property
     def own(self) -> bool:
@@ -31,6 +32,7 @@ class ErrorKind(enum.StrEnum):
 
 OWN_KINDS = frozenset({
     ErrorKind.PROBE_ERROR, ErrorKind.FD_EXHAUSTED, ErrorKind.OVERLOADED, ErrorKind.OUT_OF_MEMORY,
+    ErrorKind.CLOCK_STEP,
 })
 OWN_REASONS = frozenset(str(k) for k in OWN_KINDS)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from slaprobe.core.timefmt import month_range, parse_duration, parse_instant
+from slaprobe.core.timefmt import month_range, parse_duration, parse_instant, plausible
 
 _RELATIVE = re.compile(r"now\s*(?:([+-])\s*(\S+))?", re.IGNORECASE)
 
@@ -47,17 +47,22 @@ def resolve_range(
     if month is not None:
         if start is not None or end is not None:
             raise ValueError("--month goes alone, not with --from/--to")
-        return month_range(month)
+        try:
+            a, b = month_range(month)
+        except ValueError as e:
+            raise ValueError(f"--month: {e}") from None
+        plausible(a, f"--month {month}")
+        return a, plausible(b, f"--month {month}")
     if start is None:
         if end is not None:
             raise ValueError("--to goes with --from")
         raise ValueError("give --month YYYY-MM or --from T [--to T]")
     try:
-        a = parse_time(start, now)
+        a = plausible(parse_time(start, now), repr(start))
     except ValueError as e:
         raise ValueError(f"--from: {e}") from None
     try:
-        b = now if end is None else parse_time(end, now)
+        b = now if end is None else plausible(parse_time(end, now), repr(end))
     except ValueError as e:
         raise ValueError(f"--to: {e}") from None
     if b <= a:

@@ -30,7 +30,7 @@ class ProbeSpec:
     body_regex: re.Pattern[str] | None = None
     max_latency: float | None = None
     verify_tls: bool = True
-    follow_redirects: bool = True
+    follow_redirects: bool | str = True  # True, False or "same-origin"
     max_body_bytes: int = 1 << 20
 
     def accepts_status(self, code: int) -> bool:

@@ -44,6 +44,12 @@ def format_duration(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= size and s % size == 0:
             return f"{s // size}{unit}"
+    return compound_duration(s)
+
+
+def compound_duration(seconds: float) -> str:
+    """Compound units, largest first: "2d17h30m", "1h30m", "45s"."""
+    s = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if s >= size:
@@ -66,6 +72,18 @@ def to_epoch(value: dt.datetime | dt.date, *, floating_utc: bool = False) -> flo
             value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
+
+
+EARLIEST = 631152000.0   # 1990-01-01T00:00:00Z
+LATEST = 7258118400.0    # 2200-01-01T00:00:00Z
+
+
+def plausible(at: float, what: str) -> float:
+    """`at` if it lies in 1990 .. 2200; else ValueError naming `what`: a time outside
+    is a typo (a year 0202, Unix milliseconds), never a record slaprobe should use."""
+    if not EARLIEST <= at <= LATEST:
+        raise ValueError(f"{what} is outside the plausible range 1990-01-01 .. 2200-01-01")
+    return at
 
 
 def parse_instant(text: str) -> float:
