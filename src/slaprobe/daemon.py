@@ -71,12 +71,14 @@ class Daemon:
                                             repeats=self.repeats)
         self.incidents = incidents  # the incident book, kept up to date by housekeeping
         recorder.on_reload = incidents.book.reset  # an import may have filled past time
-        offset = clock.offset if isinstance(clock, GuardedClock) else None
-        if isinstance(clock, GuardedClock):
+        self.notes = sdnotify.Notifier(self._states, lambda: len(self.cfg.targets), env=env)
+        offset = None
+        if isinstance(clock, GuardedClock):  # a wall-clock step: counted, no false record
             clock.on_step = ClockStepWatch(recorder, self.instruments, self.log, lambda: {
                 t.name: t.interval for t in self.cfg.targets})
+            offset = clock.offset
         self.housekeeper = Housekeeper(clock, self.tracker, recorder, self.follower, self.log,
-                                       cfg=cfg, on_tick=self._send_status, incidents=incidents,
+                                       cfg=cfg, on_tick=self.notes.tick, incidents=incidents,
                                        offset=offset)
         self.verifier = HistoryVerifier(clock, store.path, self.instruments, self.log)
         self.exporter = Exporter(self.instruments, self.snapshot)
@@ -88,8 +90,6 @@ class Daemon:
         self.ready = False
         self._writer: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
-        self._loaded = f"config loaded {iso(clock.now())}"  # for STATUS=
-        self._status_sent = ""
 
     @classmethod
     async def open(cls, cfg: Config, *, clock: Clock | None = None,
@@ -100,34 +100,19 @@ class Daemon:
         LockHeld: another slaprobe writes this database; StoreError: it cannot be
         written (e.g. a read-only file system)."""
         guarded = GuardedClock(clock or SystemClock())
-        path = config.database_path(cfg, env)
-        lock = None if str(path) == ":memory:" else await asyncio.to_thread(_lock, cfg, path)
+        store, lock = await asyncio.to_thread(_open_store, cfg, env)
         try:
-            store = await asyncio.to_thread(Store, path)
-            try:
-                await asyncio.to_thread(store.check_writable)  # read-only: exit 2 now
-            except StoreError:
-                await asyncio.to_thread(store.close)
-                raise
-        except BaseException:
-            if lock is not None:
-                lock.release()
-            raise
-        tracker = Tracker({t.name: t.critical for t in cfg.targets})
-        try:
-            generation = await asyncio.to_thread(store.generation)
             log = logs.get()
-            recorder = Recorder(store, tracker, guarded, Instruments(), log,
-                                horizon=horizon(cfg), generation=generation,
+            recorder = Recorder(store, Tracker({t.name: t.critical for t in cfg.targets}),
+                                guarded, Instruments(), log, horizon=horizon(cfg),
+                                generation=await asyncio.to_thread(store.generation),
                                 repeats=logs.Repeats(log, clock=guarded.monotonic))
-            tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
-                                replace=True)
+            critical = recorder.tracker.critical
+            recorder.tracker.reconfigure(critical, await recorder.load(critical), replace=True)
             incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
             await incidents.poll_acks(store)
         except BaseException:
-            await asyncio.to_thread(store.close)
-            if lock is not None:
-                lock.release()
+            await asyncio.to_thread(_close_store, store, lock)
             raise
         return cls(cfg, store=store, recorder=recorder, session=aiohttp.ClientSession(),
                    clock=guarded, env=env, writer_lock=lock, incidents=incidents, web=web)
@@ -139,33 +124,22 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self.tasks.spawn(self.reload(), "reload"))
-        loop.set_exception_handler(self._loop_error)
+        loop.set_exception_handler(logs.loop_errors(self.repeats))
         runner = None
         try:
             await self.start()
-            host, port = self.cfg.daemon.listen_host, self.cfg.daemon.listen_port
-            try:
-                runner = await server.start(
-                    server.make_app(self.exporter.render, self.is_ready,
-                                    webui.Views(self).routes(),
-                                    middlewares=webconfig.middlewares(self.web)),
-                    host, port, ssl_context=None if self.web is None else self.web.ssl_context)
-            except OSError as e:
-                self.log.error("listen_failed", address=f"{host}:{port}",
-                               error=e.strerror or str(e))
+            app = server.make_app(self.exporter.render, self.is_ready, webui.Views(self).routes(),
+                                  middlewares=webconfig.middlewares(self.web))
+            runner = await webconfig.listen(app, self.cfg.daemon.listen_host,
+                                            self.cfg.daemon.listen_port, self.web, self.log)
+            if runner is None:
                 return 1
-            self.log.info("listening", address=f"{host}:{port}",
-                          scheme="http" if self.web is None else self.web.scheme)
-            if warning := webconfig.exposure_warning(host, self.web):
-                self.log.warning("listening_unprotected", address=f"{host}:{port}",
-                                 reason=warning)
-            self._status_sent = self._status()
-            sdnotify.notify("READY=1\n" + sdnotify.status(self._status_sent), **self._env())
-            if (wd := sdnotify.watchdog_interval(**self._env())) is not None:
+            self.notes.ready(f"config loaded {iso(self.clock.now())}")
+            if (wd := self.notes.watchdog()) is not None:
                 self.tasks.spawn(sdnotify.watchdog_loop(wd, sleep=self.clock.sleep), "watchdog")
             await self.stopping.wait()
             self.log.info("stopping")
-            sdnotify.notify("STOPPING=1", **self._env())
+            self.notes.stopping()
         finally:
             await self.shutdown(runner)
         return 0
@@ -174,9 +148,6 @@ class Daemon:
         """/readyz: started, the store writes, and its file is the one it opened."""
         return (self.ready and self.recorder.writes_ok
                 and self.housekeeper.store_file_problem is None)
-
-    def _env(self) -> dict[str, Any]:
-        return {} if self.env is None else {"env": self.env}
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -205,18 +176,8 @@ class Daemon:
         await self.tasks.cancel_all()
         await self.recorder.close(self._writer)
         await self.session.close()
-        await asyncio.to_thread(self.store.close)
-        if self.writer_lock is not None:
-            self.writer_lock.release()
-            self.writer_lock = None
-
-    def _loop_error(self, _: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """asyncio's own error reports (e.g. accept() out of descriptors, once a
-        second while it lasts): one log line per kind of error, with a count."""
-        message = str(context.get("message", "event loop error"))
-        exc = context.get("exception")
-        error = message if exc is None else f"{message}: {type(exc).__name__}: {exc}"
-        self.repeats.failed(f"loop:{error}", "event_loop_error", error=error, settles=True)
+        await asyncio.to_thread(_close_store, self.store, self.writer_lock)
+        self.writer_lock = None
 
     def _job_failed(self, key: str, exc: BaseException) -> None:
         self.repeats.failed(f"job:{key}", "job_failed", error=type(exc).__name__, job=key)
@@ -238,48 +199,24 @@ class Daemon:
         Reloads are serialized: a second SIGHUP waits for the first. systemd hears
         RELOADING=1 before and READY=1 (with the outcome in STATUS=) after."""
         async with self._reload_lock:
-            sdnotify.notify(sdnotify.reloading(self.clock.monotonic()), **self._env())
+            self.notes.reloading(self.clock.monotonic())
             ok = False
             try:
                 ok = await self._reload()
             finally:
                 when = iso(self.clock.now())
-                self._loaded = (f"config reloaded {when}" if ok else
-                                f"reload failed {when}, old config kept")
-                self._status_sent = self._status()
-                sdnotify.notify("READY=1\n" + sdnotify.status(self._status_sent),
-                                **self._env())
+                self.notes.ready(f"config reloaded {when}" if ok else
+                                 f"reload failed {when}, old config kept")
             return ok
 
-    def _status(self) -> str:
-        states = Counter("unknown" if c.state is None else STATUS_NAMES[c.state]
-                         for c in self.recorder.last.values())
-        return sdnotify.status_text(states, len(self.cfg.targets), self._loaded)
-
-    def _send_status(self) -> None:
-        """STATUS= for systemctl status, when it changed (from housekeeping)."""
-        if self.ready and (text := self._status()) != self._status_sent:
-            self._status_sent = text
-            sdnotify.notify(sdnotify.status(text), **self._env())
-
     async def _reload(self) -> bool:
-        path = self.cfg.path
-        try:
-            if path is None:
-                raise ConfigError(["no config file to reload"])
-            new = await asyncio.to_thread(load, path, env=self.env)
-            await asyncio.to_thread(announcements.static_specs, new)
-        except (ConfigError, announcements.MaintenanceFileError) as e:
-            problems = e.problems if isinstance(e, ConfigError) else [str(e)]
-            self.log.error("config_reload_failed", problems=problems)
-            self.instruments.reloads.labels("failure").inc()
-            self.instruments.reload_ok.set(0)
-            return False
-        await self.apply(new)
-        self.instruments.reloads.labels("success").inc()
-        self.instruments.reload_ok.set(1)
-        self.instruments.reload_success_at.set(self.clock.now())
-        return True
+        new = await _candidate(self.cfg.path, self.env)
+        if isinstance(new, Config):
+            await self.apply(new)
+        else:
+            self.log.error("config_reload_failed", problems=new)
+        self.instruments.reloaded(isinstance(new, Config), self.clock.now())
+        return isinstance(new, Config)
 
     async def apply(self, new: Config) -> None:
         old, self.cfg = self.cfg, new
@@ -312,6 +249,10 @@ class Daemon:
         await self.follower.reconfigure(new)
         self.log.info("config_reloaded", targets=len(new.targets), added=added, removed=removed)
 
+    def _states(self) -> Counter[str]:
+        return Counter("unknown" if c.state is None else STATUS_NAMES[c.state]
+                       for c in self.recorder.last.values())
+
     # --- metrics --------------------------------------------------------------------------
 
     @property
@@ -328,6 +269,45 @@ class Daemon:
             tracker=self.tracker, last=self.recorder.last,
             incidents=self.incidents.families(self.tracker, now),
         )
+
+
+async def _candidate(path: str | None, env: Mapping[str, str] | None) -> Config | list[str]:
+    """The config file read and validated again (with its maintenance file), or its
+    problems."""
+    try:
+        if path is None:
+            raise ConfigError(["no config file to reload"])
+        new = await asyncio.to_thread(load, path, env=env)
+        await asyncio.to_thread(announcements.static_specs, new)
+    except ConfigError as e:
+        return e.problems
+    except announcements.MaintenanceFileError as e:
+        return [str(e)]
+    return new
+
+
+def _open_store(cfg: Config, env: Mapping[str, str] | None) -> tuple[Store, WriterLock | None]:
+    """The writer lock, then the store, checked writable (else StoreError: exit 2)."""
+    path = config.database_path(cfg, env)
+    lock = None if str(path) == ":memory:" else _lock(cfg, path)
+    try:
+        store = Store(path)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    try:
+        store.check_writable()  # e.g. a read-only file: say so now, not at the first write
+    except BaseException:
+        _close_store(store, lock)
+        raise
+    return store, lock
+
+
+def _close_store(store: Store, lock: WriterLock | None) -> None:
+    store.close()
+    if lock is not None:
+        lock.release()
 
 
 def _lock(cfg: Config, path: Path) -> WriterLock:

@@ -149,3 +149,14 @@ class Repeats:
         """How many times `key` has failed in a row (0: fine)."""
         seen = self._state.get(key)
         return 0 if seen is None else int(seen[1])
+
+
+def loop_errors(repeats: Repeats) -> Callable[[Any, dict[str, Any]], None]:
+    """An event loop exception handler: asyncio's own error reports (e.g. accept() out
+    of descriptors, once a second while it lasts) as one log line per kind, counted."""
+    def handler(_: Any, context: dict[str, Any]) -> None:
+        message = str(context.get("message", "event loop error"))
+        exc = context.get("exception")
+        error = message if exc is None else f"{message}: {type(exc).__name__}: {exc}"
+        repeats.failed(f"loop:{error}", "event_loop_error", error=error, settles=True)
+    return handler

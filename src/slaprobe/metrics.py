@@ -132,6 +132,13 @@ class Instruments:
         self.reload_ok.set(1)
         self._unknown_seen: set[tuple[str, str]] = set()
 
+    def reloaded(self, ok: bool, at: float) -> None:
+        """A config reload's outcome (success also stamps `at`)."""
+        self.reloads.labels("success" if ok else "failure").inc()
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_success_at.set(at)
+
     def collect(self) -> Iterable[Metric]:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,

@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 
-__all__ = ["notify", "reloading", "status", "status_text", "watchdog_interval",
+__all__ = ["Notifier", "notify", "reloading", "status", "status_text", "watchdog_interval",
            "watchdog_loop"]
 
 
@@ -136,3 +136,44 @@ async def watchdog_loop(
         if healthy is None or healthy():
             notify("WATCHDOG=1")
         await sleep(interval)
+
+
+class Notifier:
+    """What the daemon tells systemd: READY=1 with its STATUS= at start and after each
+    reload, RELOADING=1 before one, STATUS= whenever the text changes (`tick`, from
+    housekeeping), STOPPING=1 at the end.
+
+    ``states`` counts the targets by state name and ``targets`` says how many are
+    configured (see `status_text`); ``env`` is where ``NOTIFY_SOCKET`` is read.
+    """
+
+    def __init__(self, states: Callable[[], Mapping[str, int]], targets: Callable[[], int],
+                 *, env: Mapping[str, str] | None = None) -> None:
+        self.states = states
+        self.targets = targets
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.loaded = ""  # when the config was last (re)loaded and how it went
+        self.sent = ""  # the STATUS= text systemd has
+        self.started = False
+
+    def _text(self) -> str:
+        return status_text(self.states(), self.targets(), self.loaded)
+
+    def ready(self, loaded: str) -> None:
+        self.loaded, self.sent, self.started = loaded, "", True
+        self.sent = self._text()
+        notify("READY=1\n" + status(self.sent), env=self.env)
+
+    def reloading(self, monotonic: float) -> None:
+        notify(reloading(monotonic), env=self.env)
+
+    def tick(self) -> None:
+        if self.started and (text := self._text()) != self.sent:
+            self.sent = text
+            notify(status(text), env=self.env)
+
+    def stopping(self) -> None:
+        notify("STOPPING=1", env=self.env)
+
+    def watchdog(self) -> float | None:
+        return watchdog_interval(self.env)

@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from slaprobe import server
 from slaprobe.config import ConfigError, web_config_path
 from slaprobe.core.spec import Config
 from slaprobe.webauth import BasicAuth
@@ -277,3 +278,19 @@ def exposure_warning(host: str, web: WebConfig | None) -> str | None:
         return ("web_config has neither basic_auth_users nor required client certificates: "
                 "anyone who reaches the port can read every endpoint")
     return None
+
+
+async def listen(app: Any, host: str, port: int, web: WebConfig | None, log: Any) -> Any:
+    """Serve `app` on host:port with this web config's TLS and users (server.start),
+    log where, and warn when it is reachable off this machine without protection.
+    None (and an error event) if the address cannot be bound."""
+    try:
+        runner = await server.start(app, host, port,
+                                    ssl_context=None if web is None else web.ssl_context)
+    except OSError as e:
+        log.error("listen_failed", address=f"{host}:{port}", error=e.strerror or str(e))
+        return None
+    log.info("listening", address=f"{host}:{port}", scheme="http" if web is None else web.scheme)
+    if warning := exposure_warning(host, web):
+        log.warning("listening_unprotected", address=f"{host}:{port}", reason=warning)
+    return runner

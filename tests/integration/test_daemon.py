@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import structlog
 from promtext import Scrape
+from waits import until
 
 from slaprobe import server
 from slaprobe.clock import FakeClock
@@ -44,6 +45,11 @@ async def opened(tmp_path: Path, targets: list[str]) -> tuple[Daemon, FakeClock]
 async def test_served_bytes_are_what_the_exporter_renders(tmp_path: Path) -> None:
     d, _ = await opened(tmp_path, ["app"])
     await d.start()
+
+    async def verified() -> bool:  # the start-up verification (a thread) has finished
+        return Scrape(await d.exporter.render()).value("slaprobe_history_verified") == 1.0
+
+    assert await until(verified)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

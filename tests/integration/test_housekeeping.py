@@ -25,12 +25,13 @@ from slaprobe.store import Store
 pytestmark = pytest.mark.usefixtures("no_blocking")
 
 T0 = 1_800_000_000.0
+DAY = 86400.0  # the shortest retention
 
 
 async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: Path) -> None:
     clock = FakeClock(start=T0)
     store = await asyncio.to_thread(Store, tmp_path / "h.db")
-    cfg = parse({"daemon": {"retention": "30s"},
+    cfg = parse({"daemon": {"retention": "1d"},
                  "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
     tracker = Tracker({"app": True})
     inst, log = Instruments(), logs.get()
@@ -39,7 +40,7 @@ async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: P
     follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
                                    instruments=inst, log=log)
     keeper = Housekeeper(clock, tracker, rec, follower, log, cfg=cfg)
-    store.write([Check("app", T0 - 100 + i, True, 1.0) for i in range(100)])
+    store.write([Check("app", T0 - DAY - 100 + i, True, 1.0) for i in range(100)])
     tracker.reconfigure(tracker.critical, await rec.load(["app"]), replace=True)
     task = asyncio.create_task(keeper.run())
     try:
@@ -58,7 +59,7 @@ async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: P
             assert await until(lambda: clock.pending == 1)
             pruned = [e for e in events if e["event"] == "pruned"]
             assert pruned == [{"event": "pruned", "log_level": "info", "checks": 100}]
-            store.write([Check("app", clock.now() - 40 + i, True, 1.0) for i in range(10)])
+            store.write([Check("app", clock.now() - DAY - 40 + i, True, 1.0) for i in range(10)])
             await clock.advance(housekeeping.PRUNE_EVERY / 2)
             assert await until(lambda: clock.pending == 1)
             assert store.count_checks() == 10  # the next prune waits an hour
@@ -74,7 +75,7 @@ async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: P
 async def test_a_failing_tick_is_logged_and_housekeeping_goes_on(tmp_path: Path) -> None:
     clock = FakeClock(start=T0)
     store = await asyncio.to_thread(Store, tmp_path / "h.db")
-    cfg = parse({"daemon": {"retention": "30s"},
+    cfg = parse({"daemon": {"retention": "1d"},
                  "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
     tracker = Tracker({"app": True})
     inst, log = Instruments(), logs.get()
