@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe.sdnotify import notify, watchdog_interval, watchdog_loop
+from slaprobe.sdnotify import Notifier, notify, watchdog_interval, watchdog_loop
 
 
 class Receiver:
@@ -211,3 +211,27 @@ async def test_blocked_event_loop_stops_petting(receiver: tuple[Receiver, str]) 
     # The largest gap spans the block; the others are about one interval.
     assert max(gaps) >= block
     assert sorted(gaps)[-2] < block
+
+
+def test_notifier_says_ready_reloading_status_on_change_and_stopping(
+    receiver: tuple[Receiver, str],
+) -> None:
+    rx, path = receiver
+    states = {"up": 1}
+    n = Notifier(lambda: states, lambda: 2, env={"NOTIFY_SOCKET": path})
+    n.tick()  # before READY=1: nothing
+    n.ready("config loaded T")
+    n.tick()  # unchanged: nothing
+    states = {"up": 1, "down": 1}
+    n.tick()
+    n.reloading(12.5)
+    n.ready("config reloaded T2")
+    n.stopping()
+    got = [m for _, m in rx.wait_for(5)]
+    assert got == [
+        "READY=1\nSTATUS=2 targets: 1 up, 1 not checked yet; config loaded T",
+        "STATUS=2 targets: 1 down, 1 up; config loaded T",
+        "RELOADING=1\nMONOTONIC_USEC=12500000",
+        "READY=1\nSTATUS=2 targets: 1 down, 1 up; config reloaded T2",
+        "STOPPING=1",
+    ]
