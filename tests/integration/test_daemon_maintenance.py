@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
+from feedtext import ics
 from promtext import Scrape
 from waits import until
 
@@ -19,18 +20,6 @@ from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
-
-
-def ics(uid: str, start: float, end: float, created: float) -> str:
-    def stamp(t: float) -> str:
-        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
-
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:{stamp(created)}\r\nCREATED:{stamp(created)}\r\n"
-        f"DTSTART:{stamp(start)}\r\nDTEND:{stamp(end)}\r\nSUMMARY:Upgrade\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
 
 
 

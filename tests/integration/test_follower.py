@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from blockbuster import BlockingError, blockbuster_ctx
+from feedtext import ics
 from waits import until
 
 from slaprobe import announcements, logs
@@ -29,18 +30,6 @@ from slaprobe.store import Store
 pytestmark = pytest.mark.usefixtures("no_blocking")
 
 DAY = 86400.0
-
-
-def ics(uid: str, start: float, end: float, created: float) -> str:
-    def stamp(t: float) -> str:
-        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
-
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:{stamp(created)}\r\nCREATED:{stamp(created)}\r\n"
-        f"DTSTART:{stamp(start)}\r\nDTEND:{stamp(end)}\r\nSUMMARY:Upgrade\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
 
 
 class Feed:

@@ -28,18 +28,25 @@ T0 = 1_800_000_000.0
 DAY = 86400.0  # the shortest retention
 
 
-async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: Path) -> None:
+async def rooms(tmp_path: Path) -> tuple[FakeClock, Store, Tracker, Recorder,
+                                          aiohttp.ClientSession, Housekeeper]:
+    """A housekeeper over a real store, on the fake clock, retention one day."""
     clock = FakeClock(start=T0)
     store = await asyncio.to_thread(Store, tmp_path / "h.db")
     cfg = parse({"daemon": {"retention": "1d"},
                  "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
     tracker = Tracker({"app": True})
     inst, log = Instruments(), logs.get()
-    rec = Recorder(store, tracker, clock, inst, log, horizon=86400.0, generation=0)
+    rec = Recorder(store, tracker, clock, inst, log, horizon=DAY, generation=0)
     session = aiohttp.ClientSession()
     follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
                                    instruments=inst, log=log)
-    keeper = Housekeeper(clock, tracker, rec, follower, log, cfg=cfg)
+    return clock, store, tracker, rec, session, Housekeeper(clock, tracker, rec, follower, log,
+                                                            cfg=cfg)
+
+
+async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: Path) -> None:
+    clock, store, tracker, rec, session, keeper = await rooms(tmp_path)
     store.write([Check("app", T0 - DAY - 100 + i, True, 1.0) for i in range(100)])
     tracker.reconfigure(tracker.critical, await rec.load(["app"]), replace=True)
     task = asyncio.create_task(keeper.run())
@@ -73,17 +80,7 @@ async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: P
 
 
 async def test_a_failing_tick_is_logged_and_housekeeping_goes_on(tmp_path: Path) -> None:
-    clock = FakeClock(start=T0)
-    store = await asyncio.to_thread(Store, tmp_path / "h.db")
-    cfg = parse({"daemon": {"retention": "1d"},
-                 "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
-    tracker = Tracker({"app": True})
-    inst, log = Instruments(), logs.get()
-    rec = Recorder(store, tracker, clock, inst, log, horizon=86400.0, generation=0)
-    session = aiohttp.ClientSession()
-    follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
-                                   instruments=inst, log=log)
-    keeper = Housekeeper(clock, tracker, rec, follower, log, cfg=cfg)
+    clock, store, _, rec, session, keeper = await rooms(tmp_path)
     store.close()  # every store read now fails
     task = asyncio.create_task(keeper.run())
     try:
