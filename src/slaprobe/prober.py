@@ -1,7 +1,13 @@
-"""aiohttp I/O: one HTTP attempt on a fresh connection, and a check with retries.
+"""HTTP I/O: one attempt on a fresh connection, and a check with retries.
 
-Like blackbox_exporter, every attempt opens its own session and connection, so
-DNS, TCP and TLS failures are seen each time instead of hidden by a pool. The
+Like blackbox_exporter, every attempt opens its own connection, so DNS, TCP and
+TLS failures are seen each time instead of hidden by a pool. Plain `http://`
+requests go through `plainhttp` (an asyncio protocol: most of the CPU per check
+was aiohttp's client machinery); `https://` ones through aiohttp, on a session
+of the attempt's own or on a shared `probe_session()` whose connector never
+keeps or reuses a connection and never caches DNS (nor keeps cookies). Setting
+`SLAPROBE_HTTP_CLIENT=aiohttp` sends plain HTTP through aiohttp too (to compare
+the two). Redirects are followed here, hop by hop, on either path. The
 whole attempt (connect, headers, body) is bounded by `spec.timeout`, and at most
 `spec.max_body_bytes` of the body is read. Target failures come back as
 `Attempt` values with an `ErrorKind`; so do failures on slaprobe's own side
@@ -26,8 +32,9 @@ import yarl
 from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver
 
-from slaprobe import __version__
+from slaprobe import __version__, plainhttp
 from slaprobe.clock import Clock, SystemClock
+from slaprobe.core import http1
 from slaprobe.core.checks import judge
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
@@ -46,6 +53,15 @@ LATE_SHARE = 0.5
 LAG_FLOOR = 0.1
 LAG_SHARE = 0.2
 _OWN_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+PLAIN_PATH = os.environ.get("SLAPROBE_HTTP_CLIENT", "") != "aiohttp"
+
+
+class RedirectLoop(Exception):
+    """The redirects went on past MAX_REDIRECTS; `status` is the last one's."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__("redirect loop")
+        self.status = status
 
 
 class LoopWatch:
@@ -90,6 +106,52 @@ class LoopWatch:
         return worst
 
 
+def probe_session(resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
+    """A session to share between checks that still opens a fresh connection for
+    every request: no keep-alive, no pool, no DNS cache, no cookies. TLS
+    verification is chosen per request. Create and close it on the event loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(force_close=True, limit=0, use_dns_cache=False,
+                                       resolver=resolver),
+        timeout=aiohttp.ClientTimeout(total=None),  # the clock's timeout bounds each attempt
+        headers={"User-Agent": USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def _tls(spec: ProbeSpec, ssl_context: ssl.SSLContext | None) -> ssl.SSLContext | bool:
+    return ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls
+
+
+class _Client:
+    """The HTTP side of one attempt: plain HTTP on `plainhttp`, the rest on aiohttp
+    (a shared session, or one made on first use and closed with the attempt)."""
+
+    __slots__ = ("own", "resolver", "session", "tls")
+
+    def __init__(self, session: aiohttp.ClientSession | None, resolver: AbstractResolver | None,
+                 tls: ssl.SSLContext | bool) -> None:
+        self.session = session
+        self.own: aiohttp.ClientSession | None = None
+        self.resolver = resolver
+        self.tls = tls
+
+    def aiohttp(self) -> tuple[aiohttp.ClientSession, ssl.SSLContext | bool | None]:
+        if self.session is not None:
+            return self.session, self.tls
+        if self.own is None:
+            self.own = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(force_close=True, limit=0, use_dns_cache=False,
+                                               ssl=self.tls, resolver=self.resolver),
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers={"User-Agent": USER_AGENT})
+        return self.own, None  # the connector's own TLS setting
+
+    async def close(self) -> None:
+        if self.own is not None:
+            await self.own.close()
+
+
 async def attempt(
     spec: ProbeSpec,
     *,
@@ -98,46 +160,40 @@ async def attempt(
     time_limit: float | None = None,
     watch: LoopWatch | None = None,
     clock: Clock | None = None,
+    session: aiohttp.ClientSession | None = None,
 ) -> Attempt:
     """One attempt against `spec.url` on a fresh connection, judged by `checks.judge`.
 
     `ssl_context` replaces the default trust store when `spec.verify_tls` is on
-    (ignored when it is off). `resolver` replaces aiohttp's default resolver.
-    `time_limit` (default `spec.timeout`) bounds the whole attempt.
-    `clock` times it.
+    (ignored when it is off). `resolver` replaces the default resolver (of the
+    plain path, and of aiohttp's when the attempt makes its own session).
+    `time_limit` (default `spec.timeout`) bounds the whole attempt. `clock` times
+    it. `session`, a `probe_session()`, serves https:// instead of a session of
+    the attempt's own.
     """
     clock = clock or SystemClock()
     start = clock.monotonic()
+    client = _Client(session, resolver, _tls(spec, ssl_context))
     try:
-        connector = aiohttp.TCPConnector(
-            force_close=True,
-            limit=0,
-            use_dns_cache=False,
-            ssl=ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls,
-            resolver=resolver,
-        )
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),  # the clock's timeout bounds the attempt
-            headers={"User-Agent": USER_AGENT},
-        ) as session:
-            return await _attempt_in(
-                session, spec, clock, start,
-                spec.timeout if time_limit is None else time_limit, watch=watch)
+        return await _attempt_in(
+            client, spec, clock, start,
+            spec.timeout if time_limit is None else time_limit, watch=watch)
     except Exception as exc:  # outside the request itself (session set-up or teardown)
         kind, detail = own_failure(exc)
         return Attempt(ok=False, latency=clock.monotonic() - start, error=kind,
                        detail=detail[:_DETAIL_MAX])
+    finally:
+        await client.close()
 
 
 async def _attempt_in(
-    session: aiohttp.ClientSession, spec: ProbeSpec, clock: Clock, start: float, limit: float,
+    client: _Client, spec: ProbeSpec, clock: Clock, start: float, limit: float,
     *, watch: LoopWatch | None,
 ) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
     try:
         async with clock.timeout(limit):
-            body = await _fetch(session, spec, seen)
+            body = await _fetch(client, spec, seen)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
         late = clock.monotonic() - start - limit
         lag = 0.0 if watch is None else watch.max_lag(start)
@@ -149,8 +205,10 @@ async def _attempt_in(
             kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
         kind, detail = classify(exc)
-        if isinstance(exc, aiohttp.TooManyRedirects) and exc.history:
-            seen.append(exc.history[-1].status)
+    except (http1.HttpViolation, http1.BodyCut, http1.Disconnected, RedirectLoop) as exc:
+        kind, detail = classify(exc)
+        if isinstance(exc, RedirectLoop):
+            seen.append(exc.status)
     except Exception as exc:  # not the target's doing: the outcome is unknown
         kind, detail = own_failure(exc)
     else:
@@ -173,6 +231,7 @@ async def check(
     resolver: AbstractResolver | None = None,
     budget: float | None = None,
     watch: LoopWatch | None = None,
+    session: aiohttp.ClientSession | None = None,
 ) -> list[Attempt]:
     """A first attempt and up to `spec.retries` more, `spec.retry_interval` apart.
 
@@ -196,7 +255,7 @@ async def check(
             await clock.sleep(spec.retry_interval)
         result = await attempt(
             spec, ssl_context=ssl_context, resolver=resolver, time_limit=timeout, watch=watch,
-            clock=clock)
+            clock=clock, session=session)
         attempts.append(result)
         if on_attempt is not None:
             on_attempt(result)
@@ -222,7 +281,7 @@ def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.host or "").lower(), url.port
 
 
-async def _fetch(session: aiohttp.ClientSession, spec: ProbeSpec, seen: list[int]) -> bytes:
+async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
     """The final response's body (status into `seen`), redirects followed by hand:
     configured headers (secrets) go to the target's own origin only, never to
     another origin a redirect points at; `same-origin` stops at such a redirect
@@ -231,24 +290,52 @@ async def _fetch(session: aiohttp.ClientSession, spec: ProbeSpec, seen: list[int
     origin = _origin(url)
     method = spec.method
     for hop in range(MAX_REDIRECTS):
-        headers = dict(spec.headers) if _origin(url) == origin else {}
-        async with session.request(method, url, headers=headers, allow_redirects=False) as resp:
-            location = resp.headers.get("Location")
-            if spec.follow_redirects and resp.status in _REDIRECTS and location:
-                nxt = url.join(yarl.URL(location))
-                if spec.follow_redirects is True or _origin(nxt) == origin:
-                    if hop + 1 >= MAX_REDIRECTS:  # as aiohttp: the 10th redirect ends it
-                        raise aiohttp.TooManyRedirects(resp.request_info, (resp,))
-                    if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
-                        method = "GET"
-                    url = nxt
-                    continue
-            seen.append(resp.status)
-            body = await _read_capped(resp.content, spec.max_body_bytes)
-            if not resp.content.at_eof():
-                resp.close()  # drop the connection rather than drain the rest of the body
+        headers = spec.headers if _origin(url) == origin else ()
+        nxt: list[yarl.URL] = []
+
+        def follow(status: int, location: str | None, url: yarl.URL = url,
+                   nxt: list[yarl.URL] = nxt) -> bool:
+            """Whether this response is the final one (else `nxt` holds where to go)."""
+            if spec.follow_redirects and status in _REDIRECTS and location:
+                target = url.join(yarl.URL(location))
+                if spec.follow_redirects is True or _origin(target) == origin:
+                    nxt.append(target)
+                    return False
+            return True
+
+        if url.scheme == "http" and PLAIN_PATH:
+            response = await plainhttp.exchange(
+                url, method, headers, max_body=spec.max_body_bytes, seen=seen,
+                wants_body=follow, user_agent=USER_AGENT, resolver=client.resolver)
+            status, body = response.status, bytes(response.body)
+        else:
+            status, body = await _aiohttp_hop(client, url, method, headers, spec=spec, seen=seen,
+                                              follow=follow)
+        if not nxt:
             return body
+        if hop + 1 >= MAX_REDIRECTS:  # as aiohttp: the 10th redirect ends it
+            raise RedirectLoop(status)
+        if status == 303 or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        url = nxt[0]
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+async def _aiohttp_hop(
+    client: _Client, url: yarl.URL, method: str, headers: tuple[tuple[str, str], ...], *,
+    spec: ProbeSpec, seen: list[int], follow: plainhttp.FollowHint,
+) -> tuple[int, bytes]:
+    session, tls = client.aiohttp()
+    kw: dict[str, object] = {} if tls is None else {"ssl": tls}
+    async with session.request(method, url, headers=dict(headers), allow_redirects=False,
+                               **kw) as resp:  # type: ignore[arg-type]
+        if not follow(resp.status, resp.headers.get("Location")):
+            return resp.status, b""
+        seen.append(resp.status)
+        body = await _read_capped(resp.content, spec.max_body_bytes)
+        if not resp.content.at_eof():
+            resp.close()  # drop the connection rather than drain the rest of the body
+        return resp.status, body
 
 
 async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
@@ -272,8 +359,19 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.FD_EXHAUSTED, f"slaprobe out of resources: {os.strerror(code)}"
     if isinstance(exc, TimeoutError):
         return ErrorKind.TIMEOUT, "timed out"
-    if isinstance(exc, aiohttp.TooManyRedirects):
+    if isinstance(exc, aiohttp.TooManyRedirects | RedirectLoop):
         return ErrorKind.BAD_STATUS, "redirect loop"
+    if isinstance(exc, http1.HttpViolation):
+        return ErrorKind.PROTOCOL_ERROR, f"invalid HTTP response: {exc}"
+    if isinstance(exc, http1.BodyCut):
+        return ErrorKind.CONNECT_ERROR, "connection lost mid-body"
+    if isinstance(exc, http1.Disconnected):
+        return ErrorKind.CONNECT_ERROR, "ServerDisconnectedError: Server disconnected"
+    if isinstance(exc, plainhttp.DnsFailed):
+        return ErrorKind.DNS_ERROR, f"cannot resolve {exc.host}: {_reason(exc.os_error)}"
+    if isinstance(exc, plainhttp.ConnectFailed):
+        return (ErrorKind.CONNECT_ERROR,
+                f"cannot connect to {exc.host}:{exc.port}: {_reason(exc.os_error)}")
     if isinstance(exc, aiohttp.ClientConnectorDNSError) or (
         isinstance(exc, aiohttp.ClientConnectorError)
         and isinstance(exc.os_error, socket.gaierror)

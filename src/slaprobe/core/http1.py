@@ -1,0 +1,300 @@
+"""PURE: an HTTP/1.1 response parser for the plain-HTTP check path (bytes in, verdict out).
+
+Hand-written because the daemon's plain `http://` checks run on asyncio protocols
+instead of aiohttp's client (see `slaprobe.plainhttp`: aiohttp's per-request
+machinery was most of the daemon's CPU), and a check needs only a response's
+status, its `Location` and the first `max_body` bytes of its body. It keeps the
+limits and verdicts of aiohttp's client parser, so a broken response is judged
+the same on either path: a line over 8190 bytes, more than 32768 headers, a bad
+status line, a bad header, a bad or duplicate `Content-Length`, both a length
+and chunking, bad chunk sizes, a chunked body cut short and an undecodable
+`gzip`/`deflate` body are `HttpViolation`s (protocol errors); a body cut short of
+its `Content-Length` is `BodyCut` and a connection closed before the headers is
+`Disconnected` (connection errors, as aiohttp judges them). Messages never
+quote the offending bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+MAX_LINE = 8190
+MAX_HEADERS = 32768
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: [^\r\n]*)?\r?")
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+_NO_BODY = frozenset({204, 304})
+
+
+class HttpViolation(Exception):
+    """The response breaks HTTP/1.1: the message names what (never the bytes)."""
+
+
+class BodyCut(Exception):
+    """The connection closed before the body its Content-Length announced."""
+
+
+class Disconnected(Exception):
+    """The connection closed before a complete status line and headers."""
+
+
+class ResponseParser:
+    """Feed it the bytes of one connection; it says when the response is complete.
+
+    `status` and `location` are set once the headers are in (`head_done`); `body`
+    holds at most `max_body` bytes of the (decoded) body. `feed` returns True when
+    nothing more is needed: the body is complete, or `max_body` bytes were read
+    (`complete` tells the two apart), or the caller asked for the head only.
+    """
+
+    __slots__ = ("_buf", "_chunk_left", "_decoder", "_encoding", "_head_only", "_left", "_mode",
+                 "_trailers", "body", "complete", "head_done", "location", "max_body",
+                 "status")
+
+    def __init__(self, max_body: int, *, head_request: bool = False) -> None:
+        self.max_body = max_body
+        self._head_only = head_request  # a HEAD request's response has no body
+        self._buf = bytearray()
+        self.status = 0
+        self.location: str | None = None
+        self.head_done = False
+        self.complete = False
+        self.body = bytearray()
+        self._mode = ""  # "length", "chunked", "close" or "" (no body)
+        self._left = 0  # bytes of the Content-Length still to come
+        self._chunk_left = -1  # -1: a chunk size line is next; -2: the CRLF after data
+        self._trailers = False
+        self._decoder: zlib._Decompress | None = None
+        self._encoding = b""
+
+    def feed(self, data: bytes) -> bool:
+        """Head and body in one go: `feed_head`, then `feed_body` with the rest."""
+        if not self.head_done:
+            rest = self.feed_head(data)
+            if rest is None:
+                return False
+            data = rest
+        return self.feed_body(data)
+
+    def feed_head(self, data: bytes) -> bytes | None:
+        """Bytes before the head is complete: None until it is, then what followed it."""
+        self._buf += data
+        if not self._head():
+            return None
+        rest, self._buf = bytes(self._buf), bytearray()
+        return rest
+
+    def feed_body(self, data: bytes) -> bool:
+        """Body bytes (after the head): True when nothing more is needed."""
+        if self._mode == "":
+            self.complete = True
+            return True
+        return self._body(data)
+
+    def eof(self) -> bool:
+        """The peer closed the connection: True if the response is complete by now
+        (a body delimited by the close); raises if it was cut short."""
+        if not self.head_done:
+            if self._buf.strip():
+                self._head(final=True)
+            raise Disconnected("Server disconnected")
+        if self.complete:
+            return True
+        if self._mode == "close":
+            self.complete = True
+            return True
+        if self._mode == "length":
+            raise BodyCut("connection lost mid-body")
+        raise HttpViolation("Not enough data to satisfy transfer length header")
+
+    def stop_after_head(self) -> None:
+        """Read no body (the caller decided from the head, e.g. a redirect to follow)."""
+        self._mode = ""
+        self.complete = True
+
+    # --- the head --------------------------------------------------------------------
+
+    def _head(self, *, final: bool = False) -> bool:
+        while True:
+            m = _HEAD_END.search(self._buf)
+            if m is None:
+                self._check_lines(self._buf)
+                if final:
+                    raise Disconnected("Server disconnected")
+                return False
+            head, rest = bytes(self._buf[:m.start()]), self._buf[m.end():]
+            self._check_lines(head)
+            lines = head.split(b"\n")
+            status = _STATUS.fullmatch(lines[0])
+            if status is None:
+                raise HttpViolation("Bad status line")
+            code = int(status.group(1))
+            headers = _headers(lines[1:])
+            if 100 <= code < 200 and code != 101:  # an interim response: the next follows
+                self._buf = rest
+                continue
+            self._buf = rest
+            self.status = code
+            self._framing(code, headers)
+            self.head_done = True
+            return True
+
+    def _check_lines(self, buf: bytes | bytearray) -> None:
+        start = 0
+        count = 0
+        while True:
+            end = buf.find(b"\n", start)
+            if (end if end >= 0 else len(buf)) - start > MAX_LINE:
+                raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
+            if end < 0:
+                break
+            count += 1
+            if count > MAX_HEADERS:
+                raise HttpViolation("Too many headers received")
+            start = end + 1
+
+    def _framing(self, code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        length: int | None = None
+        chunked = False
+        encoding = b""
+        for name, value in headers:
+            lname = name.lower()
+            if lname == b"content-length":
+                if length is not None:
+                    raise HttpViolation("Duplicate Content-Length")
+                if not value.isdigit():
+                    raise HttpViolation("Invalid character in Content-Length")
+                length = int(value)
+            elif lname == b"transfer-encoding":
+                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            elif lname == b"location":
+                self.location = value.decode("latin-1")
+            elif lname == b"content-encoding":
+                encoding = value.strip().lower()
+        if chunked and length is not None:
+            raise HttpViolation("Transfer-Encoding can't be present with Content-Length")
+        if self._head_only or code in _NO_BODY or code == 101:
+            self._mode = ""
+        elif chunked:
+            self._mode = "chunked"
+        elif length is not None:
+            self._mode = "length" if length else ""
+            self._left = length
+        else:
+            self._mode = "close"
+        if encoding in (b"gzip", b"x-gzip"):
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == b"deflate":
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate: see _keep
+        self._encoding = encoding if self._decoder is not None else b""
+
+    # --- the body ----------------------------------------------------------------------
+
+    def _body(self, data: bytes) -> bool:
+        if self._mode == "length":
+            take = data[:self._left]
+            self._left -= len(take)
+            if self._keep(take):
+                return True
+            if self._left == 0:
+                return self._finish()
+            return False
+        if self._mode == "chunked":
+            return self._chunks(data)
+        if self._mode == "close":
+            return self._keep(data)
+        return True
+
+    def _chunks(self, data: bytes) -> bool:
+        buf = self._buf
+        buf += data
+        while True:
+            if self._trailers:
+                m = re.search(rb"(?:^|\n)\r?\n", buf)
+                if m is None:
+                    self._check_lines(buf)
+                    return False
+                return self._finish()
+            if self._chunk_left == -1:  # a size line
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > MAX_LINE:
+                        raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
+                    return False
+                line = bytes(buf[:nl]).rstrip(b"\r").split(b";", 1)[0].strip()
+                del buf[:nl + 1]
+                if not _HEX.fullmatch(line):
+                    raise HttpViolation("Invalid character in chunk size")
+                size = int(line, 16)
+                if size == 0:
+                    self._trailers = True
+                    continue
+                self._chunk_left = size
+            elif self._chunk_left == -2:  # the line end after a chunk's data
+                if len(buf) < 2:
+                    if buf in (b"\n",):
+                        del buf[:1]
+                        self._chunk_left = -1
+                        continue
+                    return False
+                if buf[:2] == b"\r\n":
+                    del buf[:2]
+                elif buf[:1] == b"\n":
+                    del buf[:1]
+                else:
+                    raise HttpViolation("Invalid character in chunk size")
+                self._chunk_left = -1
+            else:
+                if not buf:
+                    return False
+                take = bytes(buf[:self._chunk_left])
+                del buf[:len(take)]
+                self._chunk_left -= len(take)
+                if self._chunk_left == 0:
+                    self._chunk_left = -2
+                if self._keep(take):
+                    return True
+
+    def _keep(self, data: bytes) -> bool:
+        """Add body bytes (decoded); True once `max_body` bytes are held."""
+        room = self.max_body - len(self.body)
+        if self._decoder is not None and data:
+            try:
+                out = self._decoder.decompress(data, room) if room > 0 else b""
+            except zlib.error:
+                if self._encoding == b"deflate" and not self.body and not self._decoder.eof:
+                    self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    self._encoding = b"raw deflate"
+                    return self._keep(data)
+                name = "deflate" if self._encoding == b"raw deflate" else self._encoding.decode()
+                raise HttpViolation(f"Can not decode content-encoding: {name}") from None
+            data = out
+        self.body += data[:room]
+        return len(self.body) >= self.max_body
+
+    def _finish(self) -> bool:
+        self.complete = True
+        return True
+
+
+def _headers(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for raw in lines:
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line[:1] in (b" ", b"\t"):  # obsolete line folding: part of the previous value
+            if not out:
+                raise HttpViolation("Invalid header token")
+            name, value = out[-1]
+            out[-1] = (name, value + b" " + line.strip())
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise HttpViolation("Invalid header token")
+        value = value.strip(b" \t")
+        if _BAD_VALUE.search(value):
+            raise HttpViolation("Invalid HTTP header")
+        out.append((name, value))
+    return out
