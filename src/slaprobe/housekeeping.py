@@ -29,6 +29,7 @@ from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.recorder import Recorder
 
 EVERY = 1.0
+SERVICE_CREDIT_STEP = 10.0  # seconds of final service time credited at once (it reads every target)
 PRUNE_EVERY = 3600.0
 FIRST_PRUNE_AFTER = 60.0
 
@@ -67,7 +68,7 @@ class Housekeeper:
         await self.check_store_file()
         if self.offset is not None:
             self.recorder.instruments.clock_offset.set(self.offset())
-        self.tracker.update_credit(self.clock.now())
+        self.tracker.update_credit(self.clock.now(), service_step=SERVICE_CREDIT_STEP)
         if self.incidents is not None:
             await self.incidents.poll_acks(self.recorder.store)
             self.incidents.update(self.tracker, self.clock.now())

@@ -404,3 +404,23 @@ def test_empty_or_inverted_window_counts_nothing() -> None:
         assert (f.up, f.down, f.maintenance, f.probe_network) == (0, 0, 0, 0)
         assert t.target_spans("app", a, b, now=100) == []
         assert t.service_timeline(a, b, now=100).between(a, b) == []
+
+
+def test_service_credit_in_steps_credits_the_same_time() -> None:
+    """Crediting the service only once `service_step` more seconds are final moves
+    it in coarser steps, never to other totals."""
+    fine, coarse = (Tracker({"a": True, "b": True}) for _ in range(2))
+    for t in range(0, 600, 10):
+        for tr in (fine, coarse):
+            tr.add(Check("a", 1000.0 + t, True, 10.0))
+            tr.add(Check("b", 1003.0 + t, t % 200 != 100, 10.0))
+        fine.update_credit(1000.0 + t + 5)
+        coarse.update_credit(1000.0 + t + 5, service_step=60.0)
+        assert coarse.service_credit.until is not None
+        assert fine.service_credit.until is not None
+        assert fine.service_credit.until - coarse.service_credit.until < 60.0
+    fine.update_credit(1700.0)
+    coarse.update_credit(1700.0)  # no step: up to the same final point
+    assert coarse.service_credit.until == fine.service_credit.until
+    assert coarse.service_credit.seconds == pytest.approx(fine.service_credit.seconds)
+    assert coarse.service_credit.seconds[State.DOWN] > 0

@@ -243,8 +243,13 @@ class Tracker:
 
     # --- counters -----------------------------------------------------------------
 
-    def update_credit(self, now: float) -> None:
-        """Credit time that can no longer change to the per-state counters."""
+    def update_credit(self, now: float, *, service_step: float = 0.0) -> None:
+        """Credit time that can no longer change to the per-state counters.
+
+        The service is credited once at least `service_step` seconds more of it are
+        final (0: whenever any is): extending the service timeline reads every
+        critical target, so the daemon does it every few seconds, not every second.
+        """
         for name, credit in self.credit.items():
             h = self.histories[name]
             final = h.final_until()
@@ -262,7 +267,7 @@ class Tracker:
         sc = self.service_credit
         if sc.until is None:
             sc.until = final
-        elif final > sc.until:
+        elif final > sc.until and final - sc.until >= service_step:
             sc.add(self.service_timeline(sc.until, final, now).totals(sc.until, final))
             sc.until = final
 
