@@ -48,6 +48,8 @@ class Family:
     doc: str
     labels: tuple[str, ...]
     rows: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
+    # the rows' lines, when the caller made them (keeping each series' prefix itself)
+    lines: list[str] | None = None
 
     def add(self, values: Sequence[str], value: float, suffix: str = "") -> None:
         self.rows.append((suffix, tuple(values), value))
@@ -58,32 +60,85 @@ class Family:
     def label_names(self, suffix: str) -> tuple[str, ...]:
         return (*self.labels, "le") if suffix == "_bucket" else self.labels
 
-    def text(self, out: list[str]) -> None:
+    def text(self, out: list[str], cache: SeriesCache | None = None) -> None:
+        """Append this family's lines to `out`; `cache` keeps each series' text up to
+        its value from one call to the next (series gone since are forgotten)."""
         name = self.sample_name("")
         doc = self.doc.replace("\\", "\\\\").replace("\n", "\\n")
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {self.kind}\n")
+        if self.lines is not None:
+            out.extend(self.lines)
+            return
+        old = {} if cache is None else cache.get(self.name, {})
+        new: dict[tuple[str, tuple[str, ...]], tuple[str, float, str]] = {}
         templates: dict[str, str] = {}
         for suffix, values, value in self.rows:
-            tpl = templates.get(suffix)
-            if tpl is None:
-                tpl = templates[suffix] = self._template(suffix)
-            out.append(tpl.format(*map(_escape, values), _value(value)))
+            key = (suffix, values)
+            kept = old.get(key)
+            if kept is not None and kept[1] == value:  # the same line as last time
+                new[key] = kept
+                out.append(kept[2])
+                continue
+            if kept is not None:
+                prefix = kept[0]
+            else:
+                tpl = templates.get(suffix)
+                if tpl is None:
+                    tpl = templates[suffix] = self._template(suffix)
+                prefix = tpl.format(*map(_escape, values))
+            line = prefix + _value(value) + "\n"
+            new[key] = (prefix, value, line)
+            out.append(line)
+        if cache is not None:
+            cache[self.name] = new
 
     def _template(self, suffix: str) -> str:
-        """A str.format template for one sample line: `name{a="{}",b="{}"} {}`."""
+        """A str.format template for a sample line up to its value: `name{a="{}",b="{}"} `."""
         sample = self.sample_name(suffix)
         labels = self.label_names(suffix)
         if not labels:
-            return sample + " {}\n"
-        return sample + "{{" + ",".join(k + '="{}"' for k in labels) + "}} {}\n"
+            return sample + " "
+        return sample + "{{" + ",".join(k + '="{}"' for k in labels) + "}} "
+
+
+def sample_prefix(name: str, labels: Sequence[tuple[str, str]]) -> str:
+    """A sample line up to its value: `name{a="x",b="y"} ` (label values escaped)."""
+    if not labels:
+        return name + " "
+    return name + "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "} "
+
+
+def value_text(v: float) -> str:
+    """A sample's value as the text format writes it."""
+    return _value(v)
+
+
+# family name -> (suffix, label values) -> (the line up to its value, the value, the line)
+SeriesCache = dict[str, dict[tuple[str, tuple[str, ...]], tuple[str, float, str]]]
+
+
+class Encoder:
+    """The text exposition of families, each series' line kept from the last call: the
+    label values of a thousand targets rarely change and many values neither, so
+    most lines are a lookup (use one encoder per endpoint, on one thread)."""
+
+    def __init__(self) -> None:
+        self.cache: SeriesCache = {}
+
+    def encode(self, families: Iterable[Metric | Family]) -> bytes:
+        return _encode(families, self.cache)
 
 
 def encode(families: Iterable[Metric | Family]) -> bytes:
     """The text exposition of the given families."""
+    return _encode(families, None)
+
+
+def _encode(families: Iterable[Metric | Family], cache: SeriesCache | None) -> bytes:
     out: list[str] = []
     for fam in families:
         if isinstance(fam, Family):
-            fam.text(out)
+            fam.text(out, cache)
             continue
         name = fam.name + "_total" if fam.type == "counter" else fam.name
         if fam.type == "info":

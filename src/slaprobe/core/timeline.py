@@ -234,6 +234,9 @@ def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float) -> list[S
     n = len(parts)
     if n == 0:
         return []
+    if all(len(p) == 1 and p[0][2] == State.UP and p[0][0] <= a and p[0][1] >= b
+           for p in parts):  # every critical target up throughout: the usual case
+        return [(a, b, State.UP)] if b > a else []
     events: list[tuple[float, int, int]] = []
     for spans in parts:
         for s0, e0, st in spans:
