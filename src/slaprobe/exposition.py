@@ -10,6 +10,7 @@ that speed; prometheus_client's own parser reads it back in the tests.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -120,13 +121,15 @@ SeriesCache = dict[str, dict[tuple[str, tuple[str, ...]], tuple[str, float, str]
 class Encoder:
     """The text exposition of families, each series' line kept from the last call: the
     label values of a thousand targets rarely change and many values neither, so
-    most lines are a lookup (use one encoder per endpoint, on one thread)."""
+    most lines are a lookup (one encoding at a time: callers may be on any thread)."""
 
     def __init__(self) -> None:
         self.cache: SeriesCache = {}
+        self._lock = threading.Lock()
 
     def encode(self, families: Iterable[Metric | Family]) -> bytes:
-        return _encode(families, self.cache)
+        with self._lock:
+            return _encode(families, self.cache)
 
 
 def encode(families: Iterable[Metric | Family]) -> bytes:
