@@ -116,6 +116,12 @@ class _Exchange(asyncio.Protocol):
             self.done.set_result(None)
 
 
+@functools.lru_cache(maxsize=16384)
+def _request(url: yarl.URL, method: str, headers: tuple[tuple[str, str], ...],
+             user_agent: str) -> bytes:
+    return request_bytes(url, method, headers, user_agent)  # a check repeats its request
+
+
 def request_bytes(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]],
                   user_agent: str) -> bytes:
     """The request: the caller's headers replace the defaults of the same name."""
@@ -179,7 +185,7 @@ async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]
     addresses = await _addresses(host, port, resolver)
     parser = ResponseParser(max_body, head_request=method == "HEAD")
     done: asyncio.Future[None] = loop.create_future()
-    proto = _Exchange(request_bytes(url, method, headers, user_agent), parser, seen,
+    proto = _Exchange(_request(url, method, tuple(headers), user_agent), parser, seen,
                       wants_body, done)
     transport: asyncio.Transport | None = None
     first_error: OSError | None = None

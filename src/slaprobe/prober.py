@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextlib
 import errno
+import functools
 import os
 import socket
 import ssl
@@ -277,6 +278,12 @@ def verdict(attempts: list[Attempt]) -> Attempt:
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+@functools.lru_cache(maxsize=16384)
+def _url(text: str) -> yarl.URL:
+    """A configured URL, parsed once (URLs are immutable; checks repeat them)."""
+    return yarl.URL(text)
+
+
 def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.host or "").lower(), url.port
 
@@ -286,7 +293,7 @@ async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
     configured headers (secrets) go to the target's own origin only, never to
     another origin a redirect points at; `same-origin` stops at such a redirect
     and judges the redirect response itself."""
-    url = yarl.URL(spec.url)
+    url = _url(spec.url)
     origin = _origin(url)
     method = spec.method
     for hop in range(MAX_REDIRECTS):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import aiohttp
+
 from slaprobe import prober
 from slaprobe.clock import Clock
 from slaprobe.controls import ControlJudge
@@ -24,8 +26,10 @@ CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 class Probing:
     def __init__(self, clock: Clock, recorder: Recorder, instruments: Instruments,
                  controls: Callable[[], Sequence[ProbeSpec]], *,
-                 watch: prober.LoopWatch | None = None) -> None:
+                 watch: prober.LoopWatch | None = None,
+                 session: aiohttp.ClientSession | None = None) -> None:
         self.watch = watch
+        self.session = session  # a prober.probe_session() for https:// (fresh connections)
         self.clock = clock
         self.recorder = recorder
         self.instruments = instruments
@@ -39,7 +43,7 @@ class Probing:
     async def _probe_control(self, spec: ProbeSpec, budget: float | None) -> bool | None:
         """A control's result: ok, failed, or None when slaprobe could not judge it."""
         last = prober.verdict(await prober.check(spec, budget=budget, clock=self.clock,
-                                                 watch=self.watch))
+                                                 watch=self.watch, session=self.session))
         return None if last.unknown else last.ok
 
     async def probe_target(self, spec: ProbeSpec) -> None:
@@ -57,7 +61,8 @@ class Probing:
                             ) -> tuple[Check, str]:
         budget = CHECK_BUDGET * spec.interval
         attempts = await prober.check(spec, on_attempt=lambda a: self._observe(spec.name, a),
-                                      budget=budget, clock=self.clock, watch=self.watch)
+                                      budget=budget, clock=self.clock, watch=self.watch,
+                                      session=self.session)
         last = prober.verdict(attempts)
         network, unknown = False, last.unknown
         if not last.ok and not unknown and self.controls():
