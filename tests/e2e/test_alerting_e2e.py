@@ -343,6 +343,7 @@ def probe_toml(tmp: Path, listen: int, target: int) -> str:
 listen = "{HOST}:{listen}"
 database = "{tmp / "slaprobe.db"}"
 service = "CloneNer"
+target_latency_histogram = true  # the dashboard's latency panels read it
 
 [slo]
 objective = 0.999

@@ -85,6 +85,9 @@ class Tracker:
         self.set_maintenance(windows)
         self.credit = {name: Credit() for name in self.critical}
         self.service_credit = Credit()
+        # targets whose timeline may have moved since the last credit update (None: all)
+        self._moved: set[str] | None = None
+        self._service_tried = -math.inf  # `now` of the last look at the service's credit
 
     def reconfigure(
         self, critical: Mapping[str, bool], histories: Mapping[str, History], *,
@@ -99,13 +102,17 @@ class Tracker:
             for n in self.critical
         }
         self.credit = {n: self.credit.get(n) or Credit() for n in self.critical}
+        self._moved = None
         self.set_maintenance(self.maintenance)
 
     # --- inputs -------------------------------------------------------------------
 
     def add(self, check: Check) -> Span | None:
         """Fold a check into its target's timeline; the span it closed, if any."""
-        return self.histories[check.target].add(check)
+        closed = self.histories[check.target].add(check)
+        if self._moved is not None:
+            self._moved.add(check.target)
+        return closed
 
     def set_maintenance(self, windows: Iterable[Window]) -> None:
         self.maintenance = list(windows)
@@ -247,11 +254,14 @@ class Tracker:
         """Credit time that can no longer change to the per-state counters.
 
         The service is credited once at least `service_step` seconds more of it are
-        final (0: whenever any is): extending the service timeline reads every
-        critical target, so the daemon does it every few seconds, not every second.
+        final, looked at every `service_step` seconds of `now` (0: whenever any is):
+        extending the service timeline reads every critical target, so the daemon
+        does it every few seconds, not every second. Only targets with a check since
+        the last update are looked at (only a check moves a timeline's final point).
         """
-        for name, credit in self.credit.items():
-            h = self.histories[name]
+        moved, self._moved = self._moved, set()
+        for name in self.credit if moved is None else [n for n in moved if n in self.credit]:
+            credit, h = self.credit[name], self.histories[name]
             final = h.final_until()
             if final is None:
                 continue
@@ -261,6 +271,9 @@ class Tracker:
             if final > credit.until:
                 credit.add(window_totals(h, self._maint[name], credit.until, final, now))
                 credit.until = final
+        if service_step and now - self._service_tried < service_step:
+            return
+        self._service_tried = now
         final = self.service_final()
         if final is None:
             return
