@@ -88,8 +88,7 @@ async def soak(args: argparse.Namespace, folder: Path) -> None:
         if sec % args.scrape_every == 0:
             scrape_bytes = len(await exporter.render())
         if sec % 3600 == 0:
-            while recorder.pending:  # let the writer's thread catch up before measuring
-                await asyncio.sleep(0.01)
+            await _drained(recorder)
             await recorder.prune(args.retention * 3600.0)
             gc.collect()
             spans = sum(len(h.spans) for h in tracker.histories.values())
@@ -99,6 +98,14 @@ async def soak(args: argparse.Namespace, folder: Path) -> None:
                   f" {time.perf_counter() - t0:6.1f}", flush=True)
     await recorder.close(writer)
     store.close()
+
+
+async def _drained(recorder: Recorder) -> None:
+    """Wait until the writer (a real thread behind the fake clock) wrote everything."""
+    for _ in range(100_000):
+        if not recorder.pending:
+            return
+        await asyncio.sleep(0.01)
 
 
 def _count(path: Path) -> int:

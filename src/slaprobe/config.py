@@ -430,6 +430,8 @@ _DAEMON_FIELDS: dict[str, KeyDecoder] = {
                             lambda d, v, p: d.integer(v, p, 1, MAX_CONCURRENCY)),
     "web_config": _one("web_config", lambda d, v, p: _non_empty(
         d, v, p, why="must not be empty (omit it for plain HTTP)")),
+    "target_latency_histogram": _one("target_latency_histogram", _Decoder.boolean),
+    "target_windows": _one("target_windows", _Decoder.str_list),
 }
 _SLO_FIELDS: dict[str, KeyDecoder] = {
     "objective": _one("objective", _objective),
@@ -457,6 +459,15 @@ def _table(d: _Decoder, raw: Mapping[str, Any], fields: Mapping[str, KeyDecoder]
         if (decode := fields.get(key)) is not None:
             kw.update(decode(d, value, f"{path}.{key}"))
     return kw
+
+
+def _check_target_windows(d: _Decoder, daemon: DaemonSpec, slo: SloSpec) -> None:
+    """Every `[daemon] target_windows` entry names a window of `[slo] windows` or month."""
+    known = [label for label, _ in slo.windows] + ["month"]
+    for i, name in enumerate(daemon.target_windows or ()):
+        if name not in known:
+            d.problem(f"daemon.target_windows[{i}]",
+                      f"{name!r} is not a window (one of {', '.join(known)})")
 
 
 def _daemon(d: _Decoder, raw: Mapping[str, Any]) -> DaemonSpec:
@@ -660,6 +671,7 @@ def parse(
     d.unknown(raw, _TOP_KEYS, "")  # each read below
     daemon = _daemon(d, d.table(raw.get("daemon", {}), "daemon"))
     slo = _slo(d, d.table(raw.get("slo", {}), "slo"))
+    _check_target_windows(d, daemon, slo)
     defaults_raw = d.table(raw.get("defaults", {}), "defaults")
     d.unknown(defaults_raw, _PROBE_KEYS, "defaults")
     defaults = _probe_fields(d, defaults_raw, "defaults")

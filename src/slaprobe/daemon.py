@@ -26,7 +26,7 @@ from slaprobe.clock import Clock, SystemClock
 from slaprobe.clocksteps import ClockStepWatch
 from slaprobe.config import ConfigError, load
 from slaprobe.core.model import Check, State
-from slaprobe.core.spec import Config, ProbeSpec
+from slaprobe.core.spec import Config, ProbeSpec, per_target_windows
 from slaprobe.core.timefmt import iso
 from slaprobe.core.tracker import Tracker
 from slaprobe.follower import MaintenanceFollower
@@ -63,8 +63,9 @@ class Daemon:
         self.instruments, self.log = recorder.instruments, recorder.log
         self.repeats = recorder.repeats  # identical errors: once per change, counted
         self.watch = prober.LoopWatch(clock)  # a timeout while the loop lags is not the target's
+        self.probes = prober.probe_session()  # https:// checks: a fresh connection each
         self.probing = Probing(clock, recorder, self.instruments, lambda: self.cfg.controls,
-                               watch=self.watch)
+                               watch=self.watch, session=self.probes)
         self.judge = self.probing.judge
         self.follower = MaintenanceFollower(cfg, store, self.tracker, clock, session=session,
                                             instruments=self.instruments, log=self.log,
@@ -103,8 +104,9 @@ class Daemon:
         store, lock = await asyncio.to_thread(_open_store, cfg, env)
         try:
             log = logs.get()
+            instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
             recorder = Recorder(store, Tracker({t.name: t.critical for t in cfg.targets}),
-                                guarded, Instruments(), log, horizon=horizon(cfg),
+                                guarded, instruments, log, horizon=horizon(cfg),
                                 generation=await asyncio.to_thread(store.generation),
                                 repeats=logs.Repeats(log, clock=guarded.monotonic))
             critical = recorder.tracker.critical
@@ -176,6 +178,7 @@ class Daemon:
         await self.tasks.cancel_all()
         await self.recorder.close(self._writer)
         await self.session.close()
+        await self.probes.close()
         await asyncio.to_thread(_close_store, self.store, self.writer_lock)
         self.writer_lock = None
 
@@ -234,6 +237,7 @@ class Daemon:
             self.recorder.forget(name)
         added = [n for n in new_targets if n not in old_targets]
         self.recorder.horizon = horizon(new)
+        self.instruments.probe.switch(new.daemon.target_latency_histogram)
         self.housekeeper.cfg = new
         histories = await self.recorder.load(added) if added else {}
         self.tracker.reconfigure({t.name: t.critical for t in new.targets}, histories)
@@ -268,6 +272,7 @@ class Daemon:
             objective=self.cfg.slo.objective, windows=self.cfg.slo.windows,
             tracker=self.tracker, last=self.recorder.last,
             incidents=self.incidents.families(self.tracker, now),
+            target_windows=per_target_windows(self.cfg.daemon, self.cfg.slo.windows),
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -29,7 +30,8 @@ from slaprobe.core.model import Check, State
 from slaprobe.core.slo import Figures
 from slaprobe.core.timefmt import month_start
 from slaprobe.core.tracker import Tracker
-from slaprobe.exposition import Family
+from slaprobe.core.windows import window_ratios
+from slaprobe.exposition import Family, sample_prefix, value_text
 
 BURN_WINDOWS: tuple[tuple[str, float], ...] = (
     ("5m", 300.0), ("30m", 1800.0), ("1h", 3600.0), ("2h", 7200.0), ("6h", 21600.0),
@@ -54,18 +56,21 @@ class ProbeStats:
     the largest part of a scrape).
     """
 
-    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS, *,
+                 histogram: bool = True) -> None:
+        self.histogram = histogram  # off: no per-target latency histogram (15 series each)
         self.buckets = tuple(float(b) for b in buckets)
         self._le = (*(repr(b) for b in self.buckets), "+Inf")
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
 
     def observe(self, target: str, result: str, latency: float) -> None:
-        h = self.latency.get(target)
-        if h is None:
-            h = self.latency[target] = [0.0] * (len(self.buckets) + 2)
-        h[bisect.bisect_left(self.buckets, latency)] += 1
-        h[-1] += latency
+        if self.histogram:
+            h = self.latency.get(target)
+            if h is None:
+                h = self.latency[target] = [0.0] * (len(self.buckets) + 2)
+            h[bisect.bisect_left(self.buckets, latency)] += 1
+            h[-1] += latency
         key = (target, result)
         self.results[key] = self.results.get(key, 0.0) + 1
 
@@ -73,6 +78,12 @@ class ProbeStats:
         self.latency.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
+
+    def switch(self, histogram: bool) -> None:
+        """Turn the per-target histogram on or off (a reload); off forgets it."""
+        self.histogram = histogram
+        if not histogram:
+            self.latency.clear()
 
     def families(self) -> list[Family]:
         duration = family(cat.PROBE_DURATION)
@@ -86,15 +97,15 @@ class ProbeStats:
         probes = family(cat.PROBES)
         for key, n in self.results.items():
             probes.add(key, n)
-        return [duration, probes]
+        return [duration, probes] if self.histogram else [probes]
 
 
 class Instruments:
     """The daemon's directly instrumented metrics (on a registry of their own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, latency_histogram: bool = True) -> None:
         registry = CollectorRegistry(auto_describe=False)
-        self.probe = ProbeStats()
+        self.probe = ProbeStats(histogram=latency_histogram)
         self.scheduler_lag = Histogram(
             cat.SCHEDULER_LAG.name, cat.SCHEDULER_LAG.help, buckets=LAG_BUCKETS,
             registry=registry,
@@ -171,16 +182,43 @@ class Snapshot:
     tracker: Tracker
     last: Mapping[str, Check]
     incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
+    target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
 
 
 def _num(x: float | None) -> float:
     return NAN if x is None else x
 
 
-class SlaFigures:
-    """Availability, coverage, error budget and burn rate, computed at scrape time."""
+_Series = tuple[MetricDef, tuple[tuple[str, str], ...]]
 
-    async def families(self, snap: Snapshot, chunk: int = 50) -> list[Family]:
+
+@functools.lru_cache(maxsize=8)
+def _target_series(windows: tuple[str, ...]) -> tuple[_Series, ...]:
+    """The per-target series of a scrape, in order: each family and the labels after
+    `target` (the per-target ratios for `windows`)."""
+    return (
+        (cat.PROBE_SUCCESS, ()), (cat.LAST_CHECK, ()), (cat.TARGET_UP, ()),
+        (cat.TARGET_CRITICAL, ()), (cat.MAINTENANCE_ACTIVE, ()), (cat.UP_SECONDS, ()),
+        (cat.DOWN_SECONDS, ()), (cat.EXCLUDED_SECONDS, (("reason", "maintenance"),)),
+        (cat.EXCLUDED_SECONDS, (("reason", "probe_network"),)),
+        *((cat.AVAILABILITY, (("window", w),)) for w in windows),
+        *((cat.COVERAGE, (("window", w),)) for w in windows),
+    )
+
+
+class SlaFigures:
+    """Availability, coverage, error budget and burn rate, computed at scrape time.
+
+    Each target's sample lines are built from prefixes kept from the last scrape
+    (its labels escaped once), and its window ratios in one pass
+    (`core.windows`): at a thousand targets that is most of a scrape.
+    """
+
+    def __init__(self) -> None:
+        self._labels: tuple[str, ...] = ()
+        self._prefixes: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+
+    async def families(self, snap: Snapshot, chunk: int = 500) -> list[Family]:
         """The figures' families, yielding to the event loop every `chunk` targets, so a
         scrape of a thousand targets never stalls the probes' schedule."""
         build = self._build(snap, chunk=chunk)
@@ -192,45 +230,63 @@ class SlaFigures:
                 return families
             await asyncio.sleep(0)
 
-    def _build(self, snap: Snapshot, chunk: int) -> Generator[None, None, list[Family]]:
+    def _build(self, snap: Snapshot, chunk: int
+               ) -> Generator[None, None, list[Family]]:
         now, tr = snap.now, snap.tracker
         windows = [*snap.windows, ("month", now - month_start(now))]
-
-        success = family(cat.PROBE_SUCCESS)
-        last_ts = family(cat.LAST_CHECK)
-        up = family(cat.TARGET_UP)
-        critical = family(cat.TARGET_CRITICAL)
-        maint = family(cat.MAINTENANCE_ACTIVE)
-        up_s = family(cat.UP_SECONDS)
-        down_s = family(cat.DOWN_SECONDS)
-        excl_s = family(cat.EXCLUDED_SECONDS)
-        avail = family(cat.AVAILABILITY)
-        cover = family(cat.COVERAGE)
+        per_target = [(label, length) for label, length in windows
+                      if snap.target_windows is None or label in snap.target_windows]
+        labels = tuple(label for label, _ in per_target)
+        lengths = [length for _, length in per_target]
+        if labels != self._labels:  # the windows changed (a reload): new prefixes
+            self._labels, self._prefixes = labels, {}
+        series = _target_series(labels)
+        out = [Family(d.name, d.kind, d.help, d.labels, lines=[]) for d, _ in series]
+        prefixes, kept = self._prefixes, {}
+        states = {State.UP: 1.0, State.DOWN: 0.0}
+        up_k, down_k = State.UP, State.DOWN
+        maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
         for i, name in enumerate(list(tr.critical)):
             if i % chunk == chunk - 1:
                 yield
             if name not in tr.critical:
                 continue  # removed by a reload while this scrape was yielding
+            pre = prefixes.get(name)
+            if pre is None:
+                pre = [((name, *(v for _, v in extra)),
+                        sample_prefix(d.sample, (("target", name), *extra)))
+                       for d, extra in series]
+            kept[name] = pre
             check = snap.last.get(name)
-            if check is not None:
-                success.add([name], 1.0 if check.ok else 0.0)
-                last_ts.add([name], check.at)
             st = tr.probe_state(name, now)
-            up.add([name], {State.UP: 1.0, State.DOWN: 0.0}.get(st, NAN)
-                   if st is not None else NAN)
-            critical.add([name], 1.0 if tr.critical[name] else 0.0)
-            maint.add([name], 1.0 if tr.in_maintenance(name, now) else 0.0)
             c = tr.credit[name].seconds
-            up_s.add([name], c[State.UP])
-            down_s.add([name], c[State.DOWN])
-            excl_s.add([name, "maintenance"], c[State.MAINTENANCE])
-            excl_s.add([name, "probe_network"], c[State.PROBE_NETWORK])
-            for label, length in windows:
-                f = tr.target_figures(name, now - length, now, now)
-                avail.add([name, label], _num(f.availability))
-                cover.add([name, label], _num(f.coverage))
-        return [success, last_ts, up, critical, maint, up_s, down_s, excl_s, avail, cover,
-                *self._service(snap, windows), *snap.incidents]
+            values: list[float | None] = [
+                None if check is None else (1.0 if check.ok else 0.0),
+                None if check is None else check.at,
+                NAN if st is None else states.get(st, NAN),
+                1.0 if tr.critical[name] else 0.0,
+                1.0 if tr.in_maintenance(name, now) else 0.0,
+                c[up_k], c[down_k], c[maint_k], c[net_k],
+            ]
+            ratios = window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+            values += [_num(a) for a, _ in ratios]
+            values += [_num(cv) for _, cv in ratios]
+            for fam, (key, p), v in zip(out, pre, values, strict=True):
+                if v is not None:
+                    fam.rows.append(("", key, v))
+                    fam.lines.append(p + value_text(v) + "\n")  # type: ignore[union-attr]
+        self._prefixes = kept  # targets removed since are forgotten
+        families: list[Family] = []
+        by_name: dict[str, Family] = {}
+        for fam in out:  # one family per metric: its series in target order
+            into = by_name.get(fam.name)
+            if into is None:
+                by_name[fam.name] = fam
+                families.append(fam)
+            else:
+                into.rows += fam.rows
+                into.lines += fam.lines  # type: ignore[operator]
+        return [*families, *self._service(snap, windows), *snap.incidents]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective
@@ -282,16 +338,19 @@ class SlaFigures:
 
 
 class Exporter:
-    """The bytes of /metrics: figures read on the loop (in slices), the instruments and
-    the text encoding in a worker thread."""
+    """The bytes of /metrics: the figures read on the loop (in slices of 500 targets,
+    each target's lines made as its figures are read), the instruments and the text
+    in a worker thread. Each series' line is kept from the last scrape
+    (`exposition.Encoder`), so what the thread does is mostly joining text."""
 
     def __init__(self, instruments: Instruments, snapshot: Callable[[], Snapshot]) -> None:
         self.instruments = instruments
         self.snapshot = snapshot
         self.figures = SlaFigures()
+        self.encoder = exposition.Encoder()
 
     async def render(self) -> bytes:
         inst = self.instruments
         families = [*await self.figures.families(self.snapshot()), *inst.probe.families()]
         return await asyncio.to_thread(
-            lambda: exposition.encode(itertools.chain(inst.collect(), families)))
+            lambda: self.encoder.encode(itertools.chain(inst.collect(), families)))

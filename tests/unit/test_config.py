@@ -11,7 +11,7 @@ import pytest
 
 from slaprobe import config
 from slaprobe.config import ConfigError
-from slaprobe.core.spec import MaintenanceSpec, ProbeSpec
+from slaprobe.core.spec import MaintenanceSpec, ProbeSpec, per_target_windows
 
 DATA = Path(__file__).parents[1] / "data" / "config"
 SHIPPED = Path(__file__).parents[2] / "probe.toml"
@@ -49,6 +49,7 @@ class TestValidConfig:
         assert cfg.daemon == config.DaemonSpec(
             listen_host="0.0.0.0", listen_port=9470, database="history/slaprobe.db",
             service="CloneNer EU", retention=90 * 86400.0, max_concurrency=7,
+            target_latency_histogram=True, target_windows=("1d", "month"),
         )
 
     def test_slo(self, cfg: config.Config) -> None:
@@ -532,3 +533,32 @@ class TestEveryAllowedKeyIsDecoded:
             "defaults.x: unknown key", "slo.x: unknown key", "targets[0].x: unknown key",
             "x: unknown key",
         ]
+
+
+class TestPerTargetMetrics:
+    """[daemon] target_latency_histogram and target_windows."""
+
+    def test_defaults_fit_a_thousand_targets(self) -> None:
+        c = config.parse(minimal(), env=ENV)
+        assert c.daemon.target_latency_histogram is False
+        assert per_target_windows(c.daemon, c.slo.windows) == {"1h", "30d", "month"}
+
+    def test_defaults_keep_only_existing_windows(self) -> None:
+        c = config.parse(minimal(slo={"windows": ["1h", "7d"]}), env=ENV)
+        assert per_target_windows(c.daemon, c.slo.windows) == {"1h", "month"}
+
+    def test_every_window_when_listed(self) -> None:
+        c = config.parse(minimal(daemon={"target_windows": ["1h", "1d", "7d", "30d", "month"]}),
+                         env=ENV)
+        assert per_target_windows(c.daemon, c.slo.windows) == {"1h", "1d", "7d", "30d", "month"}
+        assert per_target_windows(
+            config.parse(minimal(daemon={"target_windows": []}), env=ENV).daemon,
+            c.slo.windows) == frozenset()
+
+    def test_unknown_window_is_named(self) -> None:
+        assert problems_of(minimal(daemon={"target_windows": ["1h", "2h"]})) == [
+            "daemon.target_windows[1]: '2h' is not a window (one of 1h, 1d, 7d, 30d, month)"]
+
+    def test_histogram_switch_must_be_a_boolean(self) -> None:
+        (problem,) = problems_of(minimal(daemon={"target_latency_histogram": "yes"}))
+        assert problem.startswith("daemon.target_latency_histogram: must be true or false")
