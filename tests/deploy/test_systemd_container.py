@@ -22,7 +22,7 @@ import pytest
 import trustme
 from container import REPO, CannotMount, Container, unavailable
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.in_order]  # one container, step by step
 
 UNIT = REPO / "deploy" / "systemd" / "slaprobe.service"
 TARGET_PORT = 18080
