@@ -29,7 +29,9 @@ from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.recorder import Recorder
 
 EVERY = 1.0
-SERVICE_CREDIT_STEP = 10.0  # seconds of final service time credited at once (it reads every target)
+# seconds of final service time credited at once (it reads every target), at most the
+# shortest interval: the service's counters already lag by about one interval
+SERVICE_CREDIT_STEP = 10.0
 PRUNE_EVERY = 3600.0
 FIRST_PRUNE_AFTER = 60.0
 
@@ -49,6 +51,8 @@ class Housekeeper:
         self.follower = follower
         self.log = log
         self.cfg = cfg  # for the retention and the statements (replaced on reload)
+        self._step_for: Config | None = None  # the config `_step` was computed for
+        self._step = SERVICE_CREDIT_STEP
         self.closed_upto = -math.inf  # months ending by this have their statements
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced"
@@ -68,7 +72,7 @@ class Housekeeper:
         await self.check_store_file()
         if self.offset is not None:
             self.recorder.instruments.clock_offset.set(self.offset())
-        self.tracker.update_credit(self.clock.now(), service_step=SERVICE_CREDIT_STEP)
+        self.tracker.update_credit(self.clock.now(), service_step=self._service_step())
         if self.incidents is not None:
             await self.incidents.poll_acks(self.recorder.store)
             self.incidents.update(self.tracker, self.clock.now())
@@ -82,6 +86,13 @@ class Housekeeper:
         if self.clock.monotonic() >= self.next_prune:
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
             await self.recorder.prune(self.cfg.daemon.retention)
+
+    def _service_step(self) -> float:
+        cfg = self.cfg
+        if self._step_for is not cfg:
+            self._step_for = cfg
+            self._step = min([SERVICE_CREDIT_STEP, *(t.interval for t in cfg.targets)])
+        return self._step
 
     async def close_months(self, upto: float) -> None:
         """Chain the statement of every month that ended by `upto` (a check after its end

@@ -271,7 +271,7 @@ class Tracker:
             if final > credit.until:
                 credit.add(window_totals(h, self._maint[name], credit.until, final, now))
                 credit.until = final
-        if service_step and now - self._service_tried < service_step:
+        if service_step and now - self._service_tried < 0.9 * service_step:
             return
         self._service_tried = now
         final = self.service_final()
