@@ -49,13 +49,20 @@ CHECKPOINT = "checkpoint"
 # Integers and text only (REAL values as integer microseconds; target names cannot hold
 # a comma, error texts are quoted), so every SQLite version writes the same text; NULLs
 # are written, never skipped, so the columns stay aligned.
+# A check's target is written `target@location` when its location is not "default"
+# (names cannot hold "@"), so the blocks of a history from before locations keep their
+# digests and a location changed outside slaprobe is detected.
 _COLUMNS = (
-    "SELECT count(*), group_concat(target),"
+    "SELECT count(*), group_concat(CASE location WHEN 'default' THEN target"
+    " ELSE target || '@' || location END),"
     " group_concat(CAST(at * 1000000 AS INTEGER)), group_concat(ok + 2 * network + 4 * unknown),"
     " group_concat(coalesce(CAST(latency * 1000000 AS INTEGER), '-')),"
     " group_concat(coalesce(status, '-')), group_concat(quote(error)),"
     " group_concat(CAST(interval * 1000000 AS INTEGER))"
     " FROM checks WHERE n BETWEEN ? AND ?")
+# the same before checks had a location (schema 7: its migration chains the rows)
+COLUMNS_V7 = _COLUMNS.replace(
+    "CASE location WHEN 'default' THEN target ELSE target || '@' || location END", "target")
 N_COLUMNS = 7
 
 
@@ -78,9 +85,10 @@ class Content:
         return content_digest("".join(h.hexdigest() for h in self._cols))
 
 
-def read_block(db: sqlite3.Connection, lo: int, hi: int) -> Content:
+def read_block(db: sqlite3.Connection, lo: int, hi: int, columns_sql: str = _COLUMNS,
+               ) -> Content:
     """The content of the checks with n in [lo, hi] as stored now."""
-    count, *columns = db.execute(_COLUMNS, (lo, hi)).fetchone()
+    count, *columns = db.execute(columns_sql, (lo, hi)).fetchone()
     c = Content()
     c.add(int(count), columns)
     return c
@@ -174,12 +182,12 @@ class BlockWriter:
         self._open = ob
 
 
-def chain_range(db: sqlite3.Connection, lo: int, hi: int) -> None:
+def chain_range(db: sqlite3.Connection, lo: int, hi: int, columns_sql: str = _COLUMNS) -> None:
     """Chain checks n in [lo, hi] as closed blocks of at most BLOCK_CHECKS (imports,
     migration); each record's time is its latest check's."""
     for a in range(lo, hi + 1, BLOCK_CHECKS):
         b = min(a + BLOCK_CHECKS - 1, hi)
-        block = read_block(db, a, b)
+        block = read_block(db, a, b, columns_sql)
         if not block.count:
             continue
         last_at = db.execute("SELECT max(at) FROM checks WHERE n BETWEEN ? AND ?",

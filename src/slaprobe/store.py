@@ -27,7 +27,7 @@ from slaprobe.core.terms import Terms, TermsHistory, Version
 from slaprobe.core.timefmt import iso, month_range
 from slaprobe.core.timeline import History, OpenRun
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 _T = TypeVar("_T")
 
@@ -63,7 +63,7 @@ def _v2(db: sqlite3.Connection) -> None:
         );
     """)
     for (target,) in db.execute("SELECT DISTINCT target FROM checks").fetchall():
-        _rebuild(db, target)
+        _rebuild(db, target, None)
 
 
 def _v3(db: sqlite3.Connection) -> None:
@@ -118,7 +118,7 @@ def _v7(db: sqlite3.Connection) -> None:
     db.execute(chainstore.SCHEMA)
     top = db.execute("SELECT max(n) FROM checks").fetchone()[0]
     if top:
-        chainstore.chain_range(db, 1, int(top))
+        chainstore.chain_range(db, 1, int(top), chainstore.COLUMNS_V7)
     for row in db.execute(chainstore.TABLES["maintenance_seen"][0] + " ORDER BY first_seen, key"
                           ).fetchall():
         chainstore.append(db, "maintenance_seen", chainstore.seen_payload(row), at=row[6])
@@ -126,15 +126,58 @@ def _v7(db: sqlite3.Connection) -> None:
         chainstore.append(db, "terms", chainstore.terms_payload(row), at=row[1])
 
 
+def _v8(db: sqlite3.Connection) -> None:
+    """Locations: every check, span and open run names the location it is from; the
+    rows before get "default". Insertion numbers are kept (the chain names them), and
+    so is the number AUTOINCREMENT gives next (pruned numbers are never reused)."""
+    last = _last_n(db)
+    _script(db, """
+        ALTER TABLE checks RENAME TO checks_v7;
+        CREATE TABLE checks (
+            n INTEGER PRIMARY KEY AUTOINCREMENT,
+            location TEXT NOT NULL DEFAULT 'default',
+            target TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL,
+            latency REAL, status INTEGER, error TEXT, interval REAL NOT NULL,
+            network INTEGER NOT NULL DEFAULT 0, unknown INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (location, target, at)
+        );
+        INSERT INTO checks (n, location, target, at, ok, latency, status, error, interval,
+                            network, unknown)
+            SELECT n, 'default', target, at, ok, latency, status, error, interval, network,
+                   unknown FROM checks_v7 ORDER BY n;
+        DROP TABLE checks_v7;
+        ALTER TABLE spans RENAME TO spans_v7;
+        CREATE TABLE spans (
+            location TEXT NOT NULL, target TEXT NOT NULL, start REAL NOT NULL,
+            "end" REAL NOT NULL, state INTEGER NOT NULL, PRIMARY KEY (location, target, start)
+        ) WITHOUT ROWID;
+        INSERT INTO spans SELECT 'default', target, start, "end", state FROM spans_v7;
+        DROP TABLE spans_v7;
+        ALTER TABLE open_runs RENAME TO open_runs_v7;
+        CREATE TABLE open_runs (
+            location TEXT NOT NULL, target TEXT NOT NULL, start REAL NOT NULL,
+            state INTEGER NOT NULL, last_at REAL NOT NULL, cap_end REAL NOT NULL,
+            PRIMARY KEY (location, target)
+        );
+        INSERT INTO open_runs SELECT 'default', target, start, state, last_at, cap_end
+            FROM open_runs_v7;
+        DROP TABLE open_runs_v7
+    """)
+    if last:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'checks'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('checks', ?)", (last,))
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
 }
 
 _INSERT_CHECK = (
     "INSERT OR IGNORE INTO checks"
-    " (target, at, ok, latency, status, error, interval, network, unknown)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " (location, target, at, ok, latency, status, error, interval, network, unknown)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_CHECK_COLUMNS = "target, at, ok, latency, status, error, interval, network, unknown, location"
 
 
 class StoreError(Exception):
@@ -183,7 +226,7 @@ _DROP_DUPLICATES_IN_FILE = """
       WHERE a.target = imp.target AND a.at = imp.at AND a.line < imp.line)"""
 _DROP_STORED_DUPLICATES = """
     DELETE FROM temp.imp WHERE EXISTS (SELECT 1 FROM checks a
-      WHERE a.target = imp.target AND a.at = imp.at AND a.ok IS imp.ok
+      WHERE a.location = ?1 AND a.target = imp.target AND a.at = imp.at AND a.ok IS imp.ok
         AND a.latency IS imp.latency AND a.status IS imp.status AND a.error IS imp.error
         AND a.interval IS imp.interval AND a.network IS imp.network
         AND a.unknown IS imp.unknown)"""
@@ -197,15 +240,16 @@ _IMPORT_CONFLICT = """
       SELECT target, min(at) AS lo, max(at) AS hi FROM temp.imp GROUP BY target),
     bounds AS (
       SELECT target,
-        coalesce((SELECT max(at) FROM checks c WHERE c.target = rng.target AND c.at < lo),
-                 lo) AS lo,
-        coalesce((SELECT min(at) FROM checks c WHERE c.target = rng.target AND c.at > hi),
-                 hi) AS hi
+        coalesce((SELECT max(at) FROM checks c WHERE c.location = ?1
+                  AND c.target = rng.target AND c.at < lo), lo) AS lo,
+        coalesce((SELECT min(at) FROM checks c WHERE c.location = ?1
+                  AND c.target = rng.target AND c.at > hi), hi) AS hi
       FROM rng),
     rec AS (
       SELECT c.target, c.at, min(c.at + 2 * c.interval,
         coalesce(lead(c.at) OVER (PARTITION BY c.target ORDER BY c.at), 1e308)) AS e
-      FROM checks c JOIN bounds b ON c.target = b.target AND c.at BETWEEN b.lo AND b.hi),
+      FROM checks c JOIN bounds b ON c.location = ?1 AND c.target = b.target
+        AND c.at BETWEEN b.lo AND b.hi),
     ev AS (
       SELECT target, at, 0 AS side, NULL AS line, at AS rs, e FROM rec
       UNION ALL SELECT target, at, 1, line, NULL, NULL FROM temp.imp),
@@ -219,17 +263,18 @@ _IMPORT_CONFLICT = """
 _FILLED = """
     SELECT target, min(at), max(upto), sum(upto - at) FROM (
       SELECT i.target, i.at, min(i.at + 2 * i.interval, coalesce((SELECT min(c.at)
-        FROM checks c WHERE c.target = i.target AND c.at > i.at), 1e308)) AS upto
+        FROM checks c WHERE c.location = ?1 AND c.target = i.target AND c.at > i.at),
+        1e308)) AS upto
       FROM temp.imp i)
     GROUP BY target ORDER BY target"""
 
 
 def _row_check(row: Sequence[object]) -> Check:
-    target, at, ok, latency, status, error, interval, network, unknown = row
+    target, at, ok, latency, status, error, interval, network, unknown, location = row
     return Check(
         target=str(target), at=float(at), ok=bool(ok), interval=float(interval),  # type: ignore[arg-type]
         latency=latency, status=status, error=error, network=bool(network),  # type: ignore[arg-type]
-        unknown=bool(unknown),
+        unknown=bool(unknown), location=str(location),
     )
 
 
@@ -241,16 +286,16 @@ def _state_of(value: int) -> State | None:
     return None if value == UNKNOWN_STATE else State(value)
 
 
-def _iter_checks(db: sqlite3.Connection, target: str) -> Iterator[Check]:
-    columns = {row[1] for row in db.execute("PRAGMA table_info(checks)")}
-    if "unknown" in columns:
-        cur = db.execute(
-            "SELECT target, at, ok, latency, status, error, interval, network, unknown"
-            " FROM checks WHERE target = ? ORDER BY at", (target,),
-        )
+def _iter_checks(db: sqlite3.Connection, target: str, location: str | None,
+                 ) -> Iterator[Check]:
+    """A target's checks at a location in time order (location None: a database from
+    before locations, being migrated)."""
+    if location is not None:
+        cur = db.execute(f"SELECT {_CHECK_COLUMNS} FROM checks WHERE location = ? AND"  # noqa: S608
+                         " target = ? ORDER BY at", (location, target))
     else:  # migrating from before schema 5 (the v2 step rebuilds spans)
         cur = db.execute(
-            "SELECT target, at, ok, latency, status, error, interval, network, 0"
+            "SELECT target, at, ok, latency, status, error, interval, network, 0, 'default'"
             " FROM checks WHERE target = ? ORDER BY at", (target,),
         )
     while rows := cur.fetchmany(10000):
@@ -258,34 +303,44 @@ def _iter_checks(db: sqlite3.Connection, target: str) -> Iterator[Check]:
             yield _row_check(row)
 
 
-def _rebuild(db: sqlite3.Connection, target: str) -> None:
-    """Recompute a target's spans and open run from its checks."""
+def _rebuild(db: sqlite3.Connection, target: str, location: str | None) -> None:
+    """Recompute a target's spans and open run at a location from its checks (location
+    None: the tables from before locations, during migration)."""
     h = History()
-    db.execute("DELETE FROM spans WHERE target = ?", (target,))
-    db.execute("DELETE FROM open_runs WHERE target = ?", (target,))
-    batch: list[tuple[str, float, float, int]] = []
-    for c in _iter_checks(db, target):
+    key: tuple[str, ...] = (target,) if location is None else (location, target)
+    where = "target = ?" if location is None else "location = ? AND target = ?"
+    marks = ", ".join("?" * (len(key) + 3))
+    db.execute(f"DELETE FROM spans WHERE {where}", key)  # noqa: S608 (fixed SQL)
+    db.execute(f"DELETE FROM open_runs WHERE {where}", key)  # noqa: S608
+    batch: list[tuple[object, ...]] = []
+    for c in _iter_checks(db, target, location):
         closed = h.add(c)
         if closed is not None:
-            batch.append((target, closed[0], closed[1], int(closed[2])))
+            batch.append((*key, closed[0], closed[1], int(closed[2])))
             if len(batch) >= 10000:
-                db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?)", batch)
+                db.executemany(f"INSERT INTO spans VALUES ({marks})", batch)  # noqa: S608
                 batch.clear()
-    db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?)", batch)
+    db.executemany(f"INSERT INTO spans VALUES ({marks})", batch)  # noqa: S608
     if h.open is not None:
         r = h.open
         db.execute(
-            "INSERT INTO open_runs VALUES (?, ?, ?, ?, ?)",
-            (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
+            f"INSERT INTO open_runs VALUES ({marks}, ?)",  # noqa: S608
+            (*key, r.start, _state_int(r.state), r.last_at, r.cap_end),
         )
 
 
 class Store:
-    """One SQLite database; safe to call from one worker thread at a time."""
+    """One SQLite database; safe to call from one worker thread at a time.
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    `location` is where this store's writer probes from: its checks are written and
+    imported there, and `load` reads that location's timeline. SQLite holds one
+    location's history (several locations share a PostgreSQL history: `pgstore`)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 location: str = "default") -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.location = location
         self._blocks = chainstore.BlockWriter()
         self._lock = threading.Lock()
         if str(path) != ":memory:" and not self.path.parent.is_dir():
@@ -397,9 +452,13 @@ class Store:
         rebuild: set[str] = set()
         lo = hi = 0
         last_at = -math.inf
+        loc = self.location
         for c in checks:
+            if c.location != loc:
+                raise ValueError(f"check of {c.target} from location {c.location!r} given to "
+                                 f"the writer of location {loc!r}")
             cur = self._db.execute(
-                _INSERT_CHECK, _check_row(c),
+                _INSERT_CHECK, (loc, *_check_row(c)),
             )
             if cur.rowcount:
                 hi = int(cur.lastrowid or 0)
@@ -417,18 +476,18 @@ class Store:
                 continue
             if closed is not None:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?)",
-                    (c.target, closed[0], closed[1], int(closed[2])),
+                    "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?, ?)",
+                    (loc, c.target, closed[0], closed[1], int(closed[2])),
                 )
         for target, h in folding.items():
             if target not in rebuild and h.open is not None:
                 r = h.open
                 self._db.execute(
-                    "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?)",
-                    (target, r.start, _state_int(r.state), r.last_at, r.cap_end),
+                    "INSERT OR REPLACE INTO open_runs VALUES (?, ?, ?, ?, ?, ?)",
+                    (loc, target, r.start, _state_int(r.state), r.last_at, r.cap_end),
                 )
         for target in rebuild:
-            _rebuild(self._db, target)
+            _rebuild(self._db, target, loc)
         if hi:
             self._blocks.add(self._db, lo, hi, last_at, at=last_at)
 
@@ -436,42 +495,70 @@ class Store:
         """The end of a target's stored timeline: its last span and its open run."""
         h = History()
         row = self._db.execute(
-            'SELECT start, "end", state FROM spans WHERE target = ? ORDER BY start DESC LIMIT 1',
-            (target,),
+            'SELECT start, "end", state FROM spans WHERE location = ? AND target = ?'
+            " ORDER BY start DESC LIMIT 1", (self.location, target),
         ).fetchone()
         if row is not None:
             h.spans.append(row[0], row[1], State(row[2]))
-        h.open = self._open_run(target)
+        h.open = self._open_run(target, self.location)
         return h
 
-    def _open_run(self, target: str) -> OpenRun | None:
+    def _open_run(self, target: str, location: str) -> OpenRun | None:
         row = self._db.execute(
-            "SELECT start, state, last_at, cap_end FROM open_runs WHERE target = ?", (target,),
+            "SELECT start, state, last_at, cap_end FROM open_runs WHERE location = ? AND"
+            " target = ?", (location, target),
         ).fetchone()
         return None if row is None else OpenRun(row[0], _state_of(row[1]), row[2], row[3])
 
-    def load(self, target: str, since: float) -> History:
-        """A target's timeline from `since` on (older spans are left out)."""
+    def load(self, target: str, since: float, *, location: str | None = None) -> History:
+        """A target's timeline at a location (default: this store's) from `since` on
+        (older spans are left out)."""
+        loc = self.location if location is None else location
         h = History()
         with self._lock:
             cur = self._db.execute(
-                'SELECT start, "end", state FROM spans WHERE target = ? AND "end" > ?'
-                " ORDER BY start", (target, since),
+                'SELECT start, "end", state FROM spans WHERE location = ? AND target = ?'
+                ' AND "end" > ? ORDER BY start', (loc, target, since),
             )
             while rows := cur.fetchmany(10000):
                 for s, e, st in rows:
                     h.spans.append(s, e, State(st))
-            h.open = self._open_run(target)
+            h.open = self._open_run(target, loc)
         return h
 
-    def checks(self, target: str, a: float, b: float) -> list[Check]:
+    def locations(self) -> list[str]:
+        """Every location with checks in the history (this store's own always)."""
+        with self._lock:
+            found = {r[0] for r in self._db.execute("SELECT DISTINCT location FROM open_runs")}
+        return sorted(found | {self.location})
+
+    def load_locations(self, target: str, since: float) -> dict[str, History]:
+        """A target's timeline at every location, from `since` on."""
+        return {loc: self.load(target, since, location=loc) for loc in self.locations()}
+
+    def checks(self, target: str, a: float, b: float, *, location: str | None = None,
+               ) -> list[Check]:
+        """A target's checks at a location (default: this store's) with a <= at < b."""
+        loc = self.location if location is None else location
         with self._lock:
             rows = self._db.execute(
-                "SELECT target, at, ok, latency, status, error, interval, network, unknown"
-                " FROM checks WHERE target = ? AND at >= ? AND at < ? ORDER BY at",
-                (target, a, b),
+                f"SELECT {_CHECK_COLUMNS} FROM checks WHERE location = ? AND target = ?"  # noqa: S608
+                " AND at >= ? AND at < ? ORDER BY at", (loc, target, a, b),
             ).fetchall()
         return [_row_check(r) for r in rows]
+
+    def checks_after(self, n: int, *, limit: int = 10000) -> tuple[list[Check], int]:
+        """Checks of other locations with insertion number above `n` (a watermark), in
+        insertion order, at most `limit`; and the new watermark. One writer per location
+        and one transaction per batch keep the numbers in commit order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT n, {_CHECK_COLUMNS} FROM checks WHERE n > ? ORDER BY n LIMIT ?",  # noqa: S608
+                (n, limit),
+            ).fetchall()
+        top = int(rows[-1][0]) if rows else n
+        return [c for c in (_row_check(r[1:]) for r in rows)
+                if c.location != self.location], top
 
     def count_checks(self) -> int:
         with self._lock:
@@ -520,15 +607,16 @@ class Store:
 
     def _import(self, total: int) -> ImportResult:
         db = self._db
+        loc = (self.location,)
         db.execute(_DROP_DUPLICATES_IN_FILE)
-        db.execute(_DROP_STORED_DUPLICATES)
+        db.execute(_DROP_STORED_DUPLICATES, loc)
         for month, (a, b) in _statement_months(db):
             row = db.execute("SELECT line, target, at FROM temp.imp WHERE at >= ? AND at < ?"
                              " ORDER BY line LIMIT 1", (a, b)).fetchone()
             if row is not None:
                 raise ImportConflict(row[0], f"{row[1]} at {iso(row[2])} is in {month}, a closed "
                                              "month with a statement: its history is final")
-        clash = db.execute(_IMPORT_CONFLICT).fetchone()
+        clash = db.execute(_IMPORT_CONFLICT, loc).fetchone()
         if clash is not None:
             line, target, at, start, end = clash
             raise ImportConflict(
@@ -536,16 +624,16 @@ class Store:
                       f"{iso(end)}): an import fills only unknown time")
         before = _last_n(db)
         inserted = db.execute(
-            "INSERT INTO checks (target, at, ok, latency, status, error, interval, network,"
-            " unknown) SELECT target, at, ok, latency, status, error, interval, network, unknown"
-            " FROM temp.imp ORDER BY target, at").rowcount
+            "INSERT INTO checks (location, target, at, ok, latency, status, error, interval,"
+            " network, unknown) SELECT ?, target, at, ok, latency, status, error, interval,"
+            " network, unknown FROM temp.imp ORDER BY target, at", loc).rowcount
         if inserted:  # one transaction: the new rows are numbered before+1 .. before+inserted
             chainstore.chain_range(db, before + 1, before + inserted)
         filled: dict[str, Filled] = {}
-        for target, lo, hi, seconds in db.execute(_FILLED).fetchall():
+        for target, lo, hi, seconds in db.execute(_FILLED, loc).fetchall():
             filled[target] = Filled(start=lo, end=hi, seconds=seconds)
         for target in sorted(filled):
-            _rebuild(db, target)
+            _rebuild(db, target, self.location)
         if inserted:
             db.execute(
                 "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key)"

@@ -192,3 +192,38 @@ def test_blocks_checked_by_worker_threads_count_and_name_the_first(
     tamper(path, "UPDATE checks SET ok = 0 WHERE n = 203")
     tamper(path, "UPDATE checks SET ok = 0 WHERE n = 57")
     assert "chain record #6 (checks" in verdict(path).problem
+
+
+def test_a_v7_database_gets_locations_and_keeps_its_chain(tmp_path: Path) -> None:
+    """Schema 8 adds the location column: rows before it are "default", insertion numbers
+    and the chain stay as they were, and a pruned number is never given out again."""
+    path = tmp_path / "v7.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as c:
+        for v in range(1, 8):
+            MIGRATIONS[v](c)
+        c.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+        c.executemany("INSERT INTO checks (target, at, ok, interval) VALUES (?, ?, 1, 30)",
+                      [("app", T0 + k * 30.0) for k in range(6)])
+        chainstore.chain_range(c, 1, 3, chainstore.COLUMNS_V7)
+        chainstore.chain_range(c, 4, 6, chainstore.COLUMNS_V7)
+        chainstore.prune(c, T0 + 200.0, at=T0 + 200.0)  # both blocks: every check pruned
+        assert c.execute("SELECT count(*) FROM checks").fetchone() == (0,)
+        assert c.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone() == (
+            6,)
+    with closing(Store(path)) as s:
+        assert s.version() == SCHEMA_VERSION
+        s.write([Check("app", T0 + 600.0, True, 30.0)])
+        assert s._db.execute("SELECT n, location FROM checks").fetchall() == [(7, "default")]
+        v = s.verify()
+        assert v.ok, v.problem
+    tamper(path, "UPDATE checks SET location = 'elsewhere' WHERE n = 7")
+    assert "a check changed outside slaprobe" in verdict(path).problem
+
+
+def test_checks_of_an_old_history_keep_their_block_digests(db: Path) -> None:
+    """A "default" check is chained as before locations: its target alone."""
+    with closing(sqlite3.connect(db)) as c:
+        lo, hi, content = c.execute(
+            "SELECT lo, hi, content FROM chain WHERE kind = 'checks' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        assert chainstore.read_block(c, lo, hi, chainstore.COLUMNS_V7).digest() == content

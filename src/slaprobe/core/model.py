@@ -70,7 +70,7 @@ class Check:
     if every attempt failed. `network` marks a failure excused as probe_network.
     `unknown` marks a check slaprobe could not perform or judge through its own
     fault (`error` names the reason): its outcome, and the time it covers, are
-    unknown, never down.
+    unknown, never down. `location` names the vantage point that made it.
     """
 
     target: str
@@ -82,6 +82,7 @@ class Check:
     error: str | None = None
     network: bool = False
     unknown: bool = False
+    location: str = "default"  # where the check was made from ([daemon] location)
 
     @property
     def state(self) -> State | None:
