@@ -15,7 +15,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,8 +25,19 @@ from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.terms import Terms, TermsHistory, Version
 from slaprobe.core.timefmt import iso, month_range
 from slaprobe.core.timeline import History, OpenRun
+from slaprobe.storeapi import (
+    ACK,
+    Ack,
+    Filled,
+    HistoryStore,
+    ImportConflict,
+    ImportResult,
+    StoreError,
+)
 
 SCHEMA_VERSION = 8
+__all__ = ["ACK", "Ack", "Filled", "ImportConflict", "ImportResult", "Store", "StoreError",
+           "unwritable_reason"]
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 _T = TypeVar("_T")
 
@@ -178,39 +188,6 @@ _INSERT_CHECK = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CHECK_COLUMNS = "target, at, ok, latency, status, error, interval, network, unknown, location"
-
-
-class StoreError(Exception):
-    """The database cannot be opened or is from a newer slaprobe."""
-
-
-class ImportConflict(Exception):
-    """An imported row would rewrite recorded history; nothing was imported."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-
-
-@dataclass(frozen=True, slots=True)
-class Filled:
-    """What an import filled for one target: its first check's start, the end of its
-    last check's coverage, and the seconds its checks cover in between."""
-
-    start: float
-    end: float
-    seconds: float
-
-    @property
-    def coverage(self) -> float:
-        return self.seconds / (self.end - self.start) if self.end > self.start else 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    inserted: int
-    skipped: int
-    filled: dict[str, Filled]
 
 
 # a second row for the same target and time that says something else
@@ -366,6 +343,10 @@ class Store:
                 raise StoreError(f"cannot open database {path}: {e}{unwritable_reason(self.path)}"
                                  ) from e
             raise
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
 
     # --- schema ---------------------------------------------------------------
 
@@ -830,21 +811,6 @@ def _last_n(db: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-ACK = "ack"  # the chain kind of an incident acknowledgement
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """One stored acknowledgement of an incident (the first one per incident counts)."""
-
-    seq: int
-    incident: str
-    at: float
-    by: str
-    note: str
-    recorded: float
-
-
 def _ack(row: Sequence[Any]) -> Ack:
     seq, recorded, text = row
     p = json.loads(text)
@@ -902,3 +868,7 @@ class _Transaction:
             self._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._lock.release()
+
+
+def _conforms(store: Store) -> HistoryStore:
+    return store  # mypy checks here that Store keeps the store contract
