@@ -448,9 +448,8 @@ class PgStore:
         return self._read(run)
 
     def locations(self) -> list[str]:
-        found = self._read(lambda c: {r[0] for r in c.execute(
-            "SELECT DISTINCT location FROM open_runs").fetchall()})
-        return sorted(found | {self.location})
+        return sorted(self._read(lambda c: [r[0] for r in c.execute(
+            "SELECT DISTINCT location FROM open_runs").fetchall()]))
 
     def load_locations(self, target: str, since: float) -> dict[str, History]:
         return {loc: self.load(target, since, location=loc) for loc in self.locations()}

@@ -13,6 +13,7 @@ from typing import Any
 
 from slaprobe import __version__, incidents, textable
 from slaprobe.core import daily, htmlreport
+from slaprobe.core.consensus import consensus_history
 from slaprobe.core.incidents import Support
 from slaprobe.core.maintenance import Window
 from slaprobe.core.model import State
@@ -21,17 +22,48 @@ from slaprobe.core.spec import Config
 from slaprobe.core.terms import TermsHistory, Version, of_config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
 from slaprobe.core.tracker import Tracker
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 table = textable.table  # one table formatter for every text output
 
 
-def load_tracker(cfg: Config, store: Store, since: float, windows: Sequence[Window],
-                 now: float) -> Tracker:
-    histories = {t.name: store.load(t.name, since) for t in cfg.targets}
-    tracker = Tracker({t.name: t.critical for t in cfg.targets}, histories, windows)
-    tracker.set_terms(store.record_terms(of_config(cfg), now))
+def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequence[Window],
+                 now: float, *, quorum: int = 1) -> Tracker:
+    """The figures' engine over the history from `since`: one location's timelines as
+    they are; several locations' as their consensus (`core.consensus`, `quorum`), with
+    each location's own view kept in `tracker.locations` for the report's section."""
+    terms = store.record_terms(of_config(cfg), now)
+    critical = {t.name: t.critical for t in cfg.targets}
+    locations = store.locations() or [store.location]
+    per = {loc: {t.name: store.load(t.name, since, location=loc) for t in cfg.targets}
+           for loc in locations}
+    if len(locations) == 1:
+        tracker = Tracker(critical, per[locations[0]], windows)
+    else:
+        end = max(now, since)
+        tracker = Tracker(critical, {
+            t.name: consensus_history({loc: per[loc][t.name] for loc in locations}, quorum,
+                                      since, end, now) for t in cfg.targets}, windows)
+        for loc in locations:
+            own = tracker.locations[loc] = Tracker(critical, per[loc], windows)
+            own.set_terms(terms)
+    tracker.set_terms(terms)
     return tracker
+
+
+def _locations(tracker: Tracker, a: float, b: float, *, end: float, now: float,
+               objective: float) -> dict[str, Any]:
+    """Each location's own figures (its checks alone, maintenance laid over)."""
+    out: dict[str, Any] = {}
+    for loc, own in sorted(tracker.locations.items()):
+        timeline = own.service_timeline(a, end, now)
+        out[loc] = {
+            "service": _scope(Figures.of(timeline.totals(a, end), b - a), objective),
+            "targets": {name: _scope(dataclasses.replace(own.target_figures(name, a, end, now),
+                                                         length=b - a), objective)
+                        for name in own.critical},
+        }
+    return out
 
 
 def _scope(f: Figures, objective: float) -> dict[str, Any]:
@@ -90,7 +122,7 @@ def build(
         }
         for w in tracker.maintenance if w.end > a and w.start < b
     ]
-    return {
+    out = {
         "from": iso(a), "to": iso(b), "objective": obj,
         "service": _scope(service, obj), "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
@@ -98,6 +130,9 @@ def build(
         "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,
                                                           now=now)),
     }
+    if tracker.locations:  # a shared history: the figures above are the consensus
+        out["locations"] = _locations(tracker, a, b, end=end, now=now, objective=obj)
+    return out
 
 
 def render_html(cfg: Config, tracker: Tracker, rep: dict[str, Any], now: float) -> str:
@@ -143,6 +178,15 @@ def _rows(rep: dict[str, Any], service: str) -> list[list[str]]:
     return rows
 
 
+def _location_rows(rep: dict[str, Any], service: str) -> list[list[str]]:
+    rows = []
+    for loc, view in rep["locations"].items():
+        for name, s in [(f"{service} (service)", view["service"]), *view["targets"].items()]:
+            rows.append([loc, name, _pct(s["availability"]), _dur(s["down_seconds"]),
+                         _pct(s["coverage"])])
+    return rows
+
+
 HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "coverage",
         "budget left"]
 
@@ -158,6 +202,11 @@ def render_text(rep: dict[str, Any], service: str, support: Support | None = Non
             f"{_signed_dur(m['notice_seconds'])}"
             f"  excluded {_dur(m['excluded_seconds'])}"
             for m in rep["maintenance"]] or ["  none"]
+    if rep.get("locations"):
+        out += ["", "Locations (each one's own checks; the figures above are their consensus)"]
+        out += [f"  {line}" for line in table(
+            [["location", "scope", "availability", "down", "coverage"],
+             *_location_rows(rep, service)])]
     out += ["", "SLA terms applied (each in force from its time until the next)"]
     out += [f"  {line}" for line in _terms_lines(rep)]
     out += ["", *incidents.text_lines(rep.get("incidents", []),
@@ -210,6 +259,11 @@ def render_markdown(rep: dict[str, Any], service: str, support: Support | None =
                 f"{_dur(m['excluded_seconds'])} |" for m in rep["maintenance"]]
     else:
         out.append("None.")
+    if rep.get("locations"):
+        out += ["", "## Locations", "",
+                "Each location's own checks; the figures above are their consensus.", "",
+                "| location | scope | availability | down | coverage |", "|---|---|---|---|---|"]
+        out += ["| " + " | ".join(r) + " |" for r in _location_rows(rep, service)]
     out += ["", "## SLA terms", ""]
     out += [f"- {line}" for line in _terms_lines(rep)]
     out += ["", "## Incidents", "",

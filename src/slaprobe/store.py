@@ -508,10 +508,10 @@ class Store:
         return h
 
     def locations(self) -> list[str]:
-        """Every location with checks in the history (this store's own always)."""
+        """Every location whose checks the history holds."""
         with self._lock:
-            found = {r[0] for r in self._db.execute("SELECT DISTINCT location FROM open_runs")}
-        return sorted(found | {self.location})
+            return sorted(r[0] for r in self._db.execute(
+                "SELECT DISTINCT location FROM open_runs"))
 
     def load_locations(self, target: str, since: float) -> dict[str, History]:
         """A target's timeline at every location, from `since` on."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from slaprobe.core.intervals import Interval, clip
 from slaprobe.core.model import State
-from slaprobe.core.timeline import N_STATES, History, Span, Spans
+from slaprobe.core.timeline import N_STATES, History, OpenRun, Span, Spans
 
 
 def rule(counts: Sequence[int], quorum: int) -> State | None:
@@ -86,13 +86,18 @@ def consensus_history(
 ) -> History:
     """One History holding the consensus of the locations' histories over [a, b) as of
     `now` (each location's open run counted up to `now`, as the single-location engine
-    does). It is closed spans only: feed it to a Tracker, which lays maintenance over."""
+    does); feed it to a Tracker, which lays maintenance over. Its last span is its open
+    run, final up to its end (so "up since", and incidents that an up check ends, read
+    it as they read one location's history)."""
     h = History()
     spans = consensus_spans((hist.between(a, b, now) for hist in histories.values()),
                             quorum, a, b)
     out = Spans()
-    for s, e, st in spans:
+    for s, e, st in spans[:-1]:
         out.append(s, e, st)
     h.spans = out
+    if spans:
+        s, e, st = spans[-1]
+        h.open = OpenRun(s, st, e, e)
     return h
 

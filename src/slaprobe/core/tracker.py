@@ -88,6 +88,8 @@ class Tracker:
         # targets whose timeline may have moved since the last credit update (None: all)
         self._moved: set[str] | None = None
         self._service_tried = -math.inf  # `now` of the last look at the service's credit
+        # each location's own view, when these timelines are the consensus of several
+        self.locations: dict[str, Tracker] = {}
 
     def reconfigure(
         self, critical: Mapping[str, bool], histories: Mapping[str, History], *,

@@ -1,0 +1,78 @@
+"""Reports on a shared history are the consensus of its locations, on every backend.
+
+Three locations probe one target every 30 s for an hour. East's path to the target is cut
+for 10 minutes (east alone sees it down); later a real 30 s outage is seen by all three.
+With quorum 2 the report counts the 30 s and nothing of east's cut; east's own figures,
+in the report's `locations` section, show its cut as down time at east.
+"""
+
+from __future__ import annotations
+
+from conftest import Backend
+
+from slaprobe import report
+from slaprobe.config import parse
+from slaprobe.core.model import Check
+from slaprobe.core.spec import Config
+
+T0 = 1790812800.0  # 2026-10-01T00:00:00Z
+LOCATIONS = ("east", "north", "west")
+
+
+def config() -> Config:
+    return parse({"daemon": {"service": "CloneNer"},
+                  "targets": [{"name": "app", "url": "http://127.0.0.1:9/", "interval": "30s"}]})
+
+
+def location_checks(loc: str, offset: float) -> list[Check]:
+    out = []
+    for k in range(120):
+        at = T0 + 30 * k + offset
+        cut = loc == "east" and 600 <= 30 * k < 1200
+        outage = 1800 <= 30 * k < 1830
+        ok = not (cut or outage)
+        out.append(Check("app", at, ok, 30.0, error=None if ok else "connect_error",
+                         location=loc))
+    return out
+
+
+def test_quorum_two_counts_what_two_locations_saw(backend: Backend) -> None:
+    for loc, offset in zip(LOCATIONS, (0.0, 7.0, 13.0), strict=True):  # schedules apart
+        backend.open(location=loc).write(location_checks(loc, offset))
+    reader = backend.open(read_only=True, location="north")
+    assert reader.locations() == list(LOCATIONS)
+    cfg = config()
+    now = T0 + 3600
+    tracker = report.load_tracker(cfg, reader, T0 - 3600, [], now, quorum=2)
+    rep = report.build(cfg, tracker, T0, T0 + 3600, now)
+    # down from the second location's first failed check to the second one's recovery
+    assert rep["targets"]["app"]["down_seconds"] == 30.0
+    assert rep["service"]["down_seconds"] == 30.0
+    assert rep["downtime"] == [{"target": "app", "start": "2026-10-01T00:30:07Z",
+                                "end": "2026-10-01T00:30:37Z", "seconds": 30.0}]
+    # the first 7 s only east looked: fewer than a quorum, unknown
+    assert rep["targets"]["app"]["coverage"] == (3600 - 7) / 3600
+    east = rep["locations"]["east"]["targets"]["app"]
+    assert east["down_seconds"] == 630.0
+    assert rep["locations"]["west"]["targets"]["app"]["down_seconds"] == 30.0
+    assert rep["locations"]["east"]["service"]["down_seconds"] == 630.0
+    text = report.render_text(rep, "CloneNer")
+    assert "Locations (each one's own checks" in text
+    assert "east" in text and "north" in text
+
+    # quorum 1: any location that sees it down counts it down: east's cut (600 s) and
+    # the outage from the first location's failure to the last one's recovery (43 s)
+    tracker = report.load_tracker(cfg, reader, T0 - 3600, [], now, quorum=1)
+    assert report.build(cfg, tracker, T0, T0 + 3600, now)["targets"]["app"][
+        "down_seconds"] == 643.0
+
+
+def test_one_location_reports_as_before(backend: Backend) -> None:
+    """A history of one location has no `locations` section and the old figures."""
+    backend.open().write(location_checks("default", 0.0))
+    cfg = config()
+    tracker = report.load_tracker(cfg, backend.open(read_only=True), T0 - 3600, [], T0 + 3600,
+                                  quorum=1)
+    rep = report.build(cfg, tracker, T0, T0 + 3600, T0 + 3600)
+    assert "locations" not in rep
+    assert rep["targets"]["app"]["down_seconds"] == 30.0
