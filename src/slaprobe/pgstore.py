@@ -344,65 +344,93 @@ class PgStore:
             self._write(conn, checks)
 
     def _write(self, conn: Conn, checks: Sequence[Check]) -> None:
+        """Insert, fold and chain one batch: the insert returns the open runs of the
+        batch's targets in the same round trip (a target's last span is read only when
+        it has no open run), and the block's column texts are built from the values
+        written (the server returns exactly the doubles it was given)."""
         loc = self.location
         rows = conn.execute(
-            "INSERT INTO checks (location, target, at, ok, latency, status, error, interval,"
-            " network, unknown) SELECT %s, u.target, u.at, u.ok, u.latency, u.status, u.error,"
-            " u.interval, u.network, u.unknown FROM unnest(%s::text[], %s::float8[],"
-            " %s::bool[], %s::float8[], %s::int[], %s::text[], %s::float8[], %s::bool[],"
-            " %s::bool[]) WITH ORDINALITY AS u(target, at, ok, latency, status, error,"
-            " interval, network, unknown, ord) ORDER BY u.ord"
-            " ON CONFLICT (location, target, at) DO NOTHING RETURNING n, target, at",
+            "WITH ins AS (INSERT INTO checks (location, target, at, ok, latency, status, error,"
+            " interval, network, unknown) SELECT %s, u.target, u.at, u.ok, u.latency,"
+            " u.status, u.error, u.interval, u.network, u.unknown FROM unnest(%s::text[],"
+            " %s::float8[], %s::bool[], %s::float8[], %s::int[], %s::text[], %s::float8[],"
+            " %s::bool[], %s::bool[]) WITH ORDINALITY AS u(target, at, ok, latency, status,"
+            " error, interval, network, unknown, ord) ORDER BY u.ord"
+            " ON CONFLICT (location, target, at) DO NOTHING RETURNING n, target, at)"
+            " SELECT ins.n, ins.target, ins.at, o.start, o.state, o.last_at, o.cap_end"
+            " FROM ins LEFT JOIN open_runs o ON o.location = %s AND o.target = ins.target",
             (loc, [c.target for c in checks], [c.at for c in checks], [c.ok for c in checks],
              [c.latency for c in checks], [c.status for c in checks],
              [c.error for c in checks], [c.interval for c in checks],
-             [c.network for c in checks], [c.unknown for c in checks]),
+             [c.network for c in checks], [c.unknown for c in checks], loc),
         ).fetchall()
-        inserted = {(t, a) for _, t, a in rows}
+        number = {(t, a): int(n) for n, t, a, *_ in rows}
+        runs = {t: None if st is None else OpenRun(st, _state_of(state), last, cap)
+                for _, t, _, st, state, last, cap in rows}
+        last_span = {}
+        if new := sorted(t for t, run in runs.items() if run is None):  # one query for all
+            last_span = {t: (a, b, State(st)) for t, a, b, st in conn.execute(
+                'SELECT DISTINCT ON (target) target, start, "end", state FROM spans'
+                " WHERE location = %s AND target = ANY(%s) ORDER BY target, start DESC",
+                (loc, new)).fetchall()}
         folding: dict[str, History] = {}
         rebuild: set[str] = set()
         spans: list[tuple[Any, ...]] = []
+        written: list[tuple[int, Check]] = []
         for c in checks:
-            if (c.target, c.at) not in inserted or c.target in rebuild:
+            n = number.pop((c.target, c.at), None)
+            if n is None:
+                continue  # a duplicate: stored before, or earlier in this batch
+            written.append((n, c))
+            if c.target in rebuild:
                 continue
-            inserted.discard((c.target, c.at))  # a duplicate in the batch folds once
             h = folding.get(c.target)
             if h is None:
-                h = folding[c.target] = self._tail(conn, c.target)
+                h = folding[c.target] = History()
+                h.open = runs.get(c.target)
+                if h.open is None and c.target in last_span:
+                    h.spans.append(*last_span[c.target])
             try:
                 closed = h.add(c)
             except ValueError:
                 rebuild.add(c.target)
                 continue
             if closed is not None:
-                spans.append((loc, c.target, closed[0], closed[1], int(closed[2])))
-        with conn.cursor() as cur:
-            cur.executemany(
-                'INSERT INTO spans VALUES (%s, %s, %s, %s, %s) ON CONFLICT (location, target,'
-                ' start) DO UPDATE SET "end" = excluded."end", state = excluded.state', spans)
-            cur.executemany(
-                "INSERT INTO open_runs VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (location,"
-                " target) DO UPDATE SET start = excluded.start, state = excluded.state,"
+                spans.append((c.target, closed[0], closed[1], int(closed[2])))
+        if spans:
+            conn.execute(
+                'INSERT INTO spans SELECT %s, * FROM unnest(%s::text[], %s::float8[],'
+                ' %s::float8[], %s::smallint[]) ON CONFLICT (location, target, start)'
+                ' DO UPDATE SET "end" = excluded."end", state = excluded.state',
+                (loc, *map(list, zip(*spans, strict=True))))
+        opens = [(t, h.open.start, _state_int(h.open.state), h.open.last_at, h.open.cap_end)
+                 for t, h in folding.items() if t not in rebuild and h.open is not None]
+        if opens:
+            conn.execute(
+                "INSERT INTO open_runs SELECT %s, * FROM unnest(%s::text[], %s::float8[],"
+                " %s::smallint[], %s::float8[], %s::float8[]) ON CONFLICT (location, target)"
+                " DO UPDATE SET start = excluded.start, state = excluded.state,"
                 " last_at = excluded.last_at, cap_end = excluded.cap_end",
-                [(loc, t, h.open.start, _state_int(h.open.state), h.open.last_at,
-                  h.open.cap_end) for t, h in folding.items()
-                 if t not in rebuild and h.open is not None])
+                (loc, *map(list, zip(*opens, strict=True))))
         for target in rebuild:
             _rebuild(conn, loc, target)
-        if rows:
-            ns = [int(r[0]) for r in rows]
-            last_at = max(float(r[2]) for r in rows)
-            self._add_block(conn, min(ns), max(ns), last_at)
+        if written:
+            written.sort(key=lambda w: w[0])
+            count, columns = block_columns(
+                (c.target, c.at, c.ok, c.latency, c.status, c.error, c.interval, c.network,
+                 c.unknown, c.location) for _, c in written)
+            self._add_block(conn, written[0][0], written[-1][0],
+                            last_at=max(c.at for _, c in written), count=count, columns=columns)
 
-    def _add_block(self, conn: Conn, lo: int, hi: int, last_at: float) -> None:
+    def _add_block(self, conn: Conn, lo: int, hi: int, *, last_at: float, count: int,
+                   columns: list[str]) -> None:
         """Chain the checks just inserted with n in [lo, hi]: extend the open block when
-        it is still the chain's last record, else open a new one."""
-        count, columns = _read_columns(conn, lo, hi)
+        it is still the chain's last record (no other writer appended since), else open
+        a new one."""
         seq, prev = _tail_record(conn)
         ob = self._open
         if (ob is None or ob.seq != seq or ob.digest != prev or ob.hi >= lo
-                or ob.content.count + count > BLOCK_CHECKS or last_at - ob.at >= BLOCK_SECONDS
-                or _gap_holds_checks(conn, ob.hi, lo)):
+                or ob.content.count + count > BLOCK_CHECKS or last_at - ob.at >= BLOCK_SECONDS):
             ob = _OpenBlock(seq=seq + 1, at=last_at, lo=lo, hi=hi, last_at=last_at, prev=prev)
             ob.content.add(count, columns)
             content = ob.content.digest()
@@ -421,16 +449,6 @@ class PgStore:
                          " digest = %s WHERE seq = %s", (ob.hi, ob.content.count, ob.last_at,
                                                         content, ob.digest, ob.seq))
         self._open = ob
-
-    def _tail(self, conn: Conn, target: str) -> History:
-        h = History()
-        row = conn.execute('SELECT start, "end", state FROM spans WHERE location = %s AND'
-                           " target = %s ORDER BY start DESC LIMIT 1",
-                           (self.location, target)).fetchone()
-        if row is not None:
-            h.spans.append(row[0], row[1], State(row[2]))
-        h.open = _open_run(conn, self.location, target)
-        return h
 
     def load(self, target: str, since: float, *, location: str | None = None) -> History:
         loc = self.location if location is None else location
@@ -829,14 +847,6 @@ def _read_block(conn: Conn, lo: int, hi: int) -> Content:
     c = Content()
     c.add(count, columns)
     return c
-
-
-def _gap_holds_checks(conn: Conn, after: int, before: int) -> bool:
-    """Whether checks exist with n strictly between two numbers (another writer's)."""
-    if before <= after + 1:
-        return False
-    return _one(conn, "SELECT 1 FROM checks WHERE n > %s AND n < %s LIMIT 1",
-                (after, before)) is not None
 
 
 def _chain_range(conn: Conn, lo: int, hi: int) -> None:
