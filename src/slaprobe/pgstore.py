@@ -480,6 +480,9 @@ class PgStore:
             " AND at >= %s AND at < %s ORDER BY at", (loc, target, a, b)).fetchall())
         return [_row_check(r) for r in rows]
 
+    def check_watermark(self) -> int:
+        return int(self._read(lambda c: _one(c, "SELECT coalesce(max(n), 0) FROM checks")))
+
     def checks_after(self, n: int, *, limit: int = 10000) -> tuple[list[Check], int]:
         rows = self._read(lambda c: c.execute(
             f"SELECT n, {_CHECK_COLUMNS} FROM checks WHERE n > %s ORDER BY n LIMIT %s",  # noqa: S608

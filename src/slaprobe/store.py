@@ -528,6 +528,11 @@ class Store:
             ).fetchall()
         return [_row_check(r) for r in rows]
 
+    def check_watermark(self) -> int:
+        """The highest insertion number of a check so far (0: none)."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(n), 0) FROM checks").fetchone()[0])
+
     def checks_after(self, n: int, *, limit: int = 10000) -> tuple[list[Check], int]:
         """Checks of other locations with insertion number above `n` (a watermark), in
         insertion order, at most `limit`; and the new watermark. One writer per location

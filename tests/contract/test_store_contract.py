@@ -133,6 +133,7 @@ def test_checks_of_other_locations_arrive_by_watermark(backend: Backend) -> None
     east, west = backend.open(location="east"), backend.open(location="west")
     seen, mark = east.checks_after(0)
     assert (seen, mark) == ([], 0)
+    assert east.check_watermark() == 0
     w1 = make_checks("app", "11", location="west")
     west.write(w1)
     east.write(make_checks("app", "1", location="east"))
@@ -143,6 +144,7 @@ def test_checks_of_other_locations_arrive_by_watermark(backend: Backend) -> None
     west.write(w2)
     seen, mark2 = east.checks_after(mark, limit=1)
     assert seen == w2 and mark2 > mark
+    assert east.check_watermark() == mark2
 
 
 def test_concurrent_writers_of_two_locations_keep_one_chain(backend: Backend) -> None:
