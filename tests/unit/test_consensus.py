@@ -47,14 +47,14 @@ def ref_location_state(checks: Sequence[Check], s: int, now: float) -> State | N
 def ref_consensus(states: Sequence[State | None], in_maint: bool, quorum: int) -> State | None:
     """DESIGN's rule, word for word."""
     if in_maint:
-        return State.MAINT
+        return State.MAINTENANCE
     down = sum(1 for x in states if x == State.DOWN)
     if down >= quorum:
         return State.DOWN
     if sum(1 for x in states if x in (State.UP, State.DOWN)) >= quorum:
         return State.UP
-    if State.NET in states:
-        return State.NET
+    if State.PROBE_NETWORK in states:
+        return State.PROBE_NETWORK
     return None
 
 
@@ -204,12 +204,12 @@ def test_exact_to_recorded_times() -> None:
 def test_rule_order() -> None:
     def counts(up: int = 0, down: int = 0, net: int = 0) -> list[int]:
         c = [0] * N_STATES
-        c[State.UP], c[State.DOWN], c[State.NET] = up, down, net
+        c[State.UP], c[State.DOWN], c[State.PROBE_NETWORK] = up, down, net
         return c
 
     assert rule(counts(down=2, up=1), 2) == State.DOWN
     assert rule(counts(down=1, up=1), 2) == State.UP
-    assert rule(counts(down=1, net=2), 2) == State.NET
+    assert rule(counts(down=1, net=2), 2) == State.PROBE_NETWORK
     assert rule(counts(up=1), 2) is None
     assert rule(counts(), 1) is None
     with pytest.raises(ValueError, match="quorum"):

@@ -30,8 +30,8 @@ def rule(counts: Sequence[int], quorum: int) -> State | None:
         return State.DOWN
     if counts[State.UP] + down >= quorum:
         return State.UP
-    if counts[State.NET]:
-        return State.NET
+    if counts[State.PROBE_NETWORK]:
+        return State.PROBE_NETWORK
     return None
 
 
@@ -50,7 +50,7 @@ def consensus_spans(
     events: list[tuple[float, int, int]] = []
     for spans in locations:
         for s0, e0, st in spans:
-            if st == State.MAINT:
+            if st == State.MAINTENANCE:
                 raise ValueError("a location's timeline holds no maintenance: pass `maint`")
             s, e = max(s0, a), min(e0, b)
             if e > s:
@@ -58,8 +58,8 @@ def consensus_spans(
                 events.append((e, int(st), -1))
     windows = clip(maint, a, b)
     for s, e in windows:
-        events.append((s, int(State.MAINT), 1))
-        events.append((e, int(State.MAINT), -1))
+        events.append((s, int(State.MAINTENANCE), 1))
+        events.append((e, int(State.MAINTENANCE), -1))
     events.sort()
     counts = [0] * N_STATES
     out: list[Span] = []
@@ -72,7 +72,7 @@ def consensus_spans(
         if i >= len(events):
             break
         nxt = events[i][0]
-        state = State.MAINT if counts[State.MAINT] else rule(counts, quorum)
+        state = State.MAINTENANCE if counts[State.MAINTENANCE] else rule(counts, quorum)
         if state is not None and nxt > t:
             if out and out[-1][1] == t and out[-1][2] == state:
                 out[-1] = (out[-1][0], nxt, state)
