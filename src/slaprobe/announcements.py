@@ -24,7 +24,7 @@ from slaprobe.core.spec import Config, MaintenanceSpec
 from slaprobe.core.terms import TermsHistory, of_config
 from slaprobe.core.timefmt import iso
 from slaprobe.feedfetch import FeedCache, refresh
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 FEED_HORIZON_AHEAD = 90 * 86400.0  # recurring feed windows are expanded this far ahead
 FILE_SOURCE = "maintenance_file:"  # the store keeps the file's last good windows under this
@@ -122,7 +122,7 @@ def gather(*sources: Iterable[MaintenanceSpec]) -> list[MaintenanceSpec]:
 
 
 def record_and_resolve(
-    store: Store, cfg: Config, specs: Iterable[MaintenanceSpec], now: float,
+    store: HistoryStore, cfg: Config, specs: Iterable[MaintenanceSpec], now: float,
 ) -> list[Window]:
     """Record first sight of each window version and of the terms, then give every
     window its verdict under the notice in force when that version was first seen."""
@@ -135,13 +135,13 @@ def record_and_resolve(
     )
 
 
-def terms(store: Store, cfg: Config, now: float) -> TermsHistory:
+def terms(store: HistoryStore, cfg: Config, now: float) -> TermsHistory:
     """Record the config's SLA terms as first seen now (unless unchanged); all versions."""
     return store.record_terms(of_config(cfg), now)
 
 
 async def feed_specs(
-    cfg: Config, store: Store, now: float, *, session: aiohttp.ClientSession | None = None,
+    cfg: Config, store: HistoryStore, now: float, *, session: aiohttp.ClientSession | None = None,
     cache: FeedCache | None = None, log: Any = None,
 ) -> list[MaintenanceSpec]:
     """The feeds' windows now: fetched afresh; a feed that fails gives its last good
@@ -176,7 +176,7 @@ class _StderrLog:
         pass
 
 
-def kept_specs(cfg: Config, store: Store) -> tuple[list[MaintenanceSpec], list[str]]:
+def kept_specs(cfg: Config, store: HistoryStore) -> tuple[list[MaintenanceSpec], list[str]]:
     """Windows from probe.toml and the maintenance file, and the file's problems.
 
     A good read is kept in the store; a broken file (bad TOML, a bad window, an id

@@ -46,7 +46,9 @@ from slaprobe.core.timefmt import (
     plausible,
 )
 from slaprobe.core.tracker import Tracker
+from slaprobe.pgstore import LocationLockHeld, PgStore
 from slaprobe.store import ImportConflict, Store, StoreError
+from slaprobe.storeapi import HistoryStore
 from slaprobe.writerlock import LockHeld
 
 EXIT_DOWN = 1
@@ -246,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         logs.error_lines([f"slaprobe: invalid config {path}:", *(f"  {p}" for p in e.problems)])
         return EXIT_INPUT
-    except (StoreError, LockHeld) as e:
+    except (StoreError, LockHeld, LocationLockHeld) as e:
         logs.error_lines([f"slaprobe: {e}"])
         return EXIT_INPUT
     except KeyboardInterrupt:
@@ -294,7 +296,19 @@ def _history(cfg: Config, *, create: bool) -> Path:
     return path
 
 
-def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]:
+def _store(cfg: Config, *, read_only: bool) -> HistoryStore:
+    """The history the config names: a SQLite file, or a shared PostgreSQL database
+    (a reader of an empty one is told so: StoreError)."""
+    if config.shared(cfg):
+        return PgStore(cfg.daemon.database, read_only=read_only, location=cfg.daemon.location)
+    path = _history(cfg, create=not read_only)
+    if not path.exists():
+        print(f"slaprobe: note: {path} did not exist; starting an empty history there",
+              file=sys.stderr)
+    return Store(path, read_only=read_only, location=cfg.daemon.location)
+
+
+def _open(cfg: Config, *, read_only: bool = False) -> tuple[HistoryStore, list[Window]]:
     """Open the store and give every window its verdict, feeds included: fetched now, or
     their last good windows when a feed is down. A writer (import, maintenance add)
     records first sight of each window; a reader (report, maintenance list) only reads,
@@ -303,11 +317,7 @@ def _open(cfg: Config, *, read_only: bool = False) -> tuple[Store, list[Window]]
     Readers never make a history: a database that does not exist is an error naming
     the absolute path looked at. Writers may start one, but only in a directory that
     exists (Store refuses to make directories)."""
-    path = _history(cfg, create=not read_only)
-    if not path.exists():
-        print(f"slaprobe: note: {path} did not exist; starting an empty history there",
-              file=sys.stderr)
-    store = Store(path, read_only=read_only)
+    store = _store(cfg, read_only=read_only)
     now = time.time()
     feeds: list[MaintenanceSpec] = []
     if cfg.slo.maintenance_feeds:
@@ -362,14 +372,15 @@ def _dur(seconds: float) -> str:
 def _verify(cfg: Config) -> int:
     """Walk the chain read-only; 0 intact, 1 naming the first record that was changed,
     deleted or inserted outside slaprobe."""
-    path = _history(cfg, create=False)  # a reader: a missing database is exit 2, naming it
-    store = Store(path, read_only=True)
+    store = _store(cfg, read_only=True)  # a reader: a missing database is exit 2, naming it
+    path = store.name
     try:
         verdict = store.verify()
         if verdict.ok:
             terms = announcements.terms(store, cfg, time.time())
             for month, text in sorted(statements.stored(store).items()):
-                problem = statements.recheck(store, month, text, terms)
+                problem = statements.recheck(store, month, text, terms,
+                                             quorum=cfg.slo.quorum)
                 if problem:
                     verdict = dataclasses.replace(
                         verdict, ok=False, problem=f"the statement of {month} does not match "

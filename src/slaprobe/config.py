@@ -52,6 +52,7 @@ DURATION_BOUNDS: dict[str, tuple[float, float]] = {
 MAX_RETRIES = 10
 MAX_BODY_BYTES = 1 << 30
 MAX_CONCURRENCY = 10_000
+MAX_QUORUM = 100
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an RFC 9110 token
 
 
@@ -421,9 +422,31 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "follow_redirects": _follow_redirects,
     "max_body_bytes": lambda d, v, p: d.integer(v, p, 1, MAX_BODY_BYTES),
 }
+def _database(d: _Decoder, value: Any, path: str) -> str | None:
+    """A SQLite path, or a postgresql:// URL (`env:NAME` reads it from the environment,
+    so its password need not be in the file)."""
+    s = d.resolved(value, path)
+    if s is not None and not s.strip():
+        d.problem(path, "must not be empty")
+        return None
+    if s is not None and is_url(s) and not s.startswith(("postgresql://", "postgres://")):
+        d.problem(path, f"{mask_password(s)!r}: only postgresql:// URLs (or a SQLite file path)")
+        return None
+    return s
+
+
+def _location(d: _Decoder, value: Any, path: str) -> str | None:
+    s = d.string(value, path)
+    if s is not None and not NAME_RE.match(s):
+        d.problem(path, f"{s!r} must match [a-z0-9_-]+")
+        return None
+    return s
+
+
 _DAEMON_FIELDS: dict[str, KeyDecoder] = {
     "listen": _listen,
-    "database": _one("database", _non_empty),
+    "database": _one("database", _database),
+    "location": _one("location", _location),
     "service": _one("service", _non_empty),
     "retention": _one("retention", _Decoder.duration),
     "max_concurrency": _one("max_concurrency",
@@ -442,6 +465,7 @@ _SLO_FIELDS: dict[str, KeyDecoder] = {
     "maintenance_file": _maintenance_file,
     "maintenance_feeds": _one("maintenance_feeds", _Decoder.str_list),
     "maintenance_feed_interval": _one("maintenance_feed_interval", _Decoder.duration),
+    "quorum": _one("quorum", lambda d, v, p: d.integer(v, p, 1, MAX_QUORUM)),
 }
 _PROBE_KEYS = frozenset(_PROBE_FIELDS)
 _TOP_KEYS = frozenset(
@@ -709,6 +733,16 @@ def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) 
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{p}: invalid TOML: {e}"]) from None
     return parse(raw, env=env, path=str(p))
+
+
+def is_url(database: str) -> bool:
+    """Whether `[daemon] database` names a server (scheme://...), not a SQLite file."""
+    return "://" in database
+
+
+def shared(cfg: Config) -> bool:
+    """Whether the history is on a PostgreSQL server (shared by locations)."""
+    return cfg.daemon.database.startswith(("postgresql://", "postgres://"))
 
 
 def database_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from slaprobe import announcements, config, logs, prober, sdnotify, server, webconfig, webui
+from slaprobe import announcements, config, logs, prober, sdnotify, server, stores, webconfig, webui
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.clocksteps import ClockStepWatch
 from slaprobe.config import ConfigError, load
@@ -34,14 +34,17 @@ from slaprobe.housekeeping import Housekeeper
 from slaprobe.incidentdesk import IncidentDesk
 from slaprobe.metrics import BURN_WINDOWS, Exporter, Instruments, Snapshot
 from slaprobe.probing import Probing
-from slaprobe.recorder import Recorder
+from slaprobe.recorder import BATCH_PAUSE, Recorder
 from slaprobe.scheduler import Scheduler
-from slaprobe.store import Store, StoreError, unwritable_reason
+from slaprobe.spool import Spool
+from slaprobe.storeapi import HistoryStore
 from slaprobe.tasks import TaskSet
+from slaprobe.vantagepoint import POLL as VANTAGE_POLL
+from slaprobe.vantagepoint import VantagePoint
 from slaprobe.verifier import HistoryVerifier
 from slaprobe.wallclock import GuardedClock
-from slaprobe.writerlock import WriterLock
 
+SHARED_BATCH_PAUSE = 1.0  # on a shared history, a second of checks per transaction
 STATUS_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe network down",
                 State.MAINTENANCE: "in maintenance"}
 
@@ -53,12 +56,12 @@ def horizon(cfg: Config) -> float:
 
 
 class Daemon:
-    def __init__(self, cfg: Config, *, store: Store, recorder: Recorder,
+    def __init__(self, cfg: Config, *, store: HistoryStore, recorder: Recorder,
                  session: aiohttp.ClientSession, clock: Clock,
-                 env: Mapping[str, str] | None, writer_lock: WriterLock | None,
+                 env: Mapping[str, str] | None, writer_lock: stores.Lock | None,
                  incidents: IncidentDesk, web: webconfig.WebConfig | None = None) -> None:
         self.cfg, self.store, self.clock, self.env, self.web = cfg, store, clock, env, web
-        self.writer_lock = writer_lock  # the one writer of this database, for our life
+        self.writer_lock = writer_lock  # the one writer of this database (or location)
         self.tracker, self.recorder, self.session = recorder.tracker, recorder, session
         self.instruments, self.log = recorder.instruments, recorder.log
         self.repeats = recorder.repeats  # identical errors: once per change, counted
@@ -81,7 +84,8 @@ class Daemon:
         self.housekeeper = Housekeeper(clock, self.tracker, recorder, self.follower, self.log,
                                        cfg=cfg, on_tick=self.notes.tick, incidents=incidents,
                                        offset=offset)
-        self.verifier = HistoryVerifier(clock, store.path, self.instruments, self.log)
+        self.verifier = HistoryVerifier(clock, stores.reader(cfg, env), self.instruments,
+                                        self.log)
         self.exporter = Exporter(self.instruments, self.snapshot)
         self.scheduler = Scheduler(clock, cfg.daemon.max_concurrency,
                                    on_lag=self.instruments.scheduler_lag.observe,
@@ -101,20 +105,29 @@ class Daemon:
         LockHeld: another slaprobe writes this database; StoreError: it cannot be
         written (e.g. a read-only file system)."""
         guarded = GuardedClock(clock or SystemClock())
-        store, lock = await asyncio.to_thread(_open_store, cfg, env)
+        store, lock = await asyncio.to_thread(stores.open_writer, cfg, env)
         try:
             log = logs.get()
+            repeats = logs.Repeats(log, clock=guarded.monotonic)
+            tracker = Tracker({t.name: t.critical for t in cfg.targets})
+            vantage = None
+            if config.shared(cfg):  # a shared history: the figures are the consensus
+                vantage = VantagePoint(store, tracker, guarded, quorum=cfg.slo.quorum,
+                                       horizon=horizon(cfg), slack=_slack(cfg), log=log,
+                                       repeats=repeats)
+            spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
             instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
-            recorder = Recorder(store, Tracker({t.name: t.critical for t in cfg.targets}),
-                                guarded, instruments, log, horizon=horizon(cfg),
+            recorder = Recorder(store, tracker, guarded, instruments, log,
+                                horizon=horizon(cfg),
                                 generation=await asyncio.to_thread(store.generation),
-                                repeats=logs.Repeats(log, clock=guarded.monotonic))
+                                repeats=repeats, spool=spool, vantage=vantage,
+                                batch_pause=SHARED_BATCH_PAUSE if vantage else BATCH_PAUSE)
             critical = recorder.tracker.critical
             recorder.tracker.reconfigure(critical, await recorder.load(critical), replace=True)
             incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
             await incidents.poll_acks(store)
         except BaseException:
-            await asyncio.to_thread(_close_store, store, lock)
+            await asyncio.to_thread(stores.close, store, lock)
             raise
         return cls(cfg, store=store, recorder=recorder, session=aiohttp.ClientSession(),
                    clock=guarded, env=env, writer_lock=lock, incidents=incidents, web=web)
@@ -164,10 +177,15 @@ class Daemon:
         self.tasks.spawn(self.housekeeper.run(), "housekeeping")
         self.tasks.spawn(self.verifier.run(), "verify")
         self.tasks.spawn(self.follower.run_feeds(), "feeds")
+        if self.recorder.vantage is not None:
+            self.tasks.spawn(self.recorder.vantage.run(), "locations")
+            if self.recorder.pending:  # checks a run that stopped left on local disk
+                self.recorder.kick()
         self.instruments.reload_success_at.set(self.clock.now())
         self.ready = True
         self.log.info("started", targets=len(cfg.targets), controls=len(cfg.controls),
-                      database=str(self.store.path))
+                      database=self.store.name, location=cfg.daemon.location,
+                      quorum=cfg.slo.quorum)
 
     async def shutdown(self, runner: Any = None) -> None:
         self.ready = False
@@ -177,9 +195,10 @@ class Daemon:
             await runner.cleanup()
         await self.tasks.cancel_all()
         await self.recorder.close(self._writer)
+        await asyncio.to_thread(self.recorder.unwritten.close)  # what is left: on disk
         await self.session.close()
         await self.probes.close()
-        await asyncio.to_thread(_close_store, self.store, self.writer_lock)
+        await asyncio.to_thread(stores.close, self.store, self.writer_lock)
         self.writer_lock = None
 
     def _job_failed(self, key: str, exc: BaseException) -> None:
@@ -226,10 +245,13 @@ class Daemon:
         old_targets = {t.name: t for t in old.targets}
         new_targets = {t.name: t for t in new.targets}
         if (old.daemon.listen_host, old.daemon.listen_port, old.daemon.database,
-                old.daemon.web_config) != (new.daemon.listen_host, new.daemon.listen_port,
-                                           new.daemon.database, new.daemon.web_config):
-            self.log.warning("restart_needed", reason="daemon.listen, daemon.database or "
-                             "daemon.web_config changed")
+                old.daemon.web_config, old.daemon.location) != (
+                new.daemon.listen_host, new.daemon.listen_port, new.daemon.database,
+                new.daemon.web_config, new.daemon.location):
+            self.log.warning("restart_needed", reason="daemon.listen, daemon.database, "
+                             "daemon.location or daemon.web_config changed")
+        if self.recorder.vantage is not None:
+            self.recorder.vantage.set_quorum(new.slo.quorum, [t.name for t in new.targets])
         removed = sorted(old_targets.keys() - new_targets.keys())
         for name in removed:
             self.scheduler.stop(f"target:{name}")
@@ -291,36 +313,12 @@ async def _candidate(path: str | None, env: Mapping[str, str] | None) -> Config 
     return new
 
 
-def _open_store(cfg: Config, env: Mapping[str, str] | None) -> tuple[Store, WriterLock | None]:
-    """The writer lock, then the store, checked writable (else StoreError: exit 2)."""
-    path = config.database_path(cfg, env)
-    lock = None if str(path) == ":memory:" else _lock(cfg, path)
-    try:
-        store = Store(path)
-    except BaseException:
-        if lock is not None:
-            lock.release()
-        raise
-    try:
-        store.check_writable()  # e.g. a read-only file: say so now, not at the first write
-    except BaseException:
-        _close_store(store, lock)
-        raise
-    return store, lock
-
-
-def _close_store(store: Store, lock: WriterLock | None) -> None:
-    store.close()
-    if lock is not None:
-        lock.release()
-
-
-def _lock(cfg: Config, path: Path) -> WriterLock:
-    try:
-        return WriterLock(path, listen=f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}")
-    except OSError as e:  # e.g. a read-only file system: the daemon cannot write
-        raise StoreError(f"cannot write database {path}: cannot create its lock file:"
-                         f" {e.strerror or e}{unwritable_reason(path)}") from e
+def _slack(cfg: Config) -> float:
+    """How long after its coverage ends a location still counts as live: its longest
+    check (attempts and retry pauses) plus two polls of the store."""
+    longest = max((t.timeout * (t.retries + 1) + t.retry_interval * t.retries
+                   for t in cfg.targets), default=0.0)
+    return longest + 2 * VANTAGE_POLL
 
 
 async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> int:

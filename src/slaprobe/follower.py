@@ -21,12 +21,12 @@ from slaprobe.core.spec import Config, MaintenanceSpec
 from slaprobe.core.tracker import Tracker
 from slaprobe.feedfetch import FeedCache
 from slaprobe.metrics import Instruments
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 
 class MaintenanceFollower:
     def __init__(
-        self, cfg: Config, store: Store, tracker: Tracker, clock: Clock, *,
+        self, cfg: Config, store: HistoryStore, tracker: Tracker, clock: Clock, *,
         session: aiohttp.ClientSession, instruments: Instruments, log: Any,
         repeats: logs.Repeats | None = None,
     ) -> None:

@@ -111,8 +111,8 @@ class Housekeeper:
         self.store_file_problem = problem
         if problem is not None:
             repeats.failed(
-                "store-file", f"database_{problem}", error=problem, database=str(store.path),
+                "store-file", f"database_{problem}", error=problem, database=store.name,
                 consequence="checks written now are lost at restart; restore the file and"
                             " restart slaprobe")
         else:
-            repeats.recovered("store-file", "database_back", database=str(store.path))
+            repeats.recovered("store-file", "database_back", database=store.name)

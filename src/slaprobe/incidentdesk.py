@@ -12,7 +12,7 @@ from slaprobe import incidentmetrics
 from slaprobe.core.incidents import Book, Event, Support, Timelines
 from slaprobe.core.timefmt import iso, month_start
 from slaprobe.exposition import Family
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 FORGET_AFTER = 86400.0  # settled incidents are kept one day past their month
 
@@ -28,7 +28,7 @@ class IncidentDesk:
         if support != self.book.support:
             self.book.reset(support=support)
 
-    async def poll_acks(self, store: Store) -> None:
+    async def poll_acks(self, store: HistoryStore) -> None:
         """Fold in acknowledgements stored since the last poll."""
         for ack in await asyncio.to_thread(store.acks, self.ack_seq):
             self.book.acknowledge(ack.incident, ack.at)

@@ -43,11 +43,13 @@ from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.terms import Terms, TermsHistory, Version
 from slaprobe.core.timefmt import iso, month_range
 from slaprobe.core.timeline import History, OpenRun
+from slaprobe.core.urls import mask_password
 from slaprobe.storeapi import ACK, Ack, Filled, ImportConflict, ImportResult, StoreError
 
 SCHEMA_VERSION = 1
 UNKNOWN_STATE = -1
 CHAIN_LOCK = 0x736C6170726F6265  # "slaprobe": the chain's transaction lock
+STATEMENT = "statement"  # the chain kind of a closed month's statement (statements.KIND)
 _T = TypeVar("_T")
 Conn = psycopg.Connection[TupleRow]
 
@@ -98,12 +100,13 @@ _V1 = """
 MIGRATIONS: dict[int, str] = {1: _V1}
 
 _CHECK_COLUMNS = "target, at, ok, latency, status, error, interval, network, unknown, location"
-_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@/]*@")
+_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
 def masked(url: str) -> str:
-    """The URL with its password replaced by `***` (for logs and errors)."""
-    return _PASSWORD.sub(r"\1:***@", url)
+    """The URL with its password (in the user part or a `password=` parameter) replaced
+    by `***`, for logs, errors and metrics."""
+    return _PASSWORD_PARAM.sub(r"\1***", mask_password(url))
 
 
 def _row_check(row: Sequence[Any]) -> Check:
@@ -627,7 +630,15 @@ class PgStore:
         return [_ack(r) for r in rows]
 
     def append_record(self, kind: str, payload: Mapping[str, Any], now: float) -> int:
+        """Append a chain-only record; a month's statement only once, whichever daemon
+        of the shared history closes the month first (the others get its seq)."""
         with self._tx() as conn:
+            if kind == STATEMENT and "month" in payload:
+                row = conn.execute("SELECT seq FROM chain WHERE kind = %s AND"
+                                   " payload::jsonb ->> 'month' = %s ORDER BY seq LIMIT 1",
+                                   (kind, payload["month"])).fetchone()
+                if row is not None:
+                    return int(row[0])
             self._open = None
             return _append(conn, kind, payload, at=now)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -25,13 +26,16 @@ from slaprobe.core.model import Check, ErrorKind, State
 from slaprobe.core.timeline import History
 from slaprobe.core.tracker import Tracker
 from slaprobe.metrics import Instruments
-from slaprobe.store import Store
+from slaprobe.spool import Spool
+from slaprobe.storeapi import HistoryStore, StoreError
+from slaprobe.vantagepoint import VantagePoint
 
 STATE_EVENTS: dict[State | None, str] = {
     State.UP: "target_up", State.DOWN: "target_down",
     State.PROBE_NETWORK: "target_down_probe_network", None: "target_unknown"}
 BATCH_PAUSE = 0.25  # seconds a first result waits for others to join its batch (a batch of
 # 25 checks costs the store about half as much per check as a batch of 5)
+BATCH_MAX = 5000  # checks per write transaction (a backlog goes in several)
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between failed writes
 FINAL_WRITE_DEADLINE = 4.0  # at shutdown, seconds of failed writes before giving up
 SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
@@ -39,8 +43,10 @@ SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
 
 class Recorder:
     def __init__(
-        self, store: Store, tracker: Tracker, clock: Clock, instruments: Instruments, log: Any,
-        *, horizon: float, generation: int, repeats: logs.Repeats | None = None,
+        self, store: HistoryStore, tracker: Tracker, clock: Clock, instruments: Instruments,
+        log: Any, *, horizon: float, generation: int, repeats: logs.Repeats | None = None,
+        spool: Spool | None = None, vantage: VantagePoint | None = None,
+        batch_pause: float = BATCH_PAUSE,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -52,7 +58,12 @@ class Recorder:
         self.generation = generation  # the store's, when the timelines were last read
         self.last: dict[str, Check] = {}
         self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
-        self.unwritten: list[Check] = []  # finished, not yet in the store, in order
+        # finished, not yet in the store, in order (past a bound: on local disk)
+        self.unwritten = spool if spool is not None else Spool(None)
+        self.location = store.location  # every check records where it was made
+        # on a shared history: the timelines are the locations' consensus (vantagepoint)
+        self.vantage = vantage
+        self.batch_pause = batch_pause
         self.written_upto = -math.inf  # the latest check written (months close after it)
         self.writes_ok = True  # the last write succeeded (/readyz)
         self._wake = asyncio.Event()
@@ -69,9 +80,14 @@ class Recorder:
         """Fold a finished check into the timeline, queue it for the store, log changes."""
         if check.target not in self.tracker.critical:
             return  # the target was removed while its check was in flight
+        if check.location != self.location:
+            check = dataclasses.replace(check, location=self.location)
         before = self.last.get(check.target)
         try:
-            self.tracker.add(check)
+            if self.vantage is not None:
+                self.vantage.own(check)
+            else:
+                self.tracker.add(check)
         except ValueError:
             self.log.warning("clock_went_backwards", target=check.target, at=check.at)
         self.last[check.target] = check
@@ -97,6 +113,11 @@ class Recorder:
             self.same_state[check.target] = self.same_state.get(check.target, 0) + 1
             self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
 
+    def kick(self) -> None:
+        """Wake the writer (checks waiting from before the start, on local disk)."""
+        self._wake.set()
+        self.instruments.store_pending.set(self.pending)
+
     def forget(self, target: str) -> None:
         self.last.pop(target, None)
         self.same_state.pop(target, None)
@@ -110,13 +131,13 @@ class Recorder:
             self._wake.clear()
             if not self._closing:  # let a burst of results join (cut short by close)
                 with contextlib.suppress(TimeoutError):
-                    async with self.clock.timeout(BATCH_PAUSE):
+                    async with self.clock.timeout(self.batch_pause):
                         await self._closed.wait()
-            while self.unwritten:
-                batch = list(self.unwritten)
+            while len(self.unwritten):
+                batch = self.unwritten.head(BATCH_MAX)
                 async with self._lock:
                     await self._write(batch, final=self._closing)
-                    del self.unwritten[:len(batch)]  # batches leave the head, in order
+                    self.unwritten.drop(len(batch))  # batches leave the head, in order
                     self.written_upto = max(self.written_upto, *(c.at for c in batch))
                 self.instruments.store_pending.set(self.pending)
             if self._closing:
@@ -146,11 +167,12 @@ class Recorder:
                 self.writes_ok = True
                 self.repeats.recovered("store", "store_write_recovered")
                 return
-            except (sqlite3.Error, OSError) as e:
+            except (sqlite3.Error, OSError, StoreError) as e:
                 self.instruments.store_errors.inc()
                 self.writes_ok = False
                 self.repeats.failed("store", "store_write_failed", error=str(e),
-                                    checks=len(batch))
+                                    checks=len(batch), pending=self.pending,
+                                    on_disk=self.unwritten.on_disk)
                 if (final or self._closing) and self.clock.monotonic() > deadline:
                     self.log.error("pending_writes_lost", checks=len(batch))
                     return
@@ -163,6 +185,10 @@ class Recorder:
         """Timelines of `names` from the store, as far back as the horizon."""
         since = self.clock.now() - self.horizon
         store, names = self.store, list(names)
+        if self.vantage is not None:  # every location's, and their consensus
+            await asyncio.to_thread(self.vantage.load, names)
+            now = self.clock.now()
+            return {n: self.vantage.vantage.consensus(n, now - self.horizon, now) for n in names}
         return await asyncio.to_thread(lambda: {n: store.load(n, since) for n in names})
 
     async def follow_imports(self) -> bool:
@@ -188,7 +214,10 @@ class Recorder:
                 self.on_reload()
             for check in sorted(self.unwritten, key=lambda c: c.at):
                 with contextlib.suppress(ValueError):  # already in the loaded timeline
-                    tracker.add(check)
+                    if self.vantage is not None:
+                        self.vantage.own(check)
+                    else:
+                        tracker.add(check)
         self.log.info("history_reloaded", generation=self.generation)
 
     async def prune(self, retention: float) -> int:

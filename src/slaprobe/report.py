@@ -28,10 +28,11 @@ table = textable.table  # one table formatter for every text output
 
 
 def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequence[Window],
-                 now: float, *, quorum: int = 1) -> Tracker:
+                 now: float, *, quorum: int | None = None) -> Tracker:
     """The figures' engine over the history from `since`: one location's timelines as
     they are; several locations' as their consensus (`core.consensus`, `quorum`), with
     each location's own view kept in `tracker.locations` for the report's section."""
+    quorum = cfg.slo.quorum if quorum is None else quorum
     terms = store.record_terms(of_config(cfg), now)
     critical = {t.name: t.critical for t in cfg.targets}
     locations = store.locations() or [store.location]

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from slaprobe import report
+from slaprobe.core.consensus import consensus_history
 from slaprobe.core.maintenance import EXCUSED, RETROACTIVE, Window
 from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
@@ -24,7 +25,7 @@ from slaprobe.core.terms import TermsHistory
 from slaprobe.core.timefmt import month_range, month_start, parse_instant
 from slaprobe.core.timeline import fold
 from slaprobe.core.tracker import Tracker
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 KIND = "statement"
 TOLERANCE = 0.01  # seconds: the statement's window times are written to the millisecond
@@ -34,12 +35,12 @@ def month_of(at: float) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m")
 
 
-def stored(store: Store) -> dict[str, str]:
+def stored(store: HistoryStore) -> dict[str, str]:
     """Every statement's report text by month."""
     return {p["month"]: p["report"] for _, _, p in store.records(KIND)}
 
 
-def to_close(store: Store, now: float, *, upto: float) -> list[str]:
+def to_close(store: HistoryStore, now: float, *, upto: float) -> list[str]:
     """Months with checks that ended by `upto` (and before `now`) and have no statement."""
     first = store.first_check_at()
     if first is None:
@@ -58,7 +59,7 @@ def to_close(store: Store, now: float, *, upto: float) -> list[str]:
     return out
 
 
-def close(store: Store, cfg: Config, windows: list[Window], now: float, *,
+def close(store: HistoryStore, cfg: Config, windows: list[Window], now: float, *,
           upto: float) -> list[str]:
     """Compute and chain the statement of every month closed by `upto`; the months."""
     done = []
@@ -72,19 +73,27 @@ def close(store: Store, cfg: Config, windows: list[Window], now: float, *,
     return done
 
 
-def recheck(store: Store, month: str, text: str, terms: TermsHistory) -> str:
+def recheck(store: HistoryStore, month: str, text: str, terms: TermsHistory, *,
+            quorum: int = 1) -> str:
     """'' when the statement agrees with the raw checks still held (or they are gone:
     pruned); else what differs."""
     rep: dict[str, Any] = json.loads(text)
     a, b = month_range(month)
     names = list(rep["targets"])
-    held = {n: store.checks(n, a - 86400.0, b) for n in names}
+    locations = store.locations() or [store.location]
+    held = {loc: {n: store.checks(n, a - 86400.0, b, location=loc) for n in names}
+            for loc in locations}
     if store.pruned_since(a):
         return ""  # raw checks of the month pruned: the statement is the record now
     windows = [_window(m, terms) for m in rep["maintenance"]]
     now = parse_instant(rep["to"])
     critical = {n: terms.critical_at(n, a, default=True) for n in names}
-    tracker = Tracker(critical, {n: fold(cs) for n, cs in held.items()}, windows)
+    if len(locations) == 1:
+        histories = {n: fold(cs) for n, cs in held[locations[0]].items()}
+    else:  # a shared history's statement is the locations' consensus
+        histories = {n: consensus_history({loc: fold(held[loc][n]) for loc in locations},
+                                          quorum, a - 86400.0, b, now) for n in names}
+    tracker = Tracker(critical, histories, windows)
     tracker.set_terms(terms)
     for name in names:
         f = tracker.target_figures(name, a, b, now)

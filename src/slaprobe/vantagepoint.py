@@ -94,3 +94,10 @@ class VantagePoint:
 
     def locations(self) -> list[str]:
         return self.vantage.locations()
+
+    def set_quorum(self, quorum: int, targets: Iterable[str]) -> None:
+        """A reloaded config's quorum: every target's consensus is computed again."""
+        if quorum != self.vantage.quorum:
+            self.vantage.quorum = quorum
+            self.vantage.dirty.update(targets)
+            self.refresh()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,17 @@ from slaprobe import chainstore
 from slaprobe.clock import Clock
 from slaprobe.metrics import Instruments
 from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore, StoreError
 
 VERIFY_EVERY = 60.0
 VERIFY_FULL_EVERY = 86400.0
 
 
-def _verify_tail(path: Path, since: int) -> tuple[chainstore.Verdict, int]:
+def _verify_tail(open_reader: Callable[[], HistoryStore], since: int,
+                 ) -> tuple[chainstore.Verdict, int]:
     """Verify records from `since` on (the open block is re-read each time); the seq to
     start from next time."""
-    reader = Store(path, read_only=True)
+    reader = open_reader()
     try:
         verdict = reader.verify(since_seq=since)
         return verdict, reader.chain_top()
@@ -33,9 +36,12 @@ def _verify_tail(path: Path, since: int) -> tuple[chainstore.Verdict, int]:
 
 
 class HistoryVerifier:
-    def __init__(self, clock: Clock, path: Path, instruments: Instruments, log: Any) -> None:
+    def __init__(self, clock: Clock, path: Path | Callable[[], HistoryStore],
+                 instruments: Instruments, log: Any) -> None:
         self.clock = clock
-        self.path = path
+        # a SQLite file, or what opens a read-only store of its own on the history
+        self.open_reader: Callable[[], HistoryStore] = (
+            (lambda: Store(path, read_only=True)) if isinstance(path, Path) else path)
         self.instruments = instruments
         self.log = log
 
@@ -43,8 +49,8 @@ class HistoryVerifier:
         since, last_full = 0, self.clock.monotonic()
         while True:
             try:
-                verdict, top = await asyncio.to_thread(_verify_tail, self.path, since)
-            except (sqlite3.Error, OSError) as e:
+                verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since)
+            except (sqlite3.Error, OSError, StoreError) as e:
                 self.log.error("history_verify_failed", error=str(e))
             else:
                 if verdict.ok:

@@ -31,7 +31,7 @@ from slaprobe.core.reltime import parse_time
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_range, month_start
 from slaprobe.core.tracker import Tracker
-from slaprobe.store import Store
+from slaprobe.storeapi import HistoryStore
 
 DAY = 86400.0
 STATUS_DAYS = 90
@@ -47,7 +47,7 @@ class Source(Protocol):
     @property
     def cfg(self) -> Config: ...
     @property
-    def store(self) -> Store | None: ...
+    def store(self) -> HistoryStore | None: ...
     @property
     def tracker(self) -> Tracker | None: ...
     @property
@@ -79,7 +79,7 @@ def since(cfg: Config, a: float) -> float:
     return a - 2 * max((t.interval for t in cfg.targets), default=0.0)
 
 
-def _history(cfg: Config, store: Store, windows: list[Window],
+def _history(cfg: Config, store: HistoryStore, windows: list[Window],
              a: float, now: float) -> tuple[Tracker, dict[str, float]]:
     """Timelines from far enough before `a` that incidents overlapping it keep their
     start, and each incident's first acknowledgement."""
@@ -87,7 +87,7 @@ def _history(cfg: Config, store: Store, windows: list[Window],
     return tracker, incidents.first_acks(store.acks())
 
 
-def compute_status(cfg: Config, store: Store, windows: list[Window], *,
+def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
                    targets: list[statuspage.TargetNow], service_state: str,
                    now: float) -> bytes:
     """The /status page (in a worker thread: reads the store, renders)."""
@@ -104,14 +104,14 @@ def compute_status(cfg: Config, store: Store, windows: list[Window], *,
     return text.encode()
 
 
-def compute_report(cfg: Config, store: Store, windows: list[Window], *, a: float,
+def compute_report(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
     tracker, acks = _history(cfg, store, windows, a, now)
     rep = report.build(cfg, tracker, a, b, now, acks=acks)
     return report.render_json(rep).encode()
 
 
-def compute_incidents(cfg: Config, store: Store, windows: list[Window], *, a: float,
+def compute_incidents(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                       b: float, now: float) -> bytes:
     """`slaprobe incidents --format json` for [a, b): {"from", "to", "incidents"}."""
     tracker, acks = _history(cfg, store, windows, a, now)

@@ -89,6 +89,8 @@ def test_passwords_never_show(pg: pgserver.Server) -> None:
     assert masked("postgresql://probe:s3cr%40t@db.internal:5432/sla") == (
         "postgresql://probe:***@db.internal:5432/sla")
     assert masked("postgresql://probe@db/sla") == "postgresql://probe@db/sla"
+    assert masked("postgresql://db/sla?user=probe&password=pw&sslmode=require") == (
+        "postgresql://db/sla?user=probe&password=***&sslmode=require")
     url = f"postgresql://probe:hunter2@127.0.0.1:{pgserver.free_port()}/sla?connect_timeout=2"
     with pytest.raises(StoreError) as e:
         PgStore(url)
@@ -110,3 +112,16 @@ def test_a_newer_schema_is_refused(pg: pgserver.Server) -> None:
 def test_a_reader_of_an_empty_database_is_told(pg: pgserver.Server) -> None:
     with pytest.raises(StoreError, match="holds no slaprobe history"):
         PgStore(pg.new_database(), read_only=True)
+
+
+def test_a_month_is_stated_once_whoever_closes_it(pg: pgserver.Server) -> None:
+    url = pg.new_database()
+    east, west = PgStore(url, location="east"), PgStore(url, location="west")
+    try:
+        first = east.append_record("statement", {"month": "2026-10", "report": "{}"}, T0)
+        assert west.append_record("statement", {"month": "2026-10", "report": "{\"x\": 1}"},
+                                  T0 + 5) == first
+        assert [p["report"] for _, _, p in west.records("statement")] == ["{}"]
+    finally:
+        east.close()
+        west.close()

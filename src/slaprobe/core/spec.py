@@ -65,6 +65,7 @@ class DaemonSpec:
     # DEFAULT_TARGET_WINDOWS, those of them that are windows)
     target_latency_histogram: bool = False
     target_windows: tuple[str, ...] | None = None
+    location: str = "default"  # where this daemon probes from; every check records it
 
 
 DEFAULT_TARGET_WINDOWS = ("1h", "30d", "month")
@@ -90,6 +91,7 @@ class SloSpec:
     maintenance_file: str | None = None
     maintenance_feeds: tuple[str, ...] = ()
     maintenance_feed_interval: float = 300.0
+    quorum: int = 1  # locations that must agree (on a history shared by several)
 
 
 @dataclass(frozen=True, slots=True)
