@@ -44,7 +44,6 @@ from slaprobe.vantagepoint import VantagePoint
 from slaprobe.verifier import HistoryVerifier
 from slaprobe.wallclock import GuardedClock
 
-SHARED_BATCH_PAUSE = 1.0  # on a shared history, a second of checks per transaction
 STATUS_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe network down",
                 State.MAINTENANCE: "in maintenance"}
 
@@ -114,14 +113,14 @@ class Daemon:
             if config.shared(cfg):  # a shared history: the figures are the consensus
                 vantage = VantagePoint(store, tracker, guarded, quorum=cfg.slo.quorum,
                                        horizon=horizon(cfg), slack=_slack(cfg), log=log,
-                                       repeats=repeats)
+                                       repeats=repeats, poll=_poll(cfg))
             spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
             instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
             recorder = Recorder(store, tracker, guarded, instruments, log,
                                 horizon=horizon(cfg),
                                 generation=await asyncio.to_thread(store.generation),
                                 repeats=repeats, spool=spool, vantage=vantage,
-                                batch_pause=SHARED_BATCH_PAUSE if vantage else BATCH_PAUSE)
+                                batch_pause=_poll(cfg) / 2 if vantage else BATCH_PAUSE)
             critical = recorder.tracker.critical
             recorder.tracker.reconfigure(critical, await recorder.load(critical), replace=True)
             incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
@@ -311,6 +310,15 @@ async def _candidate(path: str | None, env: Mapping[str, str] | None) -> Config 
     except announcements.MaintenanceFileError as e:
         return [str(e)]
     return new
+
+
+def _poll(cfg: Config) -> float:
+    """How often a daemon on a shared history reads the others' checks: every few
+    seconds, and at least four times per shortest interval, so another location's check
+    is read well before its coverage (2 x interval) ends. Its writes gather half that
+    (one transaction for all of them: the chain lock is shared by every location)."""
+    shortest = min((t.interval for t in cfg.targets), default=VANTAGE_POLL * 4)
+    return min(VANTAGE_POLL, shortest / 4)
 
 
 def _slack(cfg: Config) -> float:

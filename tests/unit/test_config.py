@@ -562,3 +562,35 @@ class TestPerTargetMetrics:
     def test_histogram_switch_must_be_a_boolean(self) -> None:
         (problem,) = problems_of(minimal(daemon={"target_latency_histogram": "yes"}))
         assert problem.startswith("daemon.target_latency_histogram: must be true or false")
+
+
+class TestVantagePoints:
+    """[daemon] location, a postgresql:// database (from the environment), [slo] quorum."""
+
+    def test_defaults(self) -> None:
+        cfg = config.parse(minimal())
+        assert (cfg.daemon.location, cfg.slo.quorum) == ("default", 1)
+        assert not config.shared(cfg)
+
+    def test_a_shared_history_from_the_environment(self) -> None:
+        url = "postgresql://probe:s3cret@db.internal:5432/sla"
+        cfg = config.parse(minimal(daemon={"database": "env:SLAPROBE_DB", "location": "eu-1"},
+                                   slo={"quorum": 2}), env={"SLAPROBE_DB": url})
+        assert cfg.daemon.database == url
+        assert (cfg.daemon.location, cfg.slo.quorum) == ("eu-1", 2)
+        assert config.shared(cfg)
+
+    @pytest.mark.parametrize(("raw", "env", "problem"), [
+        ({"daemon": {"location": "EU 1"}}, {}, "daemon.location: 'EU 1' must match [a-z0-9_-]+"),
+        ({"daemon": {"location": 3}}, {}, "daemon.location: must be a string"),
+        ({"slo": {"quorum": 0}}, {}, "slo.quorum: must be at least 1"),
+        ({"slo": {"quorum": 1.5}}, {}, "slo.quorum: must be an integer"),
+        ({"daemon": {"database": "env:NOPE"}}, {}, "daemon.database: environment variable NOPE"),
+        ({"daemon": {"database": "env:DB"}}, {"DB": "mysql://u:pw@h/db"},
+         "daemon.database: 'mysql://u:***@h/db': only postgresql:// URLs"),
+    ])
+    def test_bad_values_name_their_key(self, raw: dict[str, Any], env: dict[str, str],
+                                       problem: str) -> None:
+        found = problems_of(minimal(**raw), env)
+        assert any(p.startswith(problem) for p in found), found
+        assert not any("pw@" in p for p in found)
