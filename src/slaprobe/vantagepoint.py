@@ -64,7 +64,7 @@ class VantagePoint:
         since = now - self.horizon
         for name in self.vantage.clean():
             if name in self.tracker.critical:
-                self.tracker.histories[name] = self.vantage.consensus(name, since, now)
+                self.tracker.set_history(name, self.vantage.consensus(name, since, now))
 
     async def follow(self) -> int:
         """Read the other locations' new checks once; how many were new."""

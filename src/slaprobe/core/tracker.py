@@ -116,6 +116,13 @@ class Tracker:
             self._moved.add(check.target)
         return closed
 
+    def set_history(self, name: str, history: History) -> None:
+        """Replace one target's timeline (its consensus, computed again); its credit
+        goes on from where it was."""
+        self.histories[name] = history
+        if self._moved is not None:
+            self._moved.add(name)
+
     def set_maintenance(self, windows: Iterable[Window]) -> None:
         self.maintenance = list(windows)
         self._maint = {n: excluded_intervals(self.maintenance, n) for n in self.critical}
