@@ -21,7 +21,7 @@ from slaprobe.recorder import Recorder
 from slaprobe.spool import Spool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from waits import until  # noqa: E402
+from waits import until
 
 T0 = 1_800_000_000.0
 
