@@ -8,7 +8,7 @@ in the report's `locations` section, show its cut as down time at east.
 
 from __future__ import annotations
 
-from conftest import Backend
+from backends import Backend
 
 from slaprobe import report
 from slaprobe.config import parse

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import pytest
-from conftest import Backend
+from backends import Backend
 
 from slaprobe.core.maintenance import Seen
 from slaprobe.core.model import Check, State

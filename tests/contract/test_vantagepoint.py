@@ -4,7 +4,7 @@ locations' checks by watermark, and its own as they finish."""
 from __future__ import annotations
 
 import structlog
-from conftest import Backend
+from backends import Backend
 
 from slaprobe.core.model import Check, State
 from slaprobe.core.tracker import Tracker
