@@ -132,7 +132,8 @@ def request_bytes(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]]
         host = f"{host}:{url.port}"
     given = {k.lower() for k, _ in headers}
     lines = [f"{method} {url.raw_path_qs or '/'} HTTP/1.1"]
-    defaults = [("Host", host), ("User-Agent", user_agent), ("Accept", "*/*")]
+    defaults = [("Host", host), ("User-Agent", user_agent), ("Accept", "*/*"),
+                ("Accept-Encoding", "gzip, deflate")]  # as aiohttp asks (the parser decodes)
     lines += [f"{k}: {v}" for k, v in defaults if k.lower() not in given]
     if url.raw_user is not None and "authorization" not in given:
         cred = f"{url.user or ''}:{url.password or ''}".encode("latin-1")

@@ -20,13 +20,16 @@ import re
 import zlib
 
 MAX_LINE = 8190
-MAX_HEADERS = 32768
+MAX_HEADERS = 128  # aiohttp ClientSession max_headers
+MAX_RAW_LINE = 2 * MAX_LINE + 64  # an unfinished line longer than this cannot be valid
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_STATUS = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: [^\r\n]*)?\r?")
+_STATUS = re.compile(rb"HTTP/(?:1\.[01]|0\.9|2\.0) ([0-9][0-9][0-9])(?: ([^\r\n]*))?\r?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_VALUE = re.compile(rb"[\x00\r]")  # lenient like aiohttp: other CTLs pass
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
+_TRAILERS_END = re.compile(rb"(?:^|\n)\r?\n")
 _NO_BODY = frozenset({204, 304})
+_UNDECODABLE = {b"br": "brotli (br)", b"zstd": "zstandard (zstd)"}
 
 
 class HttpViolation(Exception):
@@ -51,8 +54,8 @@ class ResponseParser:
     """
 
     __slots__ = ("_buf", "_chunk_left", "_decoder", "_encoding", "_head_only", "_left", "_mode",
-                 "_trailers", "body", "complete", "head_done", "location", "max_body",
-                 "status")
+                 "_lines", "_scanned", "_trailers", "body", "complete", "head_done", "location",
+                 "max_body", "status")
 
     def __init__(self, max_body: int, *, head_request: bool = False) -> None:
         self.max_body = max_body
@@ -69,6 +72,8 @@ class ResponseParser:
         self._trailers = False
         self._decoder: zlib._Decompress | None = None
         self._encoding = b""
+        self._scanned = 0  # the unfinished head (or trailers) is scanned up to here
+        self._lines = 0  # complete lines in it so far
 
     def feed(self, data: bytes) -> bool:
         """Head and body in one go: `feed_head`, then `feed_body` with the rest."""
@@ -91,6 +96,8 @@ class ResponseParser:
         """Body bytes (after the head): True when nothing more is needed."""
         if self._mode == "":
             self.complete = True
+            if self.status != 101:  # after a 101 the bytes are another protocol's
+                _after_end(data)
             return True
         return self._body(data)
 
@@ -104,8 +111,7 @@ class ResponseParser:
         if self.complete:
             return True
         if self._mode == "close":
-            self.complete = True
-            return True
+            return self._finish()
         if self._mode == "length":
             raise BodyCut("connection lost mid-body")
         raise HttpViolation("Not enough data to satisfy transfer length header")
@@ -119,18 +125,22 @@ class ResponseParser:
 
     def _head(self, *, final: bool = False) -> bool:
         while True:
-            m = _HEAD_END.search(self._buf)
+            m = _HEAD_END.search(self._buf, max(0, self._scanned - 3))
             if m is None:
-                self._check_lines(self._buf)
+                self._guard(self._buf)
                 if final:
                     raise Disconnected("Server disconnected")
                 return False
             head, rest = bytes(self._buf[:m.start()]), self._buf[m.end():]
-            self._check_lines(head)
+            self._scanned = self._lines = 0
             lines = head.split(b"\n")
             status = _STATUS.fullmatch(lines[0])
             if status is None:
+                if len(lines[0]) > MAX_LINE:
+                    raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
                 raise HttpViolation("Bad status line")
+            if len(status.group(2) or b"") > MAX_LINE:
+                raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
             code = int(status.group(1))
             headers = _headers(lines[1:])
             if 100 <= code < 200 and code != 101:  # an interim response: the next follows
@@ -142,23 +152,26 @@ class ResponseParser:
             self.head_done = True
             return True
 
-    def _check_lines(self, buf: bytes | bytearray) -> None:
-        start = 0
-        count = 0
+    def _guard(self, buf: bytes | bytearray) -> None:
+        """Bounds an unfinished head (or trailers) as it grows, scanning only new bytes:
+        no line can be valid past MAX_RAW_LINE, nor so many lines."""
+        start = buf.rfind(b"\n", 0, self._scanned) + 1
+        pos = self._scanned
         while True:
-            end = buf.find(b"\n", start)
-            if (end if end >= 0 else len(buf)) - start > MAX_LINE:
+            end = buf.find(b"\n", pos)
+            if (end if end >= 0 else len(buf)) - start > MAX_RAW_LINE:
                 raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
             if end < 0:
-                break
-            count += 1
-            if count > MAX_HEADERS:
+                self._scanned = len(buf)
+                return
+            self._lines += 1
+            if self._lines > 4 * MAX_HEADERS + 2:
                 raise HttpViolation("Too many headers received")
-            start = end + 1
+            start = pos = end + 1
 
     def _framing(self, code: int, headers: list[tuple[bytes, bytes]]) -> None:
         length: int | None = None
-        chunked = False
+        chunked = coded = False
         encoding = b""
         for name, value in headers:
             lname = name.lower()
@@ -169,13 +182,14 @@ class ResponseParser:
                     raise HttpViolation("Invalid character in Content-Length")
                 length = int(value)
             elif lname == b"transfer-encoding":
+                coded = True
                 chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
             elif lname == b"location":
                 self.location = value.decode("latin-1")
             elif lname == b"content-encoding":
                 encoding = value.strip().lower()
-        if chunked and length is not None:
-            raise HttpViolation("Transfer-Encoding can't be present with Content-Length")
+        if coded and length is not None:  # as llhttp: whatever the coding
+            raise HttpViolation("Content-Length can't be present with Transfer-Encoding")
         if self._head_only or code in _NO_BODY or code == 101:
             self._mode = ""
         elif chunked:
@@ -190,6 +204,8 @@ class ResponseParser:
         elif encoding == b"deflate":
             self._decoder = zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate: see _keep
         self._encoding = encoding if self._decoder is not None else b""
+        if encoding in _UNDECODABLE and self._mode:  # aiohttp without brotli / zstandard
+            raise HttpViolation(f"Can not decode content-encoding: {_UNDECODABLE[encoding]}")
 
     # --- the body ----------------------------------------------------------------------
 
@@ -200,6 +216,7 @@ class ResponseParser:
             if self._keep(take):
                 return True
             if self._left == 0:
+                _after_end(data[len(take):])
                 return self._finish()
             return False
         if self._mode == "chunked":
@@ -213,10 +230,12 @@ class ResponseParser:
         buf += data
         while True:
             if self._trailers:
-                m = re.search(rb"(?:^|\n)\r?\n", buf)
+                m = _TRAILERS_END.search(buf, max(0, self._scanned - 2))
                 if m is None:
-                    self._check_lines(buf)
+                    self._guard(buf)
                     return False
+                _headers(bytes(buf[:m.start()]).split(b"\n") if m.start() else [])
+                _after_end(bytes(buf[m.end():]))
                 return self._finish()
             if self._chunk_left == -1:  # a size line
                 nl = buf.find(b"\n")
@@ -224,7 +243,9 @@ class ResponseParser:
                     if len(buf) > MAX_LINE:
                         raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
                     return False
-                line = bytes(buf[:nl]).rstrip(b"\r").split(b";", 1)[0].strip()
+                if buf[nl - 1:nl] != b"\r":  # llhttp wants CRLF here, even when lenient
+                    raise HttpViolation("Expected LF after chunk size")
+                line = bytes(buf[:nl - 1]).split(b";", 1)[0].strip()
                 del buf[:nl + 1]
                 if not _HEX.fullmatch(line):
                     raise HttpViolation("Invalid character in chunk size")
@@ -276,25 +297,41 @@ class ResponseParser:
         return len(self.body) >= self.max_body
 
     def _finish(self) -> bool:
+        if self._encoding in (b"deflate", b"raw deflate") and self._decoder is not None \
+                and not self._decoder.eof:  # as aiohttp: a deflate stream must end
+            raise HttpViolation("Can not decode content-encoding: deflate")
         self.complete = True
         return True
 
 
+def _after_end(extra: bytes) -> None:
+    """Bytes after a complete response on a connection that closes: aiohttp parses them as
+    a next response and fails (blank lines aside)."""
+    if extra.lstrip(b"\r\n"):
+        raise HttpViolation("Data after the end of the response")
+
+
 def _headers(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """Header (or trailer) lines, checked as aiohttp checks them (lenient llhttp)."""
     out: list[tuple[bytes, bytes]] = []
     for raw in lines:
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if line[:1] in (b" ", b"\t"):  # obsolete line folding: part of the previous value
             if not out:
-                raise HttpViolation("Invalid header token")
+                continue  # llhttp (lenient) passes a folded first line
             name, value = out[-1]
             out[-1] = (name, value + b" " + line.strip())
             continue
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
             raise HttpViolation("Invalid header token")
-        value = value.strip(b" \t")
+        value = value.lstrip(b" \t")
+        if len(name) + len(value) > MAX_LINE:  # aiohttp's max_field_size: name and value
+            raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
+        value = value.rstrip(b" \t")
         if _BAD_VALUE.search(value):
             raise HttpViolation("Invalid HTTP header")
         out.append((name, value))
+        if len(out) > MAX_HEADERS:
+            raise HttpViolation("Too many headers received")
     return out
