@@ -6,7 +6,9 @@ Hand-written for speed: profiled at 1,000 targets every 10 s, aiohttp's client
 machinery) was most of the daemon's CPU per check, while a check needs one
 request written and one response judged. Here each exchange resolves the name
 afresh (unless the host is an address), opens its own connection (never pooled
-or reused, like blackbox_exporter), writes one request, feeds the bytes to
+or reused, like blackbox_exporter; the addresses tried as aiohttp tries them, the
+next one 250 ms after one that does not answer), writes one request (asking for
+gzip or deflate as aiohttp does), feeds the bytes to
 `core.http1.ResponseParser`, and closes. Every failure stays visible with the
 kind it has on the aiohttp path: a resolver failure (`DnsFailed`), a refused or
 unreachable connect (`ConnectFailed`), a response that breaks HTTP
@@ -25,11 +27,13 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import cast
 
+import aiohappyeyeballs
 import yarl
 from aiohttp.abc import AbstractResolver
 
 from slaprobe.core.http1 import ResponseParser
 
+HAPPY_EYEBALLS_DELAY = 0.25  # seconds, aiohttp's TCPConnector default
 FollowHint = Callable[[int, str | None], bool]  # (status, Location) -> read the body?
 
 
@@ -188,17 +192,19 @@ async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]
     done: asyncio.Future[None] = loop.create_future()
     proto = _Exchange(_request(url, method, tuple(headers), user_agent), parser, seen,
                       wants_body, done)
-    transport: asyncio.Transport | None = None
-    first_error: OSError | None = None
-    for family, address in addresses:
-        try:
-            transport, _ = await loop.create_connection(
-                lambda: proto, address, port, family=family)
-            break
-        except OSError as e:
-            first_error = first_error or e
-    if transport is None:
-        raise ConnectFailed(host, port, first_error or OSError("no address"))
+    infos = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+              (address, port, 0, 0) if family == socket.AF_INET6 else (address, port))
+             for family, address in addresses]
+    try:  # as aiohttp connects: the next address 250 ms after one that does not answer
+        sock = await aiohappyeyeballs.start_connection(
+            infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
+    except OSError as e:
+        raise ConnectFailed(host, port, e) from e
+    try:
+        transport, _ = await loop.create_connection(lambda: proto, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
     try:
         await done
     finally:

@@ -304,8 +304,12 @@ async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
                    nxt: list[yarl.URL] = nxt) -> bool:
             """Whether this response is the final one (else `nxt` holds where to go)."""
             if spec.follow_redirects and status in _REDIRECTS and location:
-                target = url.join(yarl.URL(location))
-                if spec.follow_redirects is True or _origin(target) == origin:
+                try:
+                    target = url.join(yarl.URL(location))
+                    there = _origin(target)
+                except ValueError:  # an unusable Location: the redirect itself is judged
+                    return True
+                if spec.follow_redirects is True or there == origin:
                     nxt.append(target)
                     return False
             return True

@@ -4,11 +4,15 @@ Hand-written because the daemon's plain `http://` checks run on asyncio protocol
 instead of aiohttp's client (see `slaprobe.plainhttp`: aiohttp's per-request
 machinery was most of the daemon's CPU), and a check needs only a response's
 status, its `Location` and the first `max_body` bytes of its body. It keeps the
-limits and verdicts of aiohttp's client parser, so a broken response is judged
-the same on either path: a line over 8190 bytes, more than 32768 headers, a bad
-status line, a bad header, a bad or duplicate `Content-Length`, both a length
-and chunking, bad chunk sizes, a chunked body cut short and an undecodable
-`gzip`/`deflate` body are `HttpViolation`s (protocol errors); a body cut short of
+limits and verdicts of aiohttp's client parser (llhttp, lenient as aiohttp sets it
+for responses), so a broken response is judged the same on either path: a header
+over 8190 bytes (name and value), more than 128 headers, a bad status line, a bad
+header (a NUL or a bare CR in a value; other control bytes pass), a bad or
+duplicate `Content-Length`, a length with any `Transfer-Encoding`, bad chunk sizes
+(a chunk size line must end in CRLF), bad trailers, a chunked body cut short,
+bytes after a complete response, a `br`/`zstd` body (aiohttp here decodes
+neither) and an undecodable or unfinished `gzip`/`deflate` body are
+`HttpViolation`s (protocol errors); a body cut short of
 its `Content-Length` is `BodyCut` and a connection closed before the headers is
 `Disconnected` (connection errors, as aiohttp judges them). Messages never
 quote the offending bytes.
@@ -21,7 +25,7 @@ import zlib
 
 MAX_LINE = 8190
 MAX_HEADERS = 128  # aiohttp ClientSession max_headers
-MAX_RAW_LINE = 2 * MAX_LINE + 64  # an unfinished line longer than this cannot be valid
+MAX_RAW_LINE = MAX_LINE + 16  # an unfinished line longer than this cannot be valid
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _STATUS = re.compile(rb"HTTP/(?:1\.[01]|0\.9|2\.0) ([0-9][0-9][0-9])(?: ([^\r\n]*))?\r?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -53,9 +57,24 @@ class ResponseParser:
     (`complete` tells the two apart), or the caller asked for the head only.
     """
 
-    __slots__ = ("_buf", "_chunk_left", "_decoder", "_encoding", "_head_only", "_left", "_mode",
-                 "_lines", "_scanned", "_trailers", "body", "complete", "head_done", "location",
-                 "max_body", "status")
+    __slots__ = (
+        "_buf",
+        "_chunk_left",
+        "_decoder",
+        "_encoding",
+        "_head_only",
+        "_left",
+        "_lines",
+        "_mode",
+        "_scanned",
+        "_trailers",
+        "body",
+        "complete",
+        "head_done",
+        "location",
+        "max_body",
+        "status",
+    )
 
     def __init__(self, max_body: int, *, head_request: bool = False) -> None:
         self.max_body = max_body
