@@ -319,6 +319,17 @@ CASES: list[tuple[str, bytes, dict[str, Any], Verdict]] = [
                                    gz(BODY * 10)[:12]), {}, OK),
     ("gzip-empty-body", b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
      b"Content-Length: 0\r\n\r\n", {}, OK),
+    ("x-gzip-left-encoded", with_length(b"HTTP/1.1 200 OK\r\nContent-Encoding: x-gzip\r\n",
+                                        gz(BODY)), {"body_contains": "ok"}, MISMATCH_200),
+    ("gzip-twice-listed", with_length(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip\r\n",
+                                      gz(BODY)), {"body_contains": "ok"}, MISMATCH_200),
+    ("head-with-a-body-anyway", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+     {"method": "HEAD"}, PROTO),
+    ("204-with-a-body-anyway", b"HTTP/1.1 204 No Content\r\n\r\nok",
+     {"expect_status": ("204",)}, PROTO),
+    ("length-0-then-bytes", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nok", {}, PROTO),
+    ("1xx-then-close", b"HTTP/1.1 100 Continue\r\n\r\n", {},
+     (False, ErrorKind.CONNECT_ERROR, None)),
     ("header-8bit-value", with_length(b"HTTP/1.1 200 OK\r\nX-A: caf\xe9\r\n", BODY),
      {"body_contains": "ok"}, OK),
 ]

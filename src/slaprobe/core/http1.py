@@ -218,7 +218,7 @@ class ResponseParser:
             self._left = length
         else:
             self._mode = "close"
-        if encoding in (b"gzip", b"x-gzip"):
+        if encoding == b"gzip":  # not x-gzip: aiohttp leaves that undecoded
             self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == b"deflate":
             self._decoder = zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate: see _keep
