@@ -106,24 +106,8 @@ class Daemon:
         guarded = GuardedClock(clock or SystemClock())
         store, lock = await asyncio.to_thread(stores.open_writer, cfg, env)
         try:
-            log = logs.get()
-            repeats = logs.Repeats(log, clock=guarded.monotonic)
-            tracker = Tracker({t.name: t.critical for t in cfg.targets})
-            vantage = None
-            if config.shared(cfg):  # a shared history: the figures are the consensus
-                vantage = VantagePoint(store, tracker, guarded, quorum=cfg.slo.quorum,
-                                       horizon=horizon(cfg), slack=_slack(cfg), log=log,
-                                       repeats=repeats, poll=_poll(cfg))
-            spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
-            instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
-            recorder = Recorder(store, tracker, guarded, instruments, log,
-                                horizon=horizon(cfg),
-                                generation=await asyncio.to_thread(store.generation),
-                                repeats=repeats, spool=spool, vantage=vantage,
-                                batch_pause=_poll(cfg) / 2 if vantage else BATCH_PAUSE)
-            critical = recorder.tracker.critical
-            recorder.tracker.reconfigure(critical, await recorder.load(critical), replace=True)
-            incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
+            recorder = await _recorder(cfg, store, guarded, env)
+            incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), recorder.log)
             await incidents.poll_acks(store)
         except BaseException:
             await asyncio.to_thread(stores.close, store, lock)
@@ -319,6 +303,30 @@ def _poll(cfg: Config) -> float:
     (one transaction for all of them: the chain lock is shared by every location)."""
     shortest = min((t.interval for t in cfg.targets), default=VANTAGE_POLL * 4)
     return min(VANTAGE_POLL, shortest / 4)
+
+
+async def _recorder(cfg: Config, store: HistoryStore, guarded: GuardedClock,
+                    env: Mapping[str, str] | None) -> Recorder:
+    """The recorder over the store, its timelines read (on a shared history: the
+    locations' consensus, kept by the vantage room) and a spool for unwritten checks."""
+    log = logs.get()
+    repeats = logs.Repeats(log, clock=guarded.monotonic)
+    tracker = Tracker({t.name: t.critical for t in cfg.targets})
+    vantage = None
+    if config.shared(cfg):  # a shared history: the figures are the consensus
+        vantage = VantagePoint(store, tracker, guarded, quorum=cfg.slo.quorum,
+                               horizon=horizon(cfg), slack=_slack(cfg), log=log,
+                               repeats=repeats, poll=_poll(cfg))
+    spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
+    instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
+    recorder = Recorder(store, tracker, guarded, instruments, log,
+                        horizon=horizon(cfg),
+                        generation=await asyncio.to_thread(store.generation),
+                        repeats=repeats, spool=spool, vantage=vantage,
+                        batch_pause=_poll(cfg) / 2 if vantage else BATCH_PAUSE)
+    critical = recorder.tracker.critical
+    recorder.tracker.reconfigure(critical, await recorder.load(critical), replace=True)
+    return recorder
 
 
 def _slack(cfg: Config) -> float:

@@ -91,7 +91,8 @@ class Spool:
                         yield load(line.decode())
 
     def _refill(self) -> None:
-        assert self.path is not None
+        if self.path is None:  # memory only: nothing on disk to read back
+            return
         if self._file is not None:
             self._file.flush()
         with self.path.open("rb") as f:
