@@ -58,19 +58,18 @@ class ProbeStats:
 
     def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS, *,
                  histogram: bool = True) -> None:
-        self.histogram = histogram  # off: no per-target latency histogram (15 series each)
+        self.histogram = histogram  # off: +Inf bucket, sum and count only (3 series, not 15)
         self.buckets = tuple(float(b) for b in buckets)
         self._le = (*(repr(b) for b in self.buckets), "+Inf")
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
 
     def observe(self, target: str, result: str, latency: float) -> None:
-        if self.histogram:
-            h = self.latency.get(target)
-            if h is None:
-                h = self.latency[target] = [0.0] * (len(self.buckets) + 2)
-            h[bisect.bisect_left(self.buckets, latency)] += 1
-            h[-1] += latency
+        h = self.latency.get(target)
+        if h is None:
+            h = self.latency[target] = [0.0] * (len(self.buckets) + 2 if self.histogram else 2)
+        h[bisect.bisect_left(self.buckets, latency) if self.histogram else 0] += 1
+        h[-1] += latency
         key = (target, result)
         self.results[key] = self.results.get(key, 0.0) + 1
 
@@ -80,16 +79,16 @@ class ProbeStats:
             del self.results[key]
 
     def switch(self, histogram: bool) -> None:
-        """Turn the per-target histogram on or off (a reload); off forgets it."""
-        self.histogram = histogram
-        if not histogram:
+        """Turn the per-target buckets on or off (a reload): the histograms restart."""
+        if histogram != self.histogram:
             self.latency.clear()
+        self.histogram = histogram
 
     def families(self) -> list[Family]:
         duration = family(cat.PROBE_DURATION)
         for target, h in self.latency.items():
             total = 0.0
-            for le, n in zip(self._le, h, strict=False):
+            for le, n in zip(self._le if self.histogram else ("+Inf",), h[:-1], strict=True):
                 total += n
                 duration.add((target, le), total, "_bucket")
             duration.add((target,), h[-1], "_sum")
@@ -97,7 +96,7 @@ class ProbeStats:
         probes = family(cat.PROBES)
         for key, n in self.results.items():
             probes.add(key, n)
-        return [duration, probes] if self.histogram else [probes]
+        return [duration, probes]
 
 
 class Instruments:

@@ -23,7 +23,7 @@ from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.tracker import Tracker
 from slaprobe.exposition import Family, encode
 from slaprobe.incidentdesk import IncidentDesk
-from slaprobe.metrics import Exporter, Instruments, SlaFigures, Snapshot
+from slaprobe.metrics import Exporter, Instruments, ProbeStats, SlaFigures, Snapshot
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0))
@@ -210,3 +210,26 @@ def test_attempt_kinds_are_the_design_list() -> None:
         "probe_error", "probe_fd_exhausted", "probe_overloaded", "probe_out_of_memory",
         "probe_clock_step"}
     assert Attempt(ok=True, latency=0.1).error is None
+
+
+@pytest.mark.parametrize("buckets", [True, False])
+def test_latency_histogram_keeps_its_design_name_with_buckets_off(buckets: bool) -> None:
+    """`target_latency_histogram = false` drops the buckets, never the metric: the +Inf
+    bucket, `_sum` and `_count` stay per target (average latency still computable)."""
+    stats = ProbeStats(histogram=buckets)
+    for latency in (0.004, 0.2, 3.0):
+        stats.observe("app", "success", latency)
+    m = Scrape(encode(stats.families()))
+    inf = {"target": "app", "le": "+Inf"}
+    assert m.value("slaprobe_probe_duration_seconds_bucket", inf) == 3.0
+    assert m.value("slaprobe_probe_duration_seconds_count", {"target": "app"}) == 3.0
+    assert m.value("slaprobe_probe_duration_seconds_sum", {"target": "app"}) == pytest.approx(
+        3.204)
+    les = set(m.by("slaprobe_probe_duration_seconds_bucket", "le"))
+    assert (len(les) > 1) is buckets
+    stats.switch(not buckets)  # a reload: the histogram restarts in the other shape
+    stats.observe("app", "success", 0.1)
+    again = Scrape(encode(stats.families()))
+    assert again.value("slaprobe_probe_duration_seconds_count", {"target": "app"}) == 1.0
+    assert (len(set(again.by("slaprobe_probe_duration_seconds_bucket", "le"))) > 1) is (
+        not buckets)
