@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -263,8 +263,9 @@ def _walk(db: sqlite3.Connection, since: int) -> Iterator[tuple[Any, ...]]:
         yield from rows
 
 
-def _name(kind: str, seq: int, at: float) -> str:
+def record_name(kind: str, seq: int, at: float) -> str:
     return f"chain record #{seq} ({kind}, written {iso(at)})"
+
 
 
 Block = tuple[int, float, int, int, int, str]  # seq, at, lo, hi, count, content
@@ -277,7 +278,7 @@ def _block_problem(db: sqlite3.Connection, block: Block, pruned: set[int]) -> tu
     found = stored.count
     if seq in pruned:
         if found:
-            return 0, (f"{_name(CHECKS, seq, at)} was pruned, but {found} checks with n "
+            return 0, (f"{record_name(CHECKS, seq, at)} was pruned, but {found} checks with n "
                        f"{lo}..{hi} are back: inserted outside slaprobe")
         return 0, ""
     if found == count and stored.digest() == content:
@@ -289,7 +290,8 @@ def _block_problem(db: sqlite3.Connection, block: Block, pruned: set[int]) -> tu
         what = f"{found - count} checks inserted"
     else:
         what = "a check changed"
-    return found, f"{_name(CHECKS, seq, at)}, checks n {lo}..{hi}{where}: {what} outside slaprobe"
+    name = record_name(CHECKS, seq, at)
+    return found, f"{name}, checks n {lo}..{hi}{where}: {what} outside slaprobe"
 
 
 def _suspects(connect: Callable[[], sqlite3.Connection], blocks: list[Block],
@@ -341,13 +343,13 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0,
         if seq != expect:
             return fail(f"chain record #{expect} is missing: deleted outside slaprobe")
         if record_digest(prev_s, (seq, kind, at, lo, hi, count, last_at, content)) != digest:
-            return fail(f"{_name(kind, seq, at)} was changed outside slaprobe")
+            return fail(f"{record_name(kind, seq, at)} was changed outside slaprobe")
         if prev_s != prev:
-            return fail(f"{_name(kind, seq, at)} does not follow #{seq - 1}: a record was "
+            return fail(f"{record_name(kind, seq, at)} does not follow #{seq - 1}: a record was "
                         "deleted or inserted outside slaprobe")
         if kind != CHECKS:
             if payload is None or content_digest(payload) != content:
-                return fail(f"{_name(kind, seq, at)} was changed outside slaprobe (payload)")
+                return fail(f"{record_name(kind, seq, at)} was changed outside slaprobe (payload)")
         else:
             blocks.append((seq, at, lo, hi, count, content))
         prev = head = digest
@@ -393,17 +395,25 @@ def _block_where(db: sqlite3.Connection, lo: int, hi: int) -> str:
 
 def _cross_check(db: sqlite3.Connection, kind: str, query: str, key: str,
                  chained: list[tuple[int, float, dict[str, Any]]]) -> str:
-    rows = {r[key]: r for r in (_PAYLOAD[kind](row) for row in db.execute(query))}
+    return cross_check(kind, db.execute(query), key, chained)
+
+
+def cross_check(kind: str, rows: Iterable[Sequence[Any]], key: str,
+                chained: list[tuple[int, float, dict[str, Any]]]) -> str:
+    """The table's rows (`rows`, as its query returns them) against the payloads the
+    chain holds for them: '' if they agree, else the first row changed, deleted or
+    inserted outside slaprobe. Shared by the SQLite and PostgreSQL stores."""
+    found = {r[key]: r for r in (_PAYLOAD[kind](tuple(row)) for row in rows)}
     by_key = {p[key]: (seq, at, p) for seq, at, p in chained}
     for k, (seq, at, p) in by_key.items():
-        row = rows.get(k)
+        row = found.get(k)
         if row is None:
-            return f"{kind} row {k!r} of {_name(kind, seq, at)} was deleted outside slaprobe"
+            return f"{kind} row {k!r} of {record_name(kind, seq, at)} was deleted outside slaprobe"
         if row != p:
             fields = sorted(f for f in p if row.get(f) != p.get(f))
             return (f"{kind} row {k!r} was changed outside slaprobe ({', '.join(fields)} "
-                    f"differ from {_name(kind, seq, at)})")
-    extra = sorted(rows.keys() - by_key.keys(), key=str)
+                    f"differ from {record_name(kind, seq, at)})")
+    extra = sorted(found.keys() - by_key.keys(), key=str)
     if extra:
         return f"{kind} row {extra[0]!r} is in no chain record: inserted outside slaprobe"
     return ""

@@ -36,6 +36,7 @@ from psycopg.rows import TupleRow
 
 from slaprobe import chainstore
 from slaprobe.chainstore import BLOCK_CHECKS, BLOCK_SECONDS, CHECKPOINT, CHECKS, Content, Verdict
+from slaprobe.chainstore import record_name as _name
 from slaprobe.core.chain import GENESIS, canonical, content_digest, record_digest
 from slaprobe.core.maintenance import Seen, version_key
 from slaprobe.core.model import Check, State
@@ -887,11 +888,6 @@ _TABLES: dict[str, tuple[str, str]] = {
         "key"),
     "terms": ("SELECT id, since, body FROM terms", "rowid"),
 }
-_PAYLOAD = {"maintenance_seen": chainstore.seen_payload, "terms": chainstore.terms_payload}
-
-
-def _name(kind: str, seq: int, at: float) -> str:
-    return f"chain record #{seq} ({kind}, written {iso(at)})"
 
 
 def _verify(conn: Conn, since_seq: int) -> Verdict:
@@ -975,21 +971,7 @@ def _where(conn: Conn, lo: int, hi: int) -> str:
 
 def _cross_check(conn: Conn, kind: str, query: str, key: str,
                  chained: list[tuple[int, float, dict[str, Any]]]) -> str:
-    rows = {r[key]: r for r in (_PAYLOAD[kind](tuple(row)) for row in conn.execute(
-        query.encode()).fetchall())}
-    by_key = {p[key]: (seq, at, p) for seq, at, p in chained}
-    for k, (seq, at, p) in by_key.items():
-        row = rows.get(k)
-        if row is None:
-            return f"{kind} row {k!r} of {_name(kind, seq, at)} was deleted outside slaprobe"
-        if row != p:
-            fields = sorted(f for f in p if row.get(f) != p.get(f))
-            return (f"{kind} row {k!r} was changed outside slaprobe ({', '.join(fields)} "
-                    f"differ from {_name(kind, seq, at)})")
-    extra = sorted(rows.keys() - by_key.keys(), key=str)
-    if extra:
-        return f"{kind} row {extra[0]!r} is in no chain record: inserted outside slaprobe"
-    return ""
+    return chainstore.cross_check(kind, conn.execute(query.encode()).fetchall(), key, chained)
 
 
 def _terms(conn: Conn) -> list[Version]:
