@@ -91,7 +91,7 @@ class _Exchange(asyncio.Protocol):
                 data = rest
             finished = parser.feed_body(data)
         except Exception as e:  # a violation (or a bug): the exchange fails with it
-            self.done.set_exception(e)
+            self._fail(e)
             return
         if finished:
             self.done.set_result(None)
@@ -102,6 +102,13 @@ class _Exchange(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ended(exc)
+
+    def _fail(self, e: Exception) -> None:
+        """Fail the exchange with `e`. Marked as seen at once: the check awaiting it
+        raises it, and when none awaits any more (it already ended) asyncio must not log
+        "Future exception was never retrieved"."""
+        self.done.set_exception(e)
+        self.done.exception()
 
     def _ended(self, exc: Exception | None) -> None:
         if self.done.done():
@@ -114,7 +121,7 @@ class _Exchange(asyncio.Protocol):
         except Exception as e:
             if exc is not None and not isinstance(exc, asyncio.CancelledError):
                 e.__cause__ = exc  # e.g. a reset: the OS error is the cause
-            self.done.set_exception(e)
+            self._fail(e)
             return
         if complete:
             self.done.set_result(None)
