@@ -38,7 +38,7 @@ from slaprobe import chainstore
 from slaprobe.chainstore import BLOCK_CHECKS, BLOCK_SECONDS, CHECKPOINT, CHECKS, Content, Verdict
 from slaprobe.chainstore import record_name as _name
 from slaprobe.core.chain import GENESIS, canonical, content_digest, record_digest
-from slaprobe.core.maintenance import Seen, version_key
+from slaprobe.core.maintenance import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.terms import Terms, TermsHistory, Version
@@ -717,14 +717,7 @@ class PgStore:
         ids = {s.id for s in specs}
         if self.read_only:
             out = self._read(lambda c: _seen(c, ids))
-            for spec in specs:
-                versions = out.setdefault(spec.id, [])
-                key = version_key(spec)
-                if not any(version_key(_spec_of(v)) == key for v in versions):
-                    versions.append(Seen(id=spec.id, start=spec.start, end=spec.end,
-                                         announced=spec.announced, targets=spec.targets,
-                                         first_seen=now))
-            return out
+            return with_unseen(out, specs, now)
         with self._tx() as conn:
             for s in specs:
                 row = (version_key(s), s.id, s.start, s.end, s.announced,
@@ -989,11 +982,6 @@ def _seen(conn: Conn, ids: Iterable[str]) -> dict[str, list[Seen]]:
                          targets=None if r[4] is None else tuple(json.loads(r[4])),
                          first_seen=r[5]) for r in rows]
     return out
-
-
-def _spec_of(v: Seen) -> MaintenanceSpec:
-    return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
-                           targets=v.targets, reason="", source="")
 
 
 def _targets_json(targets: tuple[str, ...] | None) -> str | None:

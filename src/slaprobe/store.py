@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from slaprobe import chainstore
-from slaprobe.core.maintenance import Seen, version_key
+from slaprobe.core.maintenance import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.terms import Terms, TermsHistory, Version
@@ -766,14 +766,7 @@ class Store:
         if self.read_only:  # a reader judges a window it never saw as first seen now
             with self._lock:
                 out = self._seen({s.id for s in specs})
-            for spec in specs:
-                versions = out.setdefault(spec.id, [])
-                key = version_key(spec)
-                if not any(version_key(_spec_of(v)) == key for v in versions):
-                    versions.append(Seen(id=spec.id, start=spec.start, end=spec.end,
-                                         announced=spec.announced, targets=spec.targets,
-                                         first_seen=now))
-            return out
+            return with_unseen(out, specs, now)
         with self._tx():
             for s in specs:
                 row = (version_key(s), s.id, s.start, s.end, s.announced,
@@ -798,11 +791,6 @@ class Store:
                 for r in rows
             ]
         return out
-
-
-def _spec_of(v: Seen) -> MaintenanceSpec:
-    return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
-                           targets=v.targets, reason="", source="")
 
 
 def _statement_months(db: sqlite3.Connection) -> list[tuple[str, tuple[float, float]]]:

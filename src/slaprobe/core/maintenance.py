@@ -69,6 +69,25 @@ def version_key(spec: MaintenanceSpec) -> str:
     return json.dumps([spec.id, spec.start, spec.end, targets])
 
 
+def with_unseen(stored: dict[str, list[Seen]], specs: Iterable[MaintenanceSpec],
+                now: float) -> dict[str, list[Seen]]:
+    """`stored` plus, for each spec whose version is not among its id's stored ones, that
+    version first seen `now` (what a reader, which records nothing, judges by)."""
+    for spec in specs:
+        versions = stored.setdefault(spec.id, [])
+        key = version_key(spec)
+        if not any(version_key(_spec_of(v)) == key for v in versions):
+            versions.append(Seen(id=spec.id, start=spec.start, end=spec.end,
+                                 announced=spec.announced, targets=spec.targets,
+                                 first_seen=now))
+    return stored
+
+
+def _spec_of(v: Seen) -> MaintenanceSpec:
+    return MaintenanceSpec(id=v.id, start=v.start, end=v.end, announced=v.announced,
+                           targets=v.targets, reason="", source="")
+
+
 def _covers_targets(old: tuple[str, ...] | None, new: tuple[str, ...] | None) -> bool:
     if old is None:
         return True
