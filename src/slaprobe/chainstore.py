@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from slaprobe.core.chain import GENESIS, canonical, content_digest, record_digest
+from slaprobe.core.chain import GENESIS, content_digest, next_record, record_digest
 from slaprobe.core.timefmt import iso
 
 BLOCK_CHECKS = 4096
@@ -113,11 +113,7 @@ def append(db: sqlite3.Connection, kind: str, payload: Mapping[str, Any], *, at:
     """Append one record carrying `payload`; returns its seq. Call inside a transaction."""
     if kind == CHECKS:
         raise ValueError("checks are chained by blocks (BlockWriter), not by append")
-    seq, prev = tail(db)
-    seq += 1
-    text = canonical(payload)
-    content = content_digest(text)
-    digest = record_digest(prev, (seq, kind, at, None, None, 0, None, content))
+    seq, kind, at, content, text, prev, digest = next_record(tail(db), kind, payload, at)
     db.execute("INSERT INTO chain VALUES (?, ?, ?, NULL, NULL, 0, NULL, ?, ?, ?, ?)",
                (seq, kind, at, content, text, prev, digest))
     return seq

@@ -37,7 +37,7 @@ from psycopg.rows import TupleRow
 from slaprobe import chainstore
 from slaprobe.chainstore import BLOCK_CHECKS, BLOCK_SECONDS, CHECKPOINT, CHECKS, Content, Verdict
 from slaprobe.chainstore import record_name as _name
-from slaprobe.core.chain import GENESIS, canonical, content_digest, record_digest
+from slaprobe.core.chain import GENESIS, content_digest, next_record, record_digest
 from slaprobe.core.maintenance import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
@@ -825,11 +825,8 @@ def _tail_record(conn: Conn) -> tuple[int, str]:
 def _append(conn: Conn, kind: str, payload: Mapping[str, Any], *, at: float) -> int:
     if kind == CHECKS:
         raise ValueError("checks are chained by blocks, not by append")
-    seq, prev = _tail_record(conn)
-    seq += 1
-    text = canonical(payload)
-    content = content_digest(text)
-    digest = record_digest(prev, (seq, kind, at, None, None, 0, None, content))
+    seq, kind, at, content, text, prev, digest = next_record(_tail_record(conn), kind,
+                                                             payload, at)
     conn.execute("INSERT INTO chain VALUES (%s, %s, %s, NULL, NULL, 0, NULL, %s, %s, %s, %s)",
                  (seq, kind, at, content, text, prev, digest))
     return seq

@@ -34,3 +34,14 @@ def record_digest(prev: str, record: tuple[int, str, float, int | None, int | No
     seq, kind, at, lo, hi, count, last_at, content = record
     head = f"{prev}\n{seq}\n{kind}\n{at!r}\n{lo}\n{hi}\n{count}\n{last_at!r}\n{content}"
     return hashlib.sha256(head.encode()).hexdigest()
+
+
+def next_record(tail: tuple[int, str], kind: str, payload: Mapping[str, Any], at: float
+                ) -> tuple[int, str, float, str, str, str, str]:
+    """The chain row that follows `tail` (seq, digest) for a payload record: seq, kind,
+    at, content digest, canonical text, prev and digest (the store writes it)."""
+    seq, prev = tail[0] + 1, tail[1]
+    text = canonical(payload)
+    content = content_digest(text)
+    digest = record_digest(prev, (seq, kind, at, None, None, 0, None, content))
+    return seq, kind, at, content, text, prev, digest
