@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import ms, run_measured, slaprobe_cmd
 
 from slaprobe.config import parse
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check
-from slaprobe.core.tracker import Tracker
-from slaprobe.incidentdesk import IncidentDesk
-from slaprobe.metrics import SlaCollector, Snapshot
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.incidents.desk import IncidentDesk
+from slaprobe.metrics.instruments import SlaCollector, Snapshot
 
 IV = 30.0
 SUPPORT = """

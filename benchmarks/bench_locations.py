@@ -40,13 +40,13 @@ from pathlib import Path
 
 import _common
 
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.history.vantage import Vantage
 from slaprobe.core.model import Check, State
 from slaprobe.core.slo import Figures
-from slaprobe.core.tracker import Tracker
-from slaprobe.core.vantage import Vantage
-from slaprobe.pgstore import PgStore
-from slaprobe.store import Store
-from slaprobe.storeapi import HistoryStore
+from slaprobe.history.pgstore import PgStore
+from slaprobe.history.store import Store
+from slaprobe.history.storeapi import HistoryStore
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 LOCATIONS = ("east", "north", "west")

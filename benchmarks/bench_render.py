@@ -27,16 +27,18 @@ from pathlib import Path
 
 import aiohttp
 
-from slaprobe import report, server, webui
 from slaprobe.clock import SystemClock
 from slaprobe.config import parse
-from slaprobe.core import daily, htmlreport
-from slaprobe.core.maintenance import Window
+from slaprobe.core.history.timeline import History, OpenRun
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Check, State
+from slaprobe.core.reporting import daily, htmlreport
 from slaprobe.core.timefmt import iso, parse_instant
-from slaprobe.core.timeline import History, OpenRun
-from slaprobe.core.tracker import Tracker
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.reporting import report
+from slaprobe.web import pages as webui
+from slaprobe.web import server
 
 DAY = 86400.0
 

@@ -36,12 +36,12 @@ import structlog
 from _common import mb
 
 from slaprobe.clock import FakeClock
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check
 from slaprobe.core.spec import DEFAULT_TARGET_WINDOWS
-from slaprobe.core.tracker import Tracker
-from slaprobe.metrics import Exporter, Instruments, Snapshot
-from slaprobe.recorder import Recorder
-from slaprobe.store import Store
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.store import Store
+from slaprobe.metrics.instruments import Exporter, Instruments, Snapshot
 
 START = 1_800_000_000.0
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0), ("7d", 604800.0), ("30d", 2592000.0))

@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from slaprobe import chainstore
-from slaprobe.core.terms import Terms
-from slaprobe.store import Store
+from slaprobe.core.evidence.terms import Terms
+from slaprobe.history import chainstore
+from slaprobe.history.store import Store
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 

@@ -17,25 +17,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from slaprobe import (
-    __version__,
-    announcements,
-    config,
-    daemon,
-    incidents,
-    logs,
-    prober,
-    probing,
-    report,
-    statements,
-    webconfig,
-)
+from slaprobe import __version__, config, logs
 from slaprobe.config import ConfigError, default_path, load
-from slaprobe.core import budget, csvout, daily
-from slaprobe.core.importer import CsvError, iter_csv
-from slaprobe.core.maintenance import Window
+from slaprobe.core.history.importer import CsvError, iter_csv
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Attempt
+from slaprobe.core.probe import budget
 from slaprobe.core.reltime import parse_time, resolve_range
+from slaprobe.core.reporting import csvout, daily
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
 from slaprobe.core.timefmt import (
     format_duration,
@@ -45,11 +35,17 @@ from slaprobe.core.timefmt import (
     parse_duration,
     plausible,
 )
-from slaprobe.core.tracker import Tracker
-from slaprobe.pgstore import LocationLockHeld, PgStore
-from slaprobe.store import ImportConflict, Store, StoreError
-from slaprobe.storeapi import HistoryStore
-from slaprobe.writerlock import LockHeld
+from slaprobe.evidence import statements
+from slaprobe.history.pgstore import LocationLockHeld, PgStore
+from slaprobe.history.store import ImportConflict, Store, StoreError
+from slaprobe.history.storeapi import HistoryStore
+from slaprobe.history.writerlock import LockHeld
+from slaprobe.incidents import stored as incidents
+from slaprobe.maintenance import announcements
+from slaprobe.ops import daemon
+from slaprobe.probe import prober, probing
+from slaprobe.reporting import report
+from slaprobe.web import webconfig
 
 EXIT_DOWN = 1
 EXIT_INPUT = 2
@@ -178,13 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from slaprobe.demo import run as demo  # noqa: PLC0415 - it imports this module
+    from slaprobe.demo import run as demo  # noqa: PLC0415 - the demo's modules only when asked
 
     if args.duration <= 0:
         print("slaprobe: --duration must be positive", file=sys.stderr)
         return EXIT_INPUT
     duration, interval = (20.0, 1.0) if args.fast else (args.duration, 2.0)
-    return demo.main(duration, interval)
+    return demo.main(duration, interval, main)
 
 
 def _load(path: Path | None) -> Config:

@@ -21,14 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yarl
 
-from slaprobe.core.business import (
+from slaprobe.core.incidents.business import (
     Calendar,
     check_holidays,
     parse_business_duration,
     parse_days,
     parse_hours,
 )
-from slaprobe.core.incidents import Support, Targets
+from slaprobe.core.incidents.rules import Support, Targets
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
 from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
 from slaprobe.core.urls import mask_password

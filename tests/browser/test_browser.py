@@ -22,10 +22,12 @@ from aiohttp.test_utils import TestServer
 from chromium import BINARY, devtools, dump_dom, file_url, ink, png_pixels, screenshot
 from htmlscan import external_references, per_day, scan
 
-from slaprobe import report, server, webui
 from slaprobe.config import parse
-from slaprobe.core import csvout
-from slaprobe.daemon import Daemon
+from slaprobe.core.reporting import csvout
+from slaprobe.ops.daemon import Daemon
+from slaprobe.reporting import report
+from slaprobe.web import pages as webui
+from slaprobe.web import server
 
 pytestmark = [
     pytest.mark.slow,

@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 
-from slaprobe.pgstore import PgStore
-from slaprobe.store import Store
-from slaprobe.storeapi import HistoryStore
+from slaprobe.history.pgstore import PgStore
+from slaprobe.history.store import Store
+from slaprobe.history.storeapi import HistoryStore
 
 
 @dataclass

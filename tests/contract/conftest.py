@@ -14,7 +14,7 @@ import pgserver
 import pytest
 from backends import Backend
 
-from slaprobe.storeapi import HistoryStore
+from slaprobe.history.storeapi import HistoryStore
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -11,14 +11,15 @@ import pgserver
 import pytest
 import structlog
 
-from slaprobe import logs, recorder
+from slaprobe import logs
 from slaprobe.clock import FakeClock
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check
-from slaprobe.core.tracker import Tracker
-from slaprobe.metrics import Instruments
-from slaprobe.pgstore import PgStore
-from slaprobe.recorder import Recorder
-from slaprobe.spool import Spool
+from slaprobe.history import recorder
+from slaprobe.history.pgstore import PgStore
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.spool import Spool
+from slaprobe.metrics.instruments import Instruments
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from waits import until

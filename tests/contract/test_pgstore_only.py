@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from slaprobe.core.model import Check
-from slaprobe.pgstore import LocationLockHeld, PgStore, PgWriterLock, masked
-from slaprobe.storeapi import StoreError
+from slaprobe.history.pgstore import LocationLockHeld, PgStore, PgWriterLock, masked
+from slaprobe.history.storeapi import StoreError
 
 T0 = 1790812800.0
 
@@ -40,7 +40,7 @@ def test_one_writer_per_location(pg: pgserver.Server) -> None:
 
 def test_the_lock_of_a_killed_daemon_is_gone(pg: pgserver.Server, tmp_path: Path) -> None:
     url = pg.new_database()
-    script = ("import sys, time\nfrom slaprobe.pgstore import PgWriterLock\n"
+    script = ("import sys, time\nfrom slaprobe.history.pgstore import PgWriterLock\n"
               "lock = PgWriterLock(sys.argv[1], 'east', listen='x', now=0.0)\n"
               "print('held', flush=True)\ntime.sleep(60)\n")
     p = subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, text=True)

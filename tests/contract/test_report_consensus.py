@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from backends import Backend
 
-from slaprobe import report
 from slaprobe.config import parse
 from slaprobe.core.model import Check
 from slaprobe.core.spec import Config
+from slaprobe.reporting import report
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 LOCATIONS = ("east", "north", "west")

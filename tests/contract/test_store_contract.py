@@ -15,12 +15,12 @@ from dataclasses import replace
 import pytest
 from backends import Backend
 
-from slaprobe.core.maintenance import Seen
+from slaprobe.core.evidence.terms import Terms
+from slaprobe.core.history.timeline import History, OpenRun, Span, fold
+from slaprobe.core.maintenance.rules import Seen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.terms import Terms
-from slaprobe.core.timeline import History, OpenRun, Span, fold
-from slaprobe.storeapi import HistoryStore, ImportConflict
+from slaprobe.history.storeapi import HistoryStore, ImportConflict
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 PATTERN = "1111000011..11nn1111"  # up, down, a gap, up, probe_network, up

@@ -6,9 +6,9 @@ from __future__ import annotations
 import structlog
 from backends import Backend
 
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
-from slaprobe.core.tracker import Tracker
-from slaprobe.vantagepoint import VantagePoint
+from slaprobe.history.vantagepoint import VantagePoint
 
 T0 = 1790812800.0
 

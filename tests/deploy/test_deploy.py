@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from slaprobe.core import catalogue
+from slaprobe.core.reporting import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

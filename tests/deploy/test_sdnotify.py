@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe.sdnotify import Notifier, notify, watchdog_interval, watchdog_loop
+from slaprobe.ops.sdnotify import Notifier, notify, watchdog_interval, watchdog_loop
 
 
 class Receiver:

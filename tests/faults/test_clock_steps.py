@@ -28,8 +28,8 @@ from promtext import Scrape
 from slaprobe.clock import SystemClock
 from slaprobe.config import parse
 from slaprobe.core.walltime import WallGuard
-from slaprobe.daemon import Daemon as InProcessDaemon
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.ops.daemon import Daemon as InProcessDaemon
 
 pytestmark = pytest.mark.timeout(90)
 HOUR = 3600.0

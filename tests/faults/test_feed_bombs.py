@@ -17,9 +17,9 @@ import pytest
 from clirun import assert_no_traceback, slaprobe
 from procs import Daemon, Switch, free_port, write_config
 
-from slaprobe import feedfetch
-from slaprobe.core.feeds import MAX_OCCURRENCES, FeedError, parse_ics
-from slaprobe.store import Store
+from slaprobe.core.maintenance.feeds import MAX_OCCURRENCES, FeedError, parse_ics
+from slaprobe.history.store import Store
+from slaprobe.maintenance import feedfetch
 
 pytestmark = pytest.mark.timeout(90)
 

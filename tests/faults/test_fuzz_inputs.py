@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from slaprobe import config
 from slaprobe.config import ConfigError
-from slaprobe.core.feeds import FeedError, parse_ics, parse_statuspage
-from slaprobe.core.importer import CsvError, iter_csv
+from slaprobe.core.history.importer import CsvError, iter_csv
+from slaprobe.core.maintenance.feeds import FeedError, parse_ics, parse_statuspage
 from slaprobe.core.spec import Config
 
 CASES: Counter[str] = Counter()

@@ -26,9 +26,9 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from slaprobe import prober
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
+from slaprobe.probe import prober
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,12 +18,12 @@ from promtext import Scrape
 from rawhttp import BAD_CHUNK, GARBAGE, PLAIN_OK, big_header, raw_server
 from waits import until
 
-from slaprobe import prober
 from slaprobe.config import parse
 from slaprobe.core.model import ErrorKind
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.daemon import Daemon
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.ops.daemon import Daemon
+from slaprobe.probe import prober
 
 pytestmark = pytest.mark.timeout(60)
 

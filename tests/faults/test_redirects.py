@@ -11,8 +11,8 @@ from aiohttp import web
 from clirun import assert_no_traceback, slaprobe
 from procs import free_port
 
-from slaprobe import prober
 from slaprobe.config import parse
+from slaprobe.probe import prober
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = {"Authorization": "Bearer s3cret", "X-Api-Key": "k3y"}

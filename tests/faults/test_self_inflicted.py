@@ -32,18 +32,19 @@ from faultserver import FaultServer
 from procs import Daemon, Switch, free_port, write_config
 from promtext import Scrape
 
-from slaprobe import prober, server
 from slaprobe.config import parse
 from slaprobe.core.model import ErrorKind
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.daemon import Daemon as InProcessDaemon
+from slaprobe.ops.daemon import Daemon as InProcessDaemon
+from slaprobe.probe import prober
+from slaprobe.web import server
 
 pytestmark = pytest.mark.timeout(90)
 REPO = Path(__file__).resolve().parents[2]
 
 EXHAUST = r"""
 import asyncio, os, resource, sys
-from slaprobe import prober
+from slaprobe.probe import prober
 from slaprobe.core.spec import ProbeSpec
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 

@@ -19,7 +19,7 @@ import pytest
 from clirun import child_env
 from procs import Daemon, Switch, free_port, write_config
 
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 
 pytestmark = pytest.mark.timeout(90)
 

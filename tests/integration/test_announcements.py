@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from slaprobe import config
-from slaprobe.announcements import (
+from slaprobe.core.maintenance.rules import EXCUSED, LATE_NOTICE, RETROACTIVE
+from slaprobe.core.spec import MaintenanceSpec
+from slaprobe.history.store import Store
+from slaprobe.maintenance.announcements import (
     MaintenanceFileError,
     append_window,
     file_mtime,
@@ -18,9 +21,6 @@ from slaprobe.announcements import (
     record_and_resolve,
     static_specs,
 )
-from slaprobe.core.maintenance import EXCUSED, LATE_NOTICE, RETROACTIVE
-from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.store import Store
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 HOUR = 3600.0

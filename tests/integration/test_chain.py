@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe import chainstore
+from slaprobe.core.evidence.terms import Terms
 from slaprobe.core.model import Check
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.terms import Terms
-from slaprobe.store import MIGRATIONS, SCHEMA_VERSION, Store
+from slaprobe.history import chainstore
+from slaprobe.history.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 TERMS = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
@@ -119,7 +119,7 @@ def test_chain_survives_kill_9_mid_writes(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
     code = f"""
 import sys
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 from slaprobe.core.model import Check
 s = Store(sys.argv[1])
 k = 0

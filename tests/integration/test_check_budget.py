@@ -17,8 +17,8 @@ from slaprobe.clock import FakeClock
 from slaprobe.config import parse
 from slaprobe.core.model import ErrorKind, State
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.daemon import Daemon
-from slaprobe.prober import check
+from slaprobe.ops.daemon import Daemon
+from slaprobe.probe.prober import check
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -13,11 +13,11 @@ import structlog
 from promtext import Scrape
 from waits import until
 
-from slaprobe import server
 from slaprobe.clock import FakeClock
 from slaprobe.config import parse
 from slaprobe.core.model import Check
-from slaprobe.daemon import Daemon
+from slaprobe.ops.daemon import Daemon
+from slaprobe.web import server
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -10,10 +10,10 @@ import pytest
 from faultserver import FaultServer
 
 from slaprobe.config import parse
+from slaprobe.core.history.timeline import fold
 from slaprobe.core.model import Check
-from slaprobe.core.timeline import fold
-from slaprobe.daemon import Daemon
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.ops.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -9,7 +9,7 @@ from faultserver import FaultServer
 from promtext import Scrape
 
 from slaprobe.config import parse
-from slaprobe.daemon import Daemon
+from slaprobe.ops.daemon import Daemon
 
 HEALTHY = 200
 FAULTS = {

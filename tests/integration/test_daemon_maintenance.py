@@ -14,10 +14,10 @@ from feedtext import ics
 from promtext import Scrape
 from waits import until
 
-from slaprobe.announcements import append_window
 from slaprobe.config import parse
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.daemon import Daemon
+from slaprobe.maintenance.announcements import append_window
+from slaprobe.ops.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -12,8 +12,8 @@ from promtext import Scrape
 from waits import until
 
 from slaprobe.config import parse
-from slaprobe.daemon import Daemon
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.ops.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -18,10 +18,10 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from slaprobe import feedfetch
-from slaprobe.core.feeds import FeedError, parse_feed
+from slaprobe.core.maintenance.feeds import FeedError, parse_feed
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.feedfetch import FeedCache, fetch, refresh
+from slaprobe.maintenance import feedfetch
+from slaprobe.maintenance.feedfetch import FeedCache, fetch, refresh
 
 DATA = Path(__file__).parent.parent / "data" / "feeds"
 ICS = DATA / "maintenance.ics"

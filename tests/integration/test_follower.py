@@ -17,15 +17,16 @@ from blockbuster import BlockingError, blockbuster_ctx
 from feedtext import ics
 from waits import until
 
-from slaprobe import announcements, logs
-from slaprobe.announcements import append_window
+from slaprobe import logs
 from slaprobe.clock import FakeClock
 from slaprobe.config import parse
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.spec import Config, MaintenanceSpec
-from slaprobe.core.tracker import Tracker
-from slaprobe.follower import MaintenanceFollower
-from slaprobe.metrics import Instruments
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.maintenance import announcements
+from slaprobe.maintenance.announcements import append_window
+from slaprobe.maintenance.follower import MaintenanceFollower
+from slaprobe.metrics.instruments import Instruments
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

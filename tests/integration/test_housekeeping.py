@@ -11,16 +11,17 @@ import pytest
 import structlog
 from waits import until
 
-from slaprobe import housekeeping, logs
+from slaprobe import logs
 from slaprobe.clock import FakeClock
 from slaprobe.config import parse
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
-from slaprobe.core.tracker import Tracker
-from slaprobe.follower import MaintenanceFollower
-from slaprobe.housekeeping import Housekeeper
-from slaprobe.metrics import Instruments
-from slaprobe.recorder import Recorder
-from slaprobe.store import Store
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.store import Store
+from slaprobe.maintenance.follower import MaintenanceFollower
+from slaprobe.metrics.instruments import Instruments
+from slaprobe.ops import housekeeping
+from slaprobe.ops.housekeeping import Housekeeper
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -15,15 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from promtext import Scrape
 
-from slaprobe.core import catalogue
-from slaprobe.core.incidents import Support
-from slaprobe.core.maintenance import Seen, resolve
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.incidents.rules import Support
+from slaprobe.core.maintenance.rules import Seen, resolve
 from slaprobe.core.model import Attempt, Check, ErrorKind
+from slaprobe.core.reporting import catalogue
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.tracker import Tracker
-from slaprobe.exposition import Family, encode
-from slaprobe.incidentdesk import IncidentDesk
-from slaprobe.metrics import Exporter, Instruments, ProbeStats, SlaFigures, Snapshot
+from slaprobe.incidents.desk import IncidentDesk
+from slaprobe.metrics.exposition import Family, encode
+from slaprobe.metrics.instruments import Exporter, Instruments, ProbeStats, SlaFigures, Snapshot
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0))

@@ -13,10 +13,10 @@ from aiohttp import web
 from faultserver import FaultServer
 from test_prober import NxDomainResolver
 
-from slaprobe import prober
 from slaprobe.core.model import ErrorKind
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.prober import attempt, check, probe_session
+from slaprobe.probe import prober
+from slaprobe.probe.prober import attempt, check, probe_session
 
 pytestmark = pytest.mark.timeout(15)
 

@@ -18,7 +18,7 @@ from faultserver import FaultServer
 from slaprobe.clock import SystemClock
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.prober import attempt, check
+from slaprobe.probe.prober import attempt, check
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -10,15 +10,16 @@ import pytest
 import structlog
 from faultserver import FaultServer
 
-from slaprobe import logs, prober
+from slaprobe import logs
 from slaprobe.clock import SystemClock
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import State
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.core.tracker import Tracker
-from slaprobe.metrics import Instruments
-from slaprobe.probing import Probing
-from slaprobe.recorder import Recorder
-from slaprobe.store import Store
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.store import Store
+from slaprobe.metrics.instruments import Instruments
+from slaprobe.probe import prober
+from slaprobe.probe.probing import Probing
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

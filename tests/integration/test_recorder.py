@@ -10,14 +10,15 @@ import pytest
 import structlog
 from waits import until
 
-from slaprobe import logs, recorder
+from slaprobe import logs
 from slaprobe.clock import FakeClock
+from slaprobe.core.history.timeline import fold
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
-from slaprobe.core.timeline import fold
-from slaprobe.core.tracker import Tracker
-from slaprobe.metrics import Instruments
-from slaprobe.recorder import Recorder
-from slaprobe.store import Store
+from slaprobe.history import recorder
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.store import Store
+from slaprobe.metrics.instruments import Instruments
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

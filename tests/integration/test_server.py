@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from slaprobe import server
-from slaprobe.exposition import CONTENT_TYPE
+from slaprobe.metrics.exposition import CONTENT_TYPE
+from slaprobe.web import server
 
 BODY = b'# HELP slaprobe_x A test.\n# TYPE slaprobe_x gauge\nslaprobe_x{t="a"} 1.0\n' * 200
 

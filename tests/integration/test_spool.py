@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slaprobe.core.model import Check
-from slaprobe.spool import Spool
+from slaprobe.history.spool import Spool
 
 T0 = 1790812800.0
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe import report, statements
 from slaprobe.config import parse
+from slaprobe.core.evidence.terms import of_config
 from slaprobe.core.model import Check
 from slaprobe.core.spec import Config
-from slaprobe.core.terms import of_config
-from slaprobe.store import ImportConflict, Store
+from slaprobe.evidence import statements
+from slaprobe.history.store import ImportConflict, Store
+from slaprobe.reporting import report
 
 OCT = 1790812800.0  # 2026-10-01T00:00:00Z
 NOV = 1793491200.0  # 2026-11-01T00:00:00Z

@@ -16,10 +16,13 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
 
-from slaprobe import incidents, report, server, webui
 from slaprobe.config import parse
 from slaprobe.core.timefmt import iso, parse_instant
-from slaprobe.daemon import Daemon
+from slaprobe.incidents import stored as incidents
+from slaprobe.ops.daemon import Daemon
+from slaprobe.reporting import report
+from slaprobe.web import pages as webui
+from slaprobe.web import server
 
 
 async def poll(pred: Any, timeout: float = 15.0) -> bool:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe import store as store_mod
+from slaprobe.core.history.timeline import History, OpenRun, Span, fold
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.timeline import History, OpenRun, Span, fold
-from slaprobe.store import SCHEMA_VERSION, Store, StoreError
+from slaprobe.history import store as store_mod
+from slaprobe.history.store import SCHEMA_VERSION, Store, StoreError
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 

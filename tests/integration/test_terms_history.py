@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from slaprobe import report
 from slaprobe.config import parse
+from slaprobe.core.evidence.terms import of_config
 from slaprobe.core.model import Check
 from slaprobe.core.spec import Config
-from slaprobe.core.terms import of_config
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.reporting import report
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 HOUR = 3600.0

@@ -13,9 +13,9 @@ import pytest
 from faultserver import FaultServer
 from promtext import Scrape
 
-from slaprobe import verifier
 from slaprobe.config import parse
-from slaprobe.daemon import Daemon
+from slaprobe.evidence import verifier
+from slaprobe.ops.daemon import Daemon
 
 pytestmark = pytest.mark.usefixtures("no_blocking")
 

@@ -16,8 +16,8 @@ import bcrypt
 import pytest
 import trustme
 
-from slaprobe import server, webconfig
-from slaprobe.webauth import BasicAuth
+from slaprobe.web import server, webconfig
+from slaprobe.web.webauth import BasicAuth
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
 

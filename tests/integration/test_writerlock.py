@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slaprobe.writerlock import LockHeld, WriterLock, lock_path
+from slaprobe.history.writerlock import LockHeld, WriterLock, lock_path
 
 
 def test_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
 
 def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    code = ("import sys, time; from pathlib import Path; from slaprobe.writerlock import "
+    code = ("import sys, time; from pathlib import Path; from slaprobe.history.writerlock import "
             "WriterLock; WriterLock(Path(sys.argv[1]), listen='x'); print('held', flush=True);"
             " time.sleep(60)")
     child = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE,

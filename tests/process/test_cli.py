@@ -15,7 +15,7 @@ import pytest
 from procs import Switch, free_port, refused_port, slaprobe, write_config
 
 from slaprobe.core.timefmt import parse_instant
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from procs import Daemon, Switch, free_port, refused_port, slaprobe, write_config
 
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 
 pytestmark = pytest.mark.slow
 

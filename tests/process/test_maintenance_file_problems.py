@@ -14,7 +14,7 @@ import pytest
 from procs import Daemon, Switch, free_port, refused_port, slaprobe, write_config
 
 from slaprobe.core.timefmt import iso
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 
 pytestmark = pytest.mark.slow
 

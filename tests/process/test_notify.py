@@ -17,7 +17,7 @@ from typing import IO
 import pytest
 from procs import Switch, free_port, write_config
 
-from slaprobe.sdnotify import status_text
+from slaprobe.ops.sdnotify import status_text
 
 pytestmark = pytest.mark.slow
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slaprobe import report
 from slaprobe.config import parse
-from slaprobe.core import daily
-from slaprobe.core.maintenance import Window
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Check
+from slaprobe.core.reporting import daily
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import parse_instant
-from slaprobe.core.tracker import Tracker
+from slaprobe.reporting import report
 
 A = parse_instant("2026-10-01T00:00:00Z")
 B = parse_instant("2026-10-04T00:00:00Z")

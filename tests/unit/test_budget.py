@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slaprobe.core import budget
+from slaprobe.core.probe import budget
 from slaprobe.core.spec import ProbeSpec
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slaprobe.core.business import (
+from slaprobe.core.incidents.business import (
     Calendar,
     parse_business_duration,
     parse_days,

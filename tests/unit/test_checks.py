@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from slaprobe.core.checks import judge
 from slaprobe.core.model import ErrorKind
+from slaprobe.core.probe.checks import judge
 from slaprobe.core.spec import ProbeSpec
 
 

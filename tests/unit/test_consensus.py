@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from slaprobe.core.consensus import consensus_history, consensus_spans, rule
+from slaprobe.core.history.consensus import consensus_history, consensus_spans, rule
+from slaprobe.core.history.timeline import N_STATES, Span, effective, fold, window_totals
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.intervals import Interval, merge
-from slaprobe.core.maintenance import EXCUSED, Window
+from slaprobe.core.maintenance.rules import EXCUSED, Window
 from slaprobe.core.model import Check, State
-from slaprobe.core.timeline import N_STATES, Span, effective, fold, window_totals
-from slaprobe.core.tracker import Tracker
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from slaprobe.clock import FakeClock
-from slaprobe.controls import ControlJudge
 from slaprobe.core.spec import ProbeSpec
+from slaprobe.probe.controls import ControlJudge
 
 A = ProbeSpec(name="a", url="http://127.0.0.1:1/")
 B = ProbeSpec(name="b", url="http://127.0.0.1:2/")

@@ -43,7 +43,7 @@ def _modules_imported(tree: ast.AST, package: str) -> Iterator[tuple[int, str]]:
             else:
                 name = node.module or ""
             yield node.lineno, name
-            for alias in node.names:  # `from slaprobe import store` imports slaprobe.store
+            for alias in node.names:  # `from slaprobe import store` imports slaprobe.history.store
                 yield node.lineno, f"{name}.{alias.name}"
 
 
@@ -87,7 +87,7 @@ def core_modules() -> list[Path]:
 def test_the_core_has_the_pure_modules() -> None:
     names = {p.stem for p in core_modules()}
     assert {
-        "model", "spec", "intervals", "timeline", "tracker", "slo", "maintenance", "checks",
+        "model", "spec", "intervals", "timeline", "tracker", "slo", "rules", "checks",
         "timefmt", "importer", "feeds",
     } <= names
 
@@ -106,8 +106,8 @@ def test_core_module_is_pure(path: Path) -> None:
         ("from pathlib import Path\n", ["line 1: imports pathlib"]),
         ("from urllib.request import urlopen\n", ["line 1: imports urllib.request"]),
         ("def f():\n    import sqlite3\n", ["line 2: imports sqlite3"]),
-        ("from slaprobe.store import Store\n", ["line 1: imports slaprobe.store"]),
-        ("from slaprobe import prober\n", ["line 1: imports slaprobe.prober"]),
+        ("from slaprobe.history.store import Store\n", ["line 1: imports slaprobe.history.store"]),
+        ("from slaprobe.probe import prober\n", ["line 1: imports slaprobe.probe"]),
         ("from .. import daemon\n", ["line 1: imports slaprobe.daemon"]),
         ("import datetime as dt\nx = dt.datetime.now(dt.UTC)\n",
          ["line 2: calls .now() (reads a clock)"]),

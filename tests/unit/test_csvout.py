@@ -8,9 +8,9 @@ import io
 import pytest
 import reportcase
 
-from slaprobe import report
-from slaprobe.core import csvout, daily
-from slaprobe.core.figfmt import percent, ratio
+from slaprobe.core.reporting import csvout, daily
+from slaprobe.core.reporting.figfmt import percent, ratio
+from slaprobe.reporting import report
 
 GOLDEN = """\
 day,kind,name,availability,up_seconds,down_seconds,excluded_seconds,unknown_seconds,coverage

@@ -7,7 +7,7 @@ import math
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
-from slaprobe.exposition import Family, encode
+from slaprobe.metrics.exposition import Family, encode
 
 
 def test_a_gauge_family_encodes_exactly() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slaprobe.core.feeds import (
+from slaprobe.core.maintenance.feeds import (
     MAX_OCCURRENCES,
     FeedError,
     parse_feed,

@@ -11,9 +11,9 @@ import pytest
 import reportcase
 from htmlscan import external_references, per_day, scan
 
-from slaprobe import report
-from slaprobe.core import csvout, daily, htmlreport
-from slaprobe.core.tracker import Tracker
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.reporting import csvout, daily, htmlreport
+from slaprobe.reporting import report
 
 INCIDENT = {
     "id": "inc-20261001T100000Z", "priority": "high", "start": "2026-10-01T10:00:00Z",

@@ -8,8 +8,8 @@ import zlib
 import pytest
 import yarl
 
-from slaprobe.core.http1 import BodyCut, Disconnected, HttpViolation, ResponseParser
-from slaprobe.plainhttp import request_bytes
+from slaprobe.core.probe.http1 import BodyCut, Disconnected, HttpViolation, ResponseParser
+from slaprobe.probe.plainhttp import request_bytes
 
 
 def parse(raw: bytes, max_body: int = 1 << 20, *, split: int = 0, head: bool = False,

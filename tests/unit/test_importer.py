@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from slaprobe.core.importer import CsvError, parse_csv
+from slaprobe.core.history.importer import CsvError, parse_csv
 from slaprobe.core.model import Check
 
 INTERVALS = {"app": 30.0, "api": 60.0}

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slaprobe.core.business import Calendar
-from slaprobe.core.incidents import (
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.incidents.business import Calendar
+from slaprobe.core.incidents.rules import (
     BREACHED,
     HIGH,
     MEDIUM,
@@ -25,10 +26,9 @@ from slaprobe.core.incidents import (
     settled,
     shapes,
 )
-from slaprobe.core.maintenance import EXCUSED, Window
+from slaprobe.core.maintenance.rules import EXCUSED, Window
 from slaprobe.core.model import Check
 from slaprobe.core.timefmt import parse_instant
-from slaprobe.core.tracker import Tracker
 
 H = 3600.0
 IV = 30.0

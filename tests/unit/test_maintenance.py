@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from slaprobe.core.maintenance import (
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import (
     EXCUSED,
     LATE_NOTICE,
     RETROACTIVE,
@@ -19,7 +20,6 @@ from slaprobe.core.maintenance import (
 )
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.tracker import Tracker
 
 H = 3600.0
 

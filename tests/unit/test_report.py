@@ -7,7 +7,7 @@ import json
 import pytest
 import reportcase
 
-from slaprobe import report
+from slaprobe.reporting import report
 
 
 def test_figures_downtime_and_maintenance() -> None:

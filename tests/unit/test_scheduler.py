@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from slaprobe.clock import FakeClock
-from slaprobe.scheduler import Job, Scheduler, first_offset, grid_index, next_slot
+from slaprobe.probe.scheduler import Job, Scheduler, first_offset, grid_index, next_slot
 
 
 @pytest.mark.parametrize(

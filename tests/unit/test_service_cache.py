@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slaprobe.core.maintenance import Window
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Check
-from slaprobe.core.tracker import Tracker
 
 TARGETS = ("a", "b", "c")
 CRITICAL = {"a": True, "b": True, "c": False}

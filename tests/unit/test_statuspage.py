@@ -6,9 +6,9 @@ import reportcase
 from htmlscan import external_references, per_day, scan
 from test_htmlreport import INCIDENT
 
-from slaprobe import report
-from slaprobe.core import daily, statuspage
-from slaprobe.core.maintenance import Window
+from slaprobe.core.maintenance.rules import Window
+from slaprobe.core.reporting import daily, statuspage
+from slaprobe.reporting import report
 
 NOW = reportcase.t("2026-10-03T02:30:00Z")
 

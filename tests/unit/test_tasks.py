@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from slaprobe.tasks import TaskSet
+from slaprobe.ops.tasks import TaskSet
 
 
 async def test_finished_tasks_are_dropped_and_running_ones_cancelled() -> None:

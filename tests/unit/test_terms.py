@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slaprobe.core.terms import Terms, TermsHistory, Version, changes, weighted_objective
+from slaprobe.core.evidence.terms import Terms, TermsHistory, Version, changes, weighted_objective
 
 A = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
           critical={"app": True, "docs": False})

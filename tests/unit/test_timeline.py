@@ -7,12 +7,19 @@ from dataclasses import replace
 
 import pytest
 
-from slaprobe.core.maintenance import EXCUSED, LATE_NOTICE, Window
+from slaprobe.core.history.timeline import (
+    History,
+    Spans,
+    effective,
+    fold,
+    service_spans,
+    window_totals,
+)
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import EXCUSED, LATE_NOTICE, Window
 from slaprobe.core.model import Check, State
 from slaprobe.core.slo import Figures
 from slaprobe.core.timefmt import month_range, month_start, parse_instant
-from slaprobe.core.timeline import History, Spans, effective, fold, service_spans, window_totals
-from slaprobe.core.tracker import Tracker
 
 T0 = parse_instant("2026-09-01T00:00:00Z")
 DAY = 86400.0

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from slaprobe.core.maintenance import EXCUSED, LATE_NOTICE, Window
+from slaprobe.core.history.timeline import N_STATES, Span, Spans, fold
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.maintenance.rules import EXCUSED, LATE_NOTICE, Window
 from slaprobe.core.model import Check, State
-from slaprobe.core.timeline import N_STATES, Span, Spans, fold
-from slaprobe.core.tracker import Tracker
-from slaprobe.store import Store
+from slaprobe.history.store import Store
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_consensus import SETTINGS, Case, cases, reference, totals
 
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.history.vantage import Vantage
 from slaprobe.core.model import Check, State
-from slaprobe.core.tracker import Tracker
-from slaprobe.core.vantage import Vantage
 
 
 def fed(case: Case, data: st.DataObject) -> Vantage:

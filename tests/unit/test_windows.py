@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from slaprobe.core.maintenance import EXCUSED, Window
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.history.windows import window_ratios
+from slaprobe.core.maintenance.rules import EXCUSED, Window
 from slaprobe.core.model import Check
-from slaprobe.core.tracker import Tracker
-from slaprobe.core.windows import window_ratios
 
 LENGTHS = (300.0, 3600.0, 86400.0, 7 * 86400.0, 12345.6)
 

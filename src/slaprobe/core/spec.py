@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from slaprobe.core.incidents import Support
+from slaprobe.core.incidents.rules import Support
 
 
 @dataclass(frozen=True, slots=True)

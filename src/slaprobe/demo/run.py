@@ -22,26 +22,29 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from slaprobe import cli, logs
-from slaprobe import daemon as daemon_mod
+from slaprobe import logs
 from slaprobe.config import load
-from slaprobe.core import figfmt
+from slaprobe.core.reporting import figfmt
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import iso
 from slaprobe.demo import story
 from slaprobe.demo.simulator import CloneNer, free_port
-from slaprobe.store import Store
+from slaprobe.history.store import Store
+from slaprobe.ops import daemon as daemon_mod
 
 FORMATS = ("text", "json", "markdown", "html", "csv")
 EXT = {"text": "txt", "json": "json", "markdown": "md", "html": "html", "csv": "csv"}
 
+
+# A slaprobe command line run in this process: argv in, exit status out (the CLI's main).
+Command = Callable[[list[str]], int]
 
 def _toml_time(at: float) -> str:
     return iso(round(at))
@@ -230,15 +233,15 @@ async def live(folder: Path, duration: float, interval: float, out: TextIO) -> b
     return not interrupted
 
 
-def write_reports(folder: Path) -> list[Path]:
+def write_reports(folder: Path, command: Command) -> list[Path]:
     """The report of the last 30 UTC days (today so far included) in every format,
-    beside the database."""
+    beside the database, each made by the `slaprobe report` command (`command`)."""
     start = iso(story.day0(time.time()) - 29 * story.DAY)[:10]
     out = []
     for fmt in FORMATS:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            rc = cli.main(
+            rc = command(
                 ["report", "--config", str(folder / "probe.toml"), "--from", start,
                  "--format", fmt])
         if rc == 0:
@@ -248,7 +251,9 @@ def write_reports(folder: Path) -> list[Path]:
     return out
 
 
-def main(duration: float, interval: float, out: TextIO = sys.stdout) -> int:
+def main(duration: float, interval: float, command: Command,
+         out: TextIO = sys.stdout) -> int:
+    """The tour; `command` runs a slaprobe command line (the CLI's main), for the reports."""
     folder = Path(tempfile.mkdtemp(prefix="slaprobe-demo-"))
     log = (folder / "daemon.log").open("w", encoding="utf-8")
     logs.setup(json=True, level="info", journal=False, file=log)
@@ -264,7 +269,7 @@ def main(duration: float, interval: float, out: TextIO = sys.stdout) -> int:
                   f"(what was written is in {folder})\n")
         return 130
     try:
-        files = write_reports(folder)
+        files = write_reports(folder, command)
     except KeyboardInterrupt:
         out.write("\nslaprobe demo: interrupted while writing the reports\n")
         return 130

@@ -1,0 +1,1 @@
+"""PURE: hash-chain arithmetic and the SLA terms as history."""

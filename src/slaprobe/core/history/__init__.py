@@ -1,0 +1,1 @@
+"""PURE: timelines, the tracker, windows, consensus and imported history."""

@@ -1,0 +1,63 @@
+"""PURE: one target's availability and coverage over several windows ending now, in one pass.
+
+A scrape asks every target for its ratios over each window `[now - length, now)`.
+All those windows end at `now`, so the seconds before `now` are summed once and
+each window only subtracts what lies before its start; maintenance, when any of
+it touches the longest window, takes the general path (`window_totals`). The
+figures are the same numbers `Tracker.target_figures` gives, computed with the
+same operations in the same order, so the two paths agree to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slaprobe.core.history.timeline import N_STATES, History, window_totals
+from slaprobe.core.intervals import Interval, clip
+from slaprobe.core.model import State
+from slaprobe.core.slo import Figures
+
+Ratios = tuple[float | None, float | None]  # availability, coverage (None: undefined)
+_UP, _DOWN, _MAINT, _NET = State.UP, State.DOWN, State.MAINTENANCE, State.PROBE_NETWORK
+
+
+def window_ratios(history: History, maint: Sequence[Interval], lengths: Sequence[float],
+                  now: float) -> list[Ratios]:
+    """(availability, coverage) over `[now - length, now)` for each length."""
+    if not lengths:
+        return []
+    longest = now - max(lengths)
+    if maint and clip(maint, longest, now):
+        out: list[Ratios] = []
+        for length in lengths:
+            a = now - length
+            f = Figures.of(window_totals(history, maint, a, now, now), now - a)
+            out.append((f.availability, f.coverage))
+        return out
+    spans = history.spans
+    tail = history.tail(now)
+    hi = spans._before(now) if spans.starts else None
+    result: list[Ratios] = []
+    for length in lengths:
+        a = now - length
+        if hi is not None and now > a:
+            lo = spans._before(a)
+            t = [hi[k] - lo[k] for k in range(N_STATES)]
+        else:
+            t = [0.0] * N_STATES
+        if tail is not None:
+            s, e = max(tail[0], a), min(tail[1], now)
+            if e > s:
+                t[tail[2]] += e - s
+        result.append(_ratios(t, now - a))
+    return result
+
+
+def _ratios(t: list[float], length: float) -> Ratios:
+    """What `Figures.of(t, length)` gives as availability and coverage."""
+    up, down = t[_UP], t[_DOWN]
+    counted = up + down
+    availability = up / counted if counted > 0 else None
+    if length <= 0:
+        return availability, None
+    return availability, min((up + down + (t[_MAINT] + t[_NET])) / length, 1.0)

@@ -1,0 +1,1 @@
+"""PURE: incidents from timelines and business time on the support calendar."""

@@ -1,0 +1,1 @@
+"""PURE: maintenance rules and feed parsing."""

@@ -1,0 +1,1 @@
+"""Evidence: the hash chain verified, and closed months frozen into statements."""

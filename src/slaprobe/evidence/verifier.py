@@ -1,0 +1,66 @@
+"""The history verifier: the hash chain checked off the event loop, on its own connection.
+
+All of the chain at start-up and every VERIFY_FULL_EVERY, else its tail (the records
+since the last one found intact) every VERIFY_EVERY; a read transaction, so the
+writer is never blocked. The verdict is the `slaprobe_history_verified` gauge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slaprobe.clock import Clock
+from slaprobe.history import chainstore
+from slaprobe.history.store import Store
+from slaprobe.history.storeapi import HistoryStore, StoreError
+from slaprobe.metrics.instruments import Instruments
+
+VERIFY_EVERY = 60.0
+VERIFY_FULL_EVERY = 86400.0
+
+
+def _verify_tail(open_reader: Callable[[], HistoryStore], since: int,
+                 ) -> tuple[chainstore.Verdict, int]:
+    """Verify records from `since` on (the open block is re-read each time); the seq to
+    start from next time."""
+    reader = open_reader()
+    try:
+        verdict = reader.verify(since_seq=since)
+        return verdict, reader.chain_top()
+    finally:
+        reader.close()
+
+
+class HistoryVerifier:
+    def __init__(self, clock: Clock, path: Path | Callable[[], HistoryStore],
+                 instruments: Instruments, log: Any) -> None:
+        self.clock = clock
+        # a SQLite file, or what opens a read-only store of its own on the history
+        self.open_reader: Callable[[], HistoryStore] = (
+            (lambda: Store(path, read_only=True)) if isinstance(path, Path) else path)
+        self.instruments = instruments
+        self.log = log
+
+    async def run(self) -> None:
+        since, last_full = 0, self.clock.monotonic()
+        while True:
+            try:
+                verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since)
+            except (sqlite3.Error, OSError, StoreError) as e:
+                self.log.error("history_verify_failed", error=str(e))
+            else:
+                if verdict.ok:
+                    self.instruments.history_verified.set(1)
+                    self.instruments.history_verified_time.set(self.clock.now())
+                    since = top
+                else:
+                    self.instruments.history_verified.set(0)
+                    self.log.error("history_tampered", problem=verdict.problem)
+                    since = 0  # keep looking at all of it until it is intact again
+            if self.clock.monotonic() - last_full >= VERIFY_FULL_EVERY:
+                since, last_full = 0, self.clock.monotonic()
+            await self.clock.sleep(VERIFY_EVERY)

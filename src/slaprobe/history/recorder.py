@@ -1,0 +1,230 @@
+"""The recorder: a finished check goes into the live timeline and, durably, to the store.
+
+One list holds the checks not yet written, in the order they finished. The writer
+takes a batch from its head (after a short pause, so a burst of results shares one
+transaction), writes it off the event loop and only then removes it, so what
+`pending` reports and what a history reload folds back are the same checks. A
+failed write is counted, logged and retried with backoff, never dropped while the
+daemon runs; at shutdown the writer gives up after a deadline and says how many
+checks were lost. Writes and history reloads take the same lock: after an import
+the timelines are read afresh and the unwritten checks folded on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slaprobe import logs
+from slaprobe.clock import Clock
+from slaprobe.core.history.timeline import History
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.model import Check, ErrorKind, State
+from slaprobe.history.spool import Spool
+from slaprobe.history.storeapi import HistoryStore, StoreError
+from slaprobe.history.vantagepoint import VantagePoint
+from slaprobe.metrics.instruments import Instruments
+
+STATE_EVENTS: dict[State | None, str] = {
+    State.UP: "target_up", State.DOWN: "target_down",
+    State.PROBE_NETWORK: "target_down_probe_network", None: "target_unknown"}
+BATCH_PAUSE = 0.25  # seconds a first result waits for others to join its batch (a batch of
+# 25 checks costs the store about half as much per check as a batch of 5)
+BATCH_MAX = 5000  # checks per write transaction (a backlog goes in several)
+RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between failed writes
+FINAL_WRITE_DEADLINE = 4.0  # at shutdown, seconds of failed writes before giving up
+SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
+
+
+class Recorder:
+    def __init__(
+        self, store: HistoryStore, tracker: Tracker, clock: Clock, instruments: Instruments,
+        log: Any, *, horizon: float, generation: int, repeats: logs.Repeats | None = None,
+        spool: Spool | None = None, vantage: VantagePoint | None = None,
+        batch_pause: float = BATCH_PAUSE,
+    ) -> None:
+        self.store = store
+        self.tracker = tracker
+        self.clock = clock
+        self.instruments = instruments
+        self.log = log
+        self.repeats = repeats or logs.Repeats(log, clock=clock.monotonic)
+        self.horizon = horizon  # seconds of history the timelines keep in memory
+        self.generation = generation  # the store's, when the timelines were last read
+        self.last: dict[str, Check] = {}
+        self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
+        # finished, not yet in the store, in order (past a bound: on local disk)
+        self.unwritten = spool if spool is not None else Spool(None)
+        self.location = store.location  # every check records where it was made
+        # on a shared history: the timelines are the locations' consensus (vantagepoint)
+        self.vantage = vantage
+        self.batch_pause = batch_pause
+        self.written_upto = -math.inf  # the latest check written (months close after it)
+        self.writes_ok = True  # the last write succeeded (/readyz)
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.on_reload: Callable[[], None] | None = None  # after the timelines were reread
+
+    @property
+    def pending(self) -> int:
+        return len(self.unwritten)
+
+    def record(self, check: Check, *, detail: str = "") -> None:
+        """Fold a finished check into the timeline, queue it for the store, log changes."""
+        if check.target not in self.tracker.critical:
+            return  # the target was removed while its check was in flight
+        if check.location != self.location:
+            check = dataclasses.replace(check, location=self.location)
+        before = self.last.get(check.target)
+        try:
+            if self.vantage is not None:
+                self.vantage.own(check)
+            else:
+                self.tracker.add(check)
+        except ValueError:
+            self.log.warning("clock_went_backwards", target=check.target, at=check.at)
+        self.last[check.target] = check
+        self.unwritten.append(check)
+        self._wake.set()
+        self.instruments.store_pending.set(self.pending)
+        if check.unknown:
+            self.instruments.count_unknown(check.target,
+                                           check.error or str(ErrorKind.PROBE_ERROR))
+        if before is None or before.state != check.state:
+            fields: dict[str, Any] = {"target": check.target}
+            if before is not None:
+                fields["previous_checks"] = self.same_state.get(check.target, 0)
+            self.same_state[check.target] = 1
+            if check.unknown:
+                fields.update(reason=check.error, detail=detail)
+            elif not check.ok:
+                fields.update(error=check.error, status=check.status, detail=detail)
+            log = self.log.error if check.unknown else (
+                self.log.info if check.ok else self.log.warning)
+            log(STATE_EVENTS[check.state], **fields)
+        else:
+            self.same_state[check.target] = self.same_state.get(check.target, 0) + 1
+            self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
+
+    def kick(self) -> None:
+        """Wake the writer (checks waiting from before the start, on local disk)."""
+        self._wake.set()
+        self.instruments.store_pending.set(self.pending)
+
+    def forget(self, target: str) -> None:
+        self.last.pop(target, None)
+        self.same_state.pop(target, None)
+
+    # --- the writer --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Write checks in batches until `close`; then write what is left and return."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._closing:  # let a burst of results join (cut short by close)
+                with contextlib.suppress(TimeoutError):
+                    async with self.clock.timeout(self.batch_pause):
+                        await self._closed.wait()
+            while len(self.unwritten):
+                batch = self.unwritten.head(BATCH_MAX)
+                async with self._lock:
+                    await self._write(batch, final=self._closing)
+                    self.unwritten.drop(len(batch))  # batches leave the head, in order
+                    self.written_upto = max(self.written_upto, *(c.at for c in batch))
+                self.instruments.store_pending.set(self.pending)
+            if self._closing:
+                return
+
+    async def close(self, writer: asyncio.Task[None] | None) -> None:
+        """Stop the writer after it wrote what is pending (within SHUTDOWN_WAIT)."""
+        self._closing = True
+        self._closed.set()
+        self._wake.set()
+        if writer is None:
+            return
+        try:
+            async with self.clock.timeout(SHUTDOWN_WAIT):
+                await asyncio.shield(writer)
+        except TimeoutError:
+            self.log.error("pending_writes_lost", checks=self.pending)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    async def _write(self, batch: list[Check], *, final: bool) -> None:
+        delay = RETRY_FIRST
+        deadline = self.clock.monotonic() + FINAL_WRITE_DEADLINE
+        while True:
+            try:
+                await asyncio.to_thread(self.store.write, batch)
+                self.writes_ok = True
+                self.repeats.recovered("store", "store_write_recovered")
+                return
+            except (sqlite3.Error, OSError, StoreError) as e:
+                self.instruments.store_errors.inc()
+                self.writes_ok = False
+                self.repeats.failed("store", "store_write_failed", error=str(e),
+                                    checks=len(batch), pending=self.pending,
+                                    on_disk=self.unwritten.on_disk)
+                if (final or self._closing) and self.clock.monotonic() > deadline:
+                    self.log.error("pending_writes_lost", checks=len(batch))
+                    return
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    # --- history -----------------------------------------------------------------------
+
+    async def load(self, names: Iterable[str]) -> dict[str, History]:
+        """Timelines of `names` from the store, as far back as the horizon."""
+        since = self.clock.now() - self.horizon
+        store, names = self.store, list(names)
+        if self.vantage is not None:  # every location's, and their consensus
+            await asyncio.to_thread(self.vantage.load, names)
+            now = self.clock.now()
+            return {n: self.vantage.vantage.consensus(n, now - self.horizon, now) for n in names}
+        return await asyncio.to_thread(lambda: {n: store.load(n, since) for n in names})
+
+    async def follow_imports(self) -> bool:
+        """If history was rewritten outside (an import), reload the timelines."""
+        generation = await asyncio.to_thread(self.store.generation)
+        if generation == self.generation:
+            return False
+        self.generation = generation
+        await self.reload()
+        return True
+
+    async def reload(self) -> None:
+        """Reload every timeline from the store, the unwritten checks folded on top.
+
+        No batch commits while the store is read; checks not yet written (queued, or
+        finished during the read) are folded on top, so none is missing in memory.
+        """
+        tracker = self.tracker
+        async with self._lock:
+            histories = await self.load(tracker.critical)
+            tracker.reconfigure(tracker.critical, histories, replace=True)
+            if self.on_reload is not None:
+                self.on_reload()
+            for check in sorted(self.unwritten, key=lambda c: c.at):
+                with contextlib.suppress(ValueError):  # already in the loaded timeline
+                    if self.vantage is not None:
+                        self.vantage.own(check)
+                    else:
+                        tracker.add(check)
+        self.log.info("history_reloaded", generation=self.generation)
+
+    async def prune(self, retention: float) -> int:
+        """Drop stored checks older than `retention`, and memory older than the horizon."""
+        now = self.clock.now()
+        n = await asyncio.to_thread(self.store.prune, now - retention)
+        self.tracker.trim(now - self.horizon)
+        if n:
+            self.log.info("pruned", checks=n)
+        return n

@@ -1,0 +1,90 @@
+"""Opening the history a config names: a SQLite file (one location), or a PostgreSQL
+database shared by the daemons of several locations (`[daemon] database =
+"postgresql://..."`, or `env:NAME` to keep the password out of the file).
+
+A writer (the daemon) first takes its writer lock: the database file's on SQLite, its
+location's on PostgreSQL; the lock and the store are released together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from slaprobe import config
+from slaprobe.core.spec import Config
+from slaprobe.history.pgstore import PgStore, PgWriterLock
+from slaprobe.history.store import Store, StoreError, unwritable_reason
+from slaprobe.history.storeapi import HistoryStore
+from slaprobe.history.writerlock import WriterLock
+
+
+class Lock(Protocol):
+    def release(self) -> None: ...
+
+
+def listen_of(cfg: Config) -> str:
+    return f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}"
+
+
+def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStore, Lock | None]:
+    """The writer lock, then the store, checked writable (else StoreError: exit 2).
+    LockHeld / LocationLockHeld: another daemon writes this database / location."""
+    lock: Lock | None
+    store: HistoryStore
+    if config.shared(cfg):
+        url = cfg.daemon.database
+        lock = PgWriterLock(url, cfg.daemon.location, listen=listen_of(cfg), now=time.time())
+        opener: Callable[[], HistoryStore] = lambda: PgStore(  # noqa: E731
+            url, location=cfg.daemon.location)
+    else:
+        path = config.database_path(cfg, env)
+        lock = None if str(path) == ":memory:" else _file_lock(cfg, path)
+        opener = lambda: Store(path, location=cfg.daemon.location)  # noqa: E731
+    try:
+        store = opener()
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    try:
+        store.check_writable()  # e.g. a read-only file: say so now, not at the first write
+    except BaseException:
+        close(store, lock)
+        raise
+    return store, lock
+
+
+def reader(cfg: Config, env: Mapping[str, str] | None) -> Callable[[], HistoryStore]:
+    """Opens another read-only store on the same history (the verifier's own)."""
+    if config.shared(cfg):
+        url, loc = cfg.daemon.database, cfg.daemon.location
+        return lambda: PgStore(url, read_only=True, location=loc)
+    path = config.database_path(cfg, env)
+    return lambda: Store(path, read_only=True, location=cfg.daemon.location)
+
+
+def spool_path(cfg: Config, env: Mapping[str, str] | None) -> Path | None:
+    """Where checks wait on local disk while a shared history's server is away: beside
+    where a SQLite file would be ($STATE_DIRECTORY when set). None for SQLite (its
+    file is local already)."""
+    if not config.shared(cfg):
+        return None
+    env_dir = (env or {}).get("STATE_DIRECTORY")
+    name = f"slaprobe-{cfg.daemon.location}.spool"
+    return Path(env_dir.split(":")[0]) / name if env_dir else Path(name).absolute()
+
+
+def close(store: HistoryStore, lock: Lock | None) -> None:
+    store.close()
+    if lock is not None:
+        lock.release()
+
+
+def _file_lock(cfg: Config, path: Path) -> WriterLock:
+    try:
+        return WriterLock(path, listen=listen_of(cfg))
+    except OSError as e:  # e.g. a read-only file system: the daemon cannot write
+        raise StoreError(f"cannot write database {path}: cannot create its lock file:"
+                         f" {e.strerror or e}{unwritable_reason(path)}") from e

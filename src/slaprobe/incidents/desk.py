@@ -1,0 +1,64 @@
+"""The daemon's incident desk: keeps the incidents of the live timelines up to
+date (core.incidents.Book, incremental), picks up acknowledgements stored by
+`slaprobe incidents ack` from the history without a restart, logs each change
+(opened, escalated, acknowledged, resolved) and gives the metric families."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from slaprobe.core.incidents.rules import Book, Event, Support, Timelines
+from slaprobe.core.timefmt import iso, month_start
+from slaprobe.history.storeapi import HistoryStore
+from slaprobe.incidents import metrics as incidentmetrics
+from slaprobe.metrics.exposition import Family
+
+FORGET_AFTER = 86400.0  # settled incidents are kept one day past their month
+
+
+class IncidentDesk:
+    def __init__(self, support: Support, start: float, log: Any) -> None:
+        self.book = Book(support, start)
+        self.log = log
+        self.ack_seq = 0
+
+    def configure(self, support: Support) -> None:
+        """A reloaded config: the calendar or the clocks may have changed."""
+        if support != self.book.support:
+            self.book.reset(support=support)
+
+    async def poll_acks(self, store: HistoryStore) -> None:
+        """Fold in acknowledgements stored since the last poll."""
+        for ack in await asyncio.to_thread(store.acks, self.ack_seq):
+            self.book.acknowledge(ack.incident, ack.at)
+            self.ack_seq = ack.seq
+
+    def update(self, timelines: Timelines, now: float) -> None:
+        for event in self.book.update(timelines, now):
+            self._log(event)
+        self.book.forget(month_start(now) - FORGET_AFTER)
+
+    def families(self, timelines: Timelines, now: float) -> list[Family]:
+        """The incident metric families as of `now` (folding the newest checks first)."""
+        self.update(timelines, now)
+        book = self.book
+        return incidentmetrics.families(book.open(now), book.month_counts(now, now),
+                                        book.support, now)
+
+    def _log(self, event: Event) -> None:
+        inc = event.incident
+        fields: dict[str, Any] = {
+            "incident": inc.id, "priority": inc.priority, "targets": list(inc.shape.targets),
+            "start": iso(inc.start), "response_deadline": iso(inc.response_deadline),
+            "resolution_deadline": iso(inc.resolution_deadline),
+        }
+        if event.kind == "acknowledged" and inc.acknowledged is not None:
+            fields.update(acknowledged=iso(inc.acknowledged), response=inc.response)
+        if event.kind == "resolved" and inc.end is not None:
+            fields.update(end=iso(inc.end), seconds=inc.seconds,
+                          business_seconds=inc.business_seconds, resolution=inc.resolution)
+        if event.kind == "escalated":
+            fields.update(priority_since=iso(inc.shape.priority_since))
+        level = "warning" if event.kind in ("opened", "escalated") else "info"
+        getattr(self.log, level)(f"incident_{event.kind}", **fields)

@@ -1,0 +1,2 @@
+"""Maintenance: where windows come from (probe.toml, the file, feeds) and the
+follower that keeps them current."""

@@ -1,0 +1,1 @@
+"""The daemon's own Prometheus instruments and the lean text-format encoder."""

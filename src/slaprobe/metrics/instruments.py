@@ -1,0 +1,356 @@
+"""Prometheus metrics: instruments for events, figures derived from the timelines.
+
+Events that happen in the process (attempts, lag, store errors, reloads) are
+direct instruments. Figures derived from the timelines (availability, budget,
+burn rate, time credited) are computed at scrape time by SlaFigures from a
+snapshot, so removed targets vanish on their own. A scrape only reads: credit is
+advanced by housekeeping. `Exporter.render` makes the bytes /metrics serves, the
+only path from the figures to text. Names, types and help come from
+`slaprobe.core.reporting.catalogue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import functools
+import itertools
+import math
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import Metric
+
+from slaprobe import __version__
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.history.windows import window_ratios
+from slaprobe.core.maintenance.rules import STATUSES, counts
+from slaprobe.core.model import Check, State
+from slaprobe.core.reporting import catalogue as cat
+from slaprobe.core.reporting.catalogue import MetricDef
+from slaprobe.core.slo import Figures
+from slaprobe.core.timefmt import month_start
+from slaprobe.metrics import exposition
+from slaprobe.metrics.exposition import Family, sample_prefix, value_text
+
+BURN_WINDOWS: tuple[tuple[str, float], ...] = (
+    ("5m", 300.0), ("30m", 1800.0), ("1h", 3600.0), ("2h", 7200.0), ("6h", 21600.0),
+    ("1d", 86400.0), ("3d", 259200.0),
+)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
+NAN = math.nan
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # `_created` series double the output and no rule uses them
+
+
+def family(d: MetricDef) -> Family:
+    return Family(d.name, d.kind, d.help, d.labels)
+
+
+class ProbeStats:
+    """Per-target attempt counts and latency histograms, kept as plain numbers.
+
+    Updated on the event loop and turned into rows there (a thousand targets'
+    histograms are 15,000 samples: prometheus_client's per-child objects made that
+    the largest part of a scrape).
+    """
+
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS, *,
+                 histogram: bool = True) -> None:
+        self.histogram = histogram  # off: +Inf bucket, sum and count only (3 series, not 15)
+        self.buckets = tuple(float(b) for b in buckets)
+        self._le = (*(repr(b) for b in self.buckets), "+Inf")
+        self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
+        self.results: dict[tuple[str, str], float] = {}
+
+    def observe(self, target: str, result: str, latency: float) -> None:
+        h = self.latency.get(target)
+        if h is None:
+            h = self.latency[target] = [0.0] * (len(self.buckets) + 2 if self.histogram else 2)
+        h[bisect.bisect_left(self.buckets, latency) if self.histogram else 0] += 1
+        h[-1] += latency
+        key = (target, result)
+        self.results[key] = self.results.get(key, 0.0) + 1
+
+    def forget(self, target: str) -> None:
+        self.latency.pop(target, None)
+        for key in [k for k in self.results if k[0] == target]:
+            del self.results[key]
+
+    def switch(self, histogram: bool) -> None:
+        """Turn the per-target buckets on or off (a reload): the histograms restart."""
+        if histogram != self.histogram:
+            self.latency.clear()
+        self.histogram = histogram
+
+    def families(self) -> list[Family]:
+        duration = family(cat.PROBE_DURATION)
+        for target, h in self.latency.items():
+            total = 0.0
+            for le, n in zip(self._le if self.histogram else ("+Inf",), h[:-1], strict=True):
+                total += n
+                duration.add((target, le), total, "_bucket")
+            duration.add((target,), h[-1], "_sum")
+            duration.add((target,), total, "_count")
+        probes = family(cat.PROBES)
+        for key, n in self.results.items():
+            probes.add(key, n)
+        return [duration, probes]
+
+
+class Instruments:
+    """The daemon's directly instrumented metrics (on a registry of their own)."""
+
+    def __init__(self, *, latency_histogram: bool = True) -> None:
+        registry = CollectorRegistry(auto_describe=False)
+        self.probe = ProbeStats(histogram=latency_histogram)
+        self.scheduler_lag = Histogram(
+            cat.SCHEDULER_LAG.name, cat.SCHEDULER_LAG.help, buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+        self.store_errors = Counter(cat.STORE_ERRORS.name, cat.STORE_ERRORS.help,
+                                    registry=registry)
+        self.store_pending = Gauge(cat.STORE_PENDING.name, cat.STORE_PENDING.help,
+                                   registry=registry)
+        self.reloads = Counter(cat.RELOADS.name, cat.RELOADS.help, cat.RELOADS.labels,
+                               registry=registry)
+        self.reload_ok = Gauge(cat.RELOAD_OK.name, cat.RELOAD_OK.help, registry=registry)
+        self.reload_success_at = Gauge(cat.RELOAD_TIME.name, cat.RELOAD_TIME.help,
+                                       registry=registry)
+        self.feed_errors = Counter(cat.FEED_ERRORS.name, cat.FEED_ERRORS.help,
+                                   cat.FEED_ERRORS.labels, registry=registry)
+        self.maintenance_file_problems = Gauge(cat.MAINTENANCE_FILE_PROBLEMS.name,
+                                               cat.MAINTENANCE_FILE_PROBLEMS.help,
+                                               registry=registry)
+        self.unknown_checks = Counter(cat.UNKNOWN_CHECKS.name, cat.UNKNOWN_CHECKS.help,
+                                      cat.UNKNOWN_CHECKS.labels, registry=registry)
+        self.history_verified = Gauge(cat.HISTORY_VERIFIED.name, cat.HISTORY_VERIFIED.help,
+                                      registry=registry)
+        self.history_verified_time = Gauge(cat.HISTORY_VERIFIED_TIME.name,
+                                           cat.HISTORY_VERIFIED_TIME.help, registry=registry)
+        self.clock_steps = Counter(cat.CLOCK_STEPS.name, cat.CLOCK_STEPS.help,
+                                   cat.CLOCK_STEPS.labels, registry=registry)
+        self.clock_offset = Gauge(cat.CLOCK_OFFSET.name, cat.CLOCK_OFFSET.help,
+                                  registry=registry)
+        self.store_file_ok = Gauge(cat.STORE_FILE_OK.name, cat.STORE_FILE_OK.help,
+                                   registry=registry)
+        self.store_file_ok.set(1)
+        self.build_info = Gauge(cat.BUILD_INFO.name, cat.BUILD_INFO.help, cat.BUILD_INFO.labels,
+                                registry=registry)
+        self.build_info.labels(__version__).set(1)
+        self.reload_ok.set(1)
+        self._unknown_seen: set[tuple[str, str]] = set()
+
+    def reloaded(self, ok: bool, at: float) -> None:
+        """A config reload's outcome (success also stamps `at`)."""
+        self.reloads.labels("success" if ok else "failure").inc()
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_success_at.set(at)
+
+    def collect(self) -> Iterable[Metric]:
+        """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
+        for m in (self.scheduler_lag, self.store_errors,
+                  self.store_pending, self.reloads, self.reload_ok, self.reload_success_at,
+                  self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
+                  self.history_verified, self.history_verified_time, self.store_file_ok,
+                  self.clock_steps, self.clock_offset, self.build_info):
+            yield from m.collect()
+
+    def forget_target(self, name: str) -> None:
+        """Drop the labelled series of a target removed from the config."""
+        self.probe.forget(name)
+        for labels in [k for k in self._unknown_seen if k[0] == name]:
+            self.unknown_checks.remove(*labels)
+            self._unknown_seen.discard(labels)
+
+    def count_unknown(self, target: str, reason: str) -> None:
+        self._unknown_seen.add((target, reason))
+        self.unknown_checks.labels(target, reason).inc()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the collector reads: taken on the event loop at scrape time."""
+
+    now: float
+    service: str
+    objective: float
+    windows: Sequence[tuple[str, float]]
+    tracker: Tracker
+    last: Mapping[str, Check]
+    incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
+    target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
+
+
+def _num(x: float | None) -> float:
+    return NAN if x is None else x
+
+
+_Series = tuple[MetricDef, tuple[tuple[str, str], ...]]
+
+
+@functools.lru_cache(maxsize=8)
+def _target_series(windows: tuple[str, ...]) -> tuple[_Series, ...]:
+    """The per-target series of a scrape, in order: each family and the labels after
+    `target` (the per-target ratios for `windows`)."""
+    return (
+        (cat.PROBE_SUCCESS, ()), (cat.LAST_CHECK, ()), (cat.TARGET_UP, ()),
+        (cat.TARGET_CRITICAL, ()), (cat.MAINTENANCE_ACTIVE, ()), (cat.UP_SECONDS, ()),
+        (cat.DOWN_SECONDS, ()), (cat.EXCLUDED_SECONDS, (("reason", "maintenance"),)),
+        (cat.EXCLUDED_SECONDS, (("reason", "probe_network"),)),
+        *((cat.AVAILABILITY, (("window", w),)) for w in windows),
+        *((cat.COVERAGE, (("window", w),)) for w in windows),
+    )
+
+
+class SlaFigures:
+    """Availability, coverage, error budget and burn rate, computed at scrape time.
+
+    Each target's sample lines are built from prefixes kept from the last scrape
+    (its labels escaped once), and its window ratios in one pass
+    (`core.windows`): at a thousand targets that is most of a scrape.
+    """
+
+    def __init__(self) -> None:
+        self._labels: tuple[str, ...] = ()
+        self._prefixes: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+
+    async def families(self, snap: Snapshot, chunk: int = 500) -> list[Family]:
+        """The figures' families, yielding to the event loop every `chunk` targets, so a
+        scrape of a thousand targets never stalls the probes' schedule."""
+        build = self._build(snap, chunk=chunk)
+        while True:
+            try:
+                next(build)
+            except StopIteration as done:
+                families: list[Family] = done.value
+                return families
+            await asyncio.sleep(0)
+
+    def _build(self, snap: Snapshot, chunk: int
+               ) -> Generator[None, None, list[Family]]:
+        now, tr = snap.now, snap.tracker
+        windows = [*snap.windows, ("month", now - month_start(now))]
+        per_target = [(label, length) for label, length in windows
+                      if snap.target_windows is None or label in snap.target_windows]
+        labels = tuple(label for label, _ in per_target)
+        lengths = [length for _, length in per_target]
+        if labels != self._labels:  # the windows changed (a reload): new prefixes
+            self._labels, self._prefixes = labels, {}
+        series = _target_series(labels)
+        out = [Family(d.name, d.kind, d.help, d.labels, lines=[]) for d, _ in series]
+        prefixes, kept = self._prefixes, {}
+        states = {State.UP: 1.0, State.DOWN: 0.0}
+        up_k, down_k = State.UP, State.DOWN
+        maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
+        for i, name in enumerate(list(tr.critical)):
+            if i % chunk == chunk - 1:
+                yield
+            if name not in tr.critical:
+                continue  # removed by a reload while this scrape was yielding
+            pre = prefixes.get(name)
+            if pre is None:
+                pre = [((name, *(v for _, v in extra)),
+                        sample_prefix(d.sample, (("target", name), *extra)))
+                       for d, extra in series]
+            kept[name] = pre
+            check = snap.last.get(name)
+            st = tr.probe_state(name, now)
+            c = tr.credit[name].seconds
+            values: list[float | None] = [
+                None if check is None else (1.0 if check.ok else 0.0),
+                None if check is None else check.at,
+                NAN if st is None else states.get(st, NAN),
+                1.0 if tr.critical[name] else 0.0,
+                1.0 if tr.in_maintenance(name, now) else 0.0,
+                c[up_k], c[down_k], c[maint_k], c[net_k],
+            ]
+            ratios = window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+            values += [_num(a) for a, _ in ratios]
+            values += [_num(cv) for _, cv in ratios]
+            for fam, (key, p), v in zip(out, pre, values, strict=True):
+                if v is not None:
+                    fam.rows.append(("", key, v))
+                    fam.lines.append(p + value_text(v) + "\n")  # type: ignore[union-attr]
+        self._prefixes = kept  # targets removed since are forgotten
+        families: list[Family] = []
+        by_name: dict[str, Family] = {}
+        for fam in out:  # one family per metric: its series in target order
+            into = by_name.get(fam.name)
+            if into is None:
+                by_name[fam.name] = fam
+                families.append(fam)
+            else:
+                into.rows += fam.rows
+                into.lines += fam.lines  # type: ignore[operator]
+        return [*families, *self._service(snap, windows), *snap.incidents]
+
+    def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
+        now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective
+        longest = max(length for _, length in [*windows, *BURN_WINDOWS])
+        timeline = tr.service_timeline(now - longest, now, now)
+
+        def figures(length: float) -> Figures:
+            return Figures.of(timeline.totals(now - length, now), length)
+
+        def objective_over(length: float) -> float:
+            """The objective of each instant in the window, weighted by counted time."""
+            return tr.objective(now - length, now, timeline.totals, obj)
+
+        state = tr.service_state(now)
+        s_up = family(cat.SERVICE_UP)
+        s_up.add([svc], {State.UP: 1.0, State.DOWN: 0.0}.get(state, NAN)
+                        if state is not None else NAN)
+        c = tr.service_credit.seconds
+        su = family(cat.SERVICE_UP_SECONDS)
+        su.add([svc], c[State.UP])
+        sd = family(cat.SERVICE_DOWN_SECONDS)
+        sd.add([svc], c[State.DOWN])
+        se = family(cat.SERVICE_EXCLUDED_SECONDS)
+        se.add([svc, "maintenance"], c[State.MAINTENANCE])
+        se.add([svc, "probe_network"], c[State.PROBE_NETWORK])
+        objective = family(cat.OBJECTIVE)
+        objective.add([svc], obj)
+        s_avail = family(cat.SERVICE_AVAILABILITY)
+        budget = family(cat.BUDGET_REMAINING)
+        s_cover = family(cat.SERVICE_COVERAGE)
+        burn = family(cat.BURN_RATE)
+        seen: set[str] = set()
+        for label, length in windows:
+            f = figures(length)
+            o = objective_over(length)
+            s_avail.add([svc, label], _num(f.availability))
+            budget.add([svc, label], _num(f.budget_remaining(o)))
+            s_cover.add([svc, label], _num(f.coverage))
+            burn.add([svc, label], _num(f.burn_rate(o)))
+            seen.add(label)
+        for label, length in BURN_WINDOWS:
+            if label not in seen:
+                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length))))
+        mw = family(cat.MAINTENANCE_WINDOWS)
+        n = counts(tr.maintenance)
+        for status in STATUSES:
+            mw.add([status], n[status])
+        yield from (s_up, su, sd, se, objective, s_avail, budget, s_cover, burn, mw)
+
+
+class Exporter:
+    """The bytes of /metrics: the figures read on the loop (in slices of 500 targets,
+    each target's lines made as its figures are read), the instruments and the text
+    in a worker thread. Each series' line is kept from the last scrape
+    (`exposition.Encoder`), so what the thread does is mostly joining text."""
+
+    def __init__(self, instruments: Instruments, snapshot: Callable[[], Snapshot]) -> None:
+        self.instruments = instruments
+        self.snapshot = snapshot
+        self.figures = SlaFigures()
+        self.encoder = exposition.Encoder()
+
+    async def render(self) -> bytes:
+        inst = self.instruments
+        families = [*await self.figures.families(self.snapshot()), *inst.probe.families()]
+        return await asyncio.to_thread(
+            lambda: self.encoder.encode(itertools.chain(inst.collect(), families)))

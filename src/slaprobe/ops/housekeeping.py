@@ -1,0 +1,118 @@
+"""Housekeeping, once a second: credit, incidents, the database file's health, the
+maintenance file, imports, statements, pruning.
+
+The only place the tracker's credit (the `_seconds_total` counters) moves: a scrape
+reads it, never advances it. The incident desk picks up new acknowledgements and
+folds the newest checks. The maintenance file is followed, an import noticed
+through the store's generation, and every hour raw checks older than the retention
+are pruned (the first prune a minute after start). A month's statement is chained
+once a check after its end was written. The database file removed or replaced under
+the daemon is said loudly (metric, one error event, /readyz fails) until it is back.
+A failing tick is logged and the next one runs as usual (identical failures are
+logged once, with a count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import Any
+
+from slaprobe.clock import Clock
+from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.spec import Config
+from slaprobe.core.timefmt import month_start
+from slaprobe.evidence import statements
+from slaprobe.history.recorder import Recorder
+from slaprobe.incidents.desk import IncidentDesk
+from slaprobe.maintenance.follower import MaintenanceFollower
+
+EVERY = 1.0
+# seconds of final service time credited at once (it reads every target), at most the
+# shortest interval: the service's counters already lag by about one interval
+SERVICE_CREDIT_STEP = 10.0
+PRUNE_EVERY = 3600.0
+FIRST_PRUNE_AFTER = 60.0
+
+
+class Housekeeper:
+    def __init__(
+        self, clock: Clock, tracker: Tracker, recorder: Recorder, follower: MaintenanceFollower,
+        log: Any, *, cfg: Config, on_tick: Callable[[], None] | None = None,
+        incidents: IncidentDesk | None = None, offset: Callable[[], float] | None = None,
+    ) -> None:
+        self.offset = offset  # the wall clock's offset from the time recorded
+        self.incidents = incidents
+        self.on_tick = on_tick  # e.g. the daemon's STATUS= for systemd
+        self.clock = clock
+        self.tracker = tracker
+        self.recorder = recorder
+        self.follower = follower
+        self.log = log
+        self.cfg = cfg  # for the retention and the statements (replaced on reload)
+        self._step_for: Config | None = None  # the config `_step` was computed for
+        self._step = SERVICE_CREDIT_STEP
+        self.closed_upto = -math.inf  # months ending by this have their statements
+        self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
+        self.store_file_problem: str | None = None  # "missing" / "replaced"
+
+    async def run(self) -> None:
+        while True:
+            await self.clock.sleep(EVERY)
+            try:
+                await self.tick()
+                self.recorder.repeats.recovered("housekeeping", "housekeeping_recovered")
+            except Exception as e:  # keep housekeeping alive; the error is visible in logs
+                self.recorder.repeats.failed("housekeeping", "housekeeping_failed",
+                                             error=repr(e))
+
+    async def tick(self) -> None:
+        self.recorder.repeats.settle()
+        await self.check_store_file()
+        if self.offset is not None:
+            self.recorder.instruments.clock_offset.set(self.offset())
+        self.tracker.update_credit(self.clock.now(), service_step=self._service_step())
+        if self.incidents is not None:
+            await self.incidents.poll_acks(self.recorder.store)
+            self.incidents.update(self.tracker, self.clock.now())
+        if self.on_tick is not None:
+            self.on_tick()
+        await self.follower.follow_file()
+        await self.recorder.follow_imports()
+        written = self.recorder.written_upto
+        if math.isfinite(written) and month_start(written) > self.closed_upto:
+            await self.close_months(written)
+        if self.clock.monotonic() >= self.next_prune:
+            self.next_prune = self.clock.monotonic() + PRUNE_EVERY
+            await self.recorder.prune(self.cfg.daemon.retention)
+
+    def _service_step(self) -> float:
+        cfg = self.cfg
+        if self._step_for is not cfg:
+            self._step_for = cfg
+            self._step = min([SERVICE_CREDIT_STEP, *(t.interval for t in cfg.targets)])
+        return self._step
+
+    async def close_months(self, upto: float) -> None:
+        """Chain the statement of every month that ended by `upto` (a check after its end
+        was written, or start-up) and has none."""
+        windows = list(self.tracker.maintenance)
+        done = await asyncio.to_thread(statements.close, self.recorder.store, self.cfg,
+                                       windows, self.clock.now(), upto=upto)
+        self.closed_upto = month_start(upto)
+        for month in done:
+            self.log.info("statement_stored", month=month)
+
+    async def check_store_file(self) -> None:
+        store, repeats = self.recorder.store, self.recorder.repeats
+        problem = await asyncio.to_thread(store.file_problem)
+        self.recorder.instruments.store_file_ok.set(0 if problem else 1)
+        self.store_file_problem = problem
+        if problem is not None:
+            repeats.failed(
+                "store-file", f"database_{problem}", error=problem, database=store.name,
+                consequence="checks written now are lost at restart; restore the file and"
+                            " restart slaprobe")
+        else:
+            repeats.recovered("store-file", "database_back", database=store.name)

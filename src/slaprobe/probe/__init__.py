@@ -1,0 +1,1 @@
+"""Probing: the scheduler, one target's check and its controls, the HTTP clients."""

@@ -1,0 +1,1 @@
+"""The SLA report from the stored history."""
