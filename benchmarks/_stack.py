@@ -51,12 +51,13 @@ def _terminate(_sig: int, _frame: FrameType | None) -> None:
 class Proc:
     """A started child process with a log file; /proc sampling of CPU and RSS."""
 
-    def __init__(self, name: str, cmd: Sequence[str], log: Path) -> None:
+    def __init__(self, name: str, cmd: Sequence[str], log: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.log_path = log
         self._log = log.open("ab")
         self.proc = subprocess.Popen(list(cmd), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
 
     @property
     def pid(self) -> int:
@@ -126,8 +127,8 @@ class Stack:
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start(self, name: str, cmd: Sequence[str]) -> Proc:
-        p = Proc(name, cmd, self.dir / f"{name}.log")
+    def start(self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+        p = Proc(name, cmd, self.dir / f"{name}.log", env)
         self.procs.append(p)
         return p
 
@@ -240,9 +241,14 @@ http {{
 
     # --- slaprobe ------------------------------------------------------------------------
 
-    def slaprobe(self, config: Path, listen: int, name: str = "slaprobe") -> Proc:
+    def slaprobe(self, config: Path, listen: int, name: str = "slaprobe",
+                 source: Path | None = None) -> Proc:
+        """`slaprobe run`; from the package under `source` (a checkout's src/) when given."""
+        env = None
+        if source is not None:
+            env = {**os.environ, "PYTHONPATH": str(source)}
         p = self.start(name, slaprobe_cmd("run", "--config", str(config), "--log-level",
-                                          "warning", "--log-format", "json"))
+                                          "warning", "--log-format", "json"), env)
         wait_http(f"http://127.0.0.1:{listen}/readyz", p, timeout=120.0)
         return p
 

@@ -37,8 +37,13 @@ not keep up at a case, the ratio is printed but flagged: it compares unequal wor
 Needs the Debian packages nginx, prometheus, prometheus-blackbox-exporter.
 Figures are printed, never asserted.
 
+With --baseline SRC (another checkout's src/, e.g. a git worktree of the previous main),
+each pair also runs that slaprobe (same config, PYTHONPATH=SRC) and the summary prints
+slaprobe/baseline for CPU per check and /metrics time: a regression check in one run.
+--no-blackbox then leaves the blackbox side out.
+
 Usage: .venv/bin/python benchmarks/bench_sidebyside.py [--case 1000x10|5000x30|10000x60|all]
-       [--pairs 3] [--window 60] [--warmup S] [--keep]
+       [--pairs 3] [--window 60] [--warmup S] [--keep] [--baseline SRC [--no-blackbox]]
 """
 
 from __future__ import annotations
@@ -189,13 +194,16 @@ def run_blackbox(stack: Stack, nginx: int, run: Run, k: int) -> Phase:
     return ph
 
 
-def run_slaprobe(stack: Stack, nginx: int, run: Run, k: int) -> Phase:
+def run_slaprobe(stack: Stack, nginx: int, run: Run, k: int, source: Path | None = None
+                 ) -> Phase:
+    """One slaprobe phase; `source` runs the package under another checkout's src/."""
     n, interval, window, warmup = run.n, run.interval, run.window, run.warmup
     listen = free_port()
-    cfg = stack.dir / f"slaprobe-{k}.toml"
+    tag = f"slaprobe-{k}" if source is None else f"baseline-{k}"
+    cfg = stack.dir / f"{tag}.toml"
     slaprobe_config(cfg, targets=n, nginx=nginx, listen=listen,
-                    database=stack.dir / f"slaprobe-{k}.db", interval=interval)
-    sp = stack.slaprobe(cfg, listen, name=f"slaprobe-{k}")
+                    database=stack.dir / f"{tag}.db", interval=interval)
+    sp = stack.slaprobe(cfg, listen, name=tag, source=source)
     pcfg = stack.prometheus_config(f"prom-sp-{k}", slaprobe=listen,
                                    slaprobe_interval=SLAPROBE_SCRAPE)
     prom, prom_port = stack.prometheus(f"prom-sp-{k}", pcfg)
@@ -203,8 +211,8 @@ def run_slaprobe(stack: Stack, nginx: int, run: Run, k: int) -> Phase:
     try:
         time.sleep(warmup)
         m0 = parse_metrics(http_get(url, timeout=120.0)[1].decode(), [LAG])
-        ph = measure("slaprobe", {"slaprobe": sp, "prometheus": prom}, nginx, window,
-                     n / interval)
+        ph = measure("slaprobe" if source is None else "baseline",
+                     {"slaprobe": sp, "prometheus": prom}, nginx, window, n / interval)
         m1 = parse_metrics(http_get(url, timeout=120.0)[1].decode(), [LAG])
         lag = bucket_delta(buckets(m1.get(LAG, [])), buckets(m0.get(LAG, [])))
         ph.lag_p50, ph.lag_p99 = histogram_quantile(0.5, lag), histogram_quantile(0.99, lag)
@@ -227,32 +235,54 @@ def run_slaprobe(stack: Stack, nginx: int, run: Run, k: int) -> Phase:
 
 
 def run_case(stack: Stack, nginx: int, n: int, interval: float, args: argparse.Namespace
-             ) -> list[tuple[Phase, Phase]]:
+             ) -> tuple[list[tuple[Phase, Phase]], list[tuple[Phase, Phase]]]:
+    """(blackbox, slaprobe) pairs, and (baseline, slaprobe) pairs when --baseline is given."""
     warmup = interval + 10.0 if args.warmup is None else args.warmup
     window = max(args.window, interval) if args.window_at_least_interval else args.window
     print(f"\n== {n} targets every {interval:g}s: {args.pairs} pairs, warm-up {warmup:g}s, "
           f"window {window:g}s", flush=True)
     pairs: list[tuple[Phase, Phase]] = []
+    against: list[tuple[Phase, Phase]] = []
+    run = Run(n, interval, window, warmup)
     for k in range(args.pairs):
-        a = run_blackbox(stack, nginx, Run(n, interval, window, warmup), k)
-        print(a.line(), flush=True)
-        b = run_slaprobe(stack, nginx, Run(n, interval, window, warmup), k)
+        a = None
+        if not args.no_blackbox:
+            a = run_blackbox(stack, nginx, run, k)
+            print(a.line(), flush=True)
+        c = None
+        if args.baseline is not None:
+            c = run_slaprobe(stack, nginx, run, k, source=args.baseline)
+            print(c.line(), flush=True)
+        b = run_slaprobe(stack, nginx, run, k)
         print(b.line(), flush=True)
-        print(f"  pair {k + 1}: slaprobe/blackbox CPU per check = "
-              f"{b.per_check / a.per_check:.3f}", flush=True)
-        pairs.append((a, b))
-    return pairs
+        if a is not None:
+            print(f"  pair {k + 1}: slaprobe/blackbox CPU per check = "
+                  f"{b.per_check / a.per_check:.3f}", flush=True)
+            pairs.append((a, b))
+        if c is not None:
+            print(f"  pair {k + 1}: slaprobe/baseline CPU per check = "
+                  f"{b.per_check / c.per_check:.3f}, /metrics "
+                  f"{b.metrics_s / c.metrics_s:.3f}", flush=True)
+            against.append((c, b))
+    return pairs, against
 
 
-def summary(n: int, interval: float, pairs: list[tuple[Phase, Phase]]) -> None:
+def summary(n: int, interval: float, pairs: list[tuple[Phase, Phase]],
+            against: list[tuple[Phase, Phase]]) -> None:
+    if against:
+        cpu = [b.per_check / c.per_check for c, b in against]
+        met = [b.metrics_s / c.metrics_s for c, b in against]
+        print(f"\n{n} targets @ {interval:g}s: median slaprobe/baseline CPU per check "
+              f"{statistics.median(cpu):.3f} (pairs: {', '.join(f'{r:.3f}' for r in cpu)}), "
+              f"/metrics time {statistics.median(met):.3f} "
+              f"(pairs: {', '.join(f'{r:.3f}' for r in met)})")
+        table("baseline", [c for c, _ in against], [b for _, b in against])
+    if not pairs:
+        return
     ratios = [b.per_check / a.per_check for a, b in pairs]
     med = statistics.median(ratios)
     bb_ok = all(a.keeps_up for a, _ in pairs)
     sp_ok = all(b.keeps_up for _, b in pairs)
-
-    def col(f: list[float], fmt: str) -> str:
-        return f"{fmt.format(min(f))}-{fmt.format(max(f))}" if len(f) > 1 else fmt.format(f[0])
-
     print(f"\n{n} targets @ {interval:g}s: median slaprobe/blackbox CPU per check "
           f"{med:.3f} (pairs: {', '.join(f'{r:.3f}' for r in ratios)}; aim <= 0.3)")
     if not bb_ok:
@@ -260,10 +290,16 @@ def summary(n: int, interval: float, pairs: list[tuple[Phase, Phase]]) -> None:
               "the ratio compares unequal work")
     if not sp_ok:
         print("  slaprobe could NOT keep up in at least one phase")
+    table("blackbox_exporter", [a for a, _ in pairs], [b for _, b in pairs])
+
+
+def table(other: str, theirs: list[Phase], ours: list[Phase]) -> None:
+    def col(f: list[float], fmt: str) -> str:
+        return f"{fmt.format(min(f))}-{fmt.format(max(f))}" if len(f) > 1 else fmt.format(f[0])
+
     print("  | side | CPU per check | core share | RSS | lag p50 / p99 | /metrics |")
     print("  |---|---|---|---|---|---|")
-    for side, phases in (("blackbox_exporter + Prometheus", [a for a, _ in pairs]),
-                         ("slaprobe + Prometheus", [b for _, b in pairs])):
+    for side, phases in ((f"{other} + Prometheus", theirs), ("slaprobe + Prometheus", ours)):
         per = [p.per_check * 1000 for p in phases]
         share = [100 * p.cpu_total / p.elapsed for p in phases]
         rss = " + ".join(
@@ -289,7 +325,14 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=60.0, help="measured window, s (60)")
     ap.add_argument("--warmup", type=float, help="warm-up, s (default: interval + 10)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("--baseline", type=Path, metavar="SRC",
+                    help="also run slaprobe from another checkout's src/ (e.g. a git worktree "
+                         "of the previous main) in each pair, and print slaprobe/baseline")
+    ap.add_argument("--no-blackbox", action="store_true",
+                    help="skip the blackbox_exporter side (with --baseline)")
     args = ap.parse_args()
+    if args.no_blackbox and args.baseline is None:
+        ap.error("--no-blackbox needs --baseline")
     args.window_at_least_interval = True
     if missing := missing_tools():
         print(f"missing: {' '.join(missing)} (apt-get install {' '.join(missing)})",
@@ -308,11 +351,11 @@ def main() -> int:
                 results.append((n, interval, run_case(stack, nginx, n, interval, args)))
     except KeyboardInterrupt:
         print("interrupted: every process started was stopped", file=sys.stderr)
-        for n, interval, pairs in results:
-            summary(n, interval, pairs)
+        for n, interval, (pairs, against) in results:
+            summary(n, interval, pairs, against)
         return 130
-    for n, interval, pairs in results:
-        summary(n, interval, pairs)
+    for n, interval, (pairs, against) in results:
+        summary(n, interval, pairs, against)
     return 0
 
 
