@@ -6,7 +6,7 @@ private mount namespace (`unshare -m`), so nothing the container writes reaches
 the host and the mounts vanish with the last process in that namespace. Before
 the boot, the project is installed into a venv made from `/usr/bin/python3`
 (what an operator does: a pyenv or home-directory Python breaks under
-`ProtectHome=yes`), and the unit and a config are put where the README says.
+`ProtectHome=yes`), and the unit and a config are put where docs/operations.md says.
 Commands run inside through `nsenter -t <container's systemd> -a`.
 
 Teardown kills the container's init (which ends its PID namespace), then

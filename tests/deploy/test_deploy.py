@@ -28,8 +28,8 @@ PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
 ALERTMANAGER_YML = DEPLOY / "alertmanager" / "alertmanager.yml"
 UNIT = DEPLOY / "systemd" / "slaprobe.service"
 DASHBOARD = DEPLOY / "grafana" / "slaprobe.json"
-RUNBOOK = DEPLOY / "RUNBOOK.md"
-DESIGN = REPO.parent / "shared" / "DESIGN.md"  # present in the dev workspace only
+RUNBOOK = REPO / "docs" / "operations.md"  # the runbook: one section per alert
+DESIGN = REPO / "docs" / "DESIGN.md"  # the product contract
 
 # Metric names the dashboard and rules may use: every metric the daemon serves, from the
 # one catalogue the code builds its families from (DESIGN.md's contract table is a subset,
@@ -191,10 +191,10 @@ def test_alerts_have_severity_summary_description_and_runbook() -> None:
         assert re.search(r"^\s+description: \S", block, flags=re.M), f"{name}: no description"
         url = re.search(r"^\s+runbook_url: (\S+)\s*$", block, flags=re.M)
         assert url, f"{name}: no runbook_url"
-        assert url.group(1).split("#")[0].endswith("deploy/RUNBOOK.md"), url.group(1)
+        assert url.group(1).split("#")[0].endswith("docs/operations.md"), url.group(1)
         anchor = url.group(1).split("#", 1)[1]
         assert anchor == github_anchor(name), f"{name}: anchor {anchor!r}"
-        assert anchor in anchors, f"{name}: RUNBOOK.md has no section #{anchor}"
+        assert anchor in anchors, f"{name}: docs/operations.md has no section #{anchor}"
 
 
 def test_issue_alert_set_is_complete() -> None:
@@ -267,7 +267,7 @@ def test_rules_use_only_contract_metrics() -> None:
 
 def test_contract_list_matches_design() -> None:
     if not DESIGN.exists():
-        pytest.skip("DESIGN.md is not in this checkout (../shared/DESIGN.md)")
+        pytest.skip("docs/DESIGN.md is not in this checkout")
     table = DESIGN.read_text().split("## Prometheus metrics", 1)[1]
     design = set(re.findall(r"`(slaprobe_[a-z_]+)`", table))
     assert design, "no metric names found in DESIGN.md"
@@ -386,7 +386,7 @@ def test_systemd_exposure_score(tmp_path: Path) -> None:
     assert m, r.stdout + r.stderr
     # 1.1 is what a network daemon can reach: the rest is AF_INET/AF_INET6,
     # the host network, no IP allow list (targets are arbitrary) and AF_UNIX
-    # for sd_notify. Recorded in the README.
+    # for sd_notify. Recorded in docs/operations.md.
     assert float(m.group(1)) <= 1.1, r.stdout
 
 

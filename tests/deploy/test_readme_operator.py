@@ -1,4 +1,5 @@
-"""The README's operator path, run as written in a temporary root.
+"""The operator path (docs/operations.md, linked from the README), run as written in a
+temporary root.
 
 Every shell block of "Run it in production" runs line by line with bash, from a
 copy of the checkout, with the absolute paths an operator installs to (/etc,
@@ -28,13 +29,14 @@ NEEDS_PID1 = ("systemctl", "journalctl")
 COVERED = ("promtool test rules deploy/",)  # the same command runs in test_deploy.py
 OPTIONAL = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
 MOVED = re.compile(r"(?<![\w./-])/(etc|opt|usr/local/bin|var/lib|var/backups)(?=/|\s|$)")
-OLD_BASE = "https://git.example.com/ops/slaprobe/blob/main/deploy/RUNBOOK.md"
+OLD_BASE = "https://git.example.com/ops/slaprobe/blob/main/docs/operations.md"
+OPERATIONS = REPO / "docs" / "operations.md"  # where the production path is written
 FHS = ("usr/local/bin", "etc/systemd/system", "opt", "var/lib", "var/backups")
 CSV = "target,time,ok\napp,2026-10-01T00:00:00Z,true\napp,2026-10-01T00:00:30Z,false\n"
 
 
 def production_blocks() -> list[list[str]]:
-    text = (REPO / "README.md").read_text()
+    text = OPERATIONS.read_text()
     section = text[text.index("## Run it in production"):]
     section = section[:section.index("\n## ", 1)]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
@@ -56,7 +58,7 @@ def checkout(into: Path) -> Path:
 @pytest.mark.timeout(300)  # two pip installs into a fresh venv
 def test_readme_operator_commands(tmp_path: Path) -> None:
     if not Path("/usr/bin/python3").exists():
-        pytest.skip("no /usr/bin/python3 (the README installs with the system Python)")
+        pytest.skip("no /usr/bin/python3 (docs/operations.md installs with the system Python)")
     venv_ok = subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"],
                              capture_output=True, check=False)
     if venv_ok.returncode != 0:
@@ -117,12 +119,12 @@ def test_readme_operator_commands(tmp_path: Path) -> None:
     rules = (root / "etc/prometheus/slaprobe.rules.yml").read_text()
     assert "rule_files:\n  - slaprobe.rules.yml" in (REPO / "deploy/prometheus/prometheus.yml"
                                                       ).read_text()
-    assert OLD_BASE not in rules and "https://wiki.internal/slaprobe/RUNBOOK.md#" in rules
+    assert OLD_BASE not in rules and "https://wiki.internal/slaprobe/operations.md#" in rules
     assert (root / "etc/prometheus/alertmanager.yml").exists()
     for placeholder in ("REPLACE_WITH_PAGERDUTY_INTEGRATION_KEY",
                         "http://127.0.0.1:9097/alertmanager"):
         assert placeholder in (root / "etc/prometheus/alertmanager.yml").read_text()
-        assert placeholder in (REPO / "README.md").read_text()
+        assert placeholder in OPERATIONS.read_text()
     # Grafana provisioning points at where the dashboard was put.
     provider = (root / "etc/grafana/provisioning/dashboards/slaprobe.yml").read_text()
     assert "path: /var/lib/grafana/dashboards/slaprobe" in provider
