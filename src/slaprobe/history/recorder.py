@@ -127,10 +127,6 @@ class Recorder:
         self._wake.set()
         self.instruments.store_pending.set(self.pending)
 
-    def forget(self, target: str) -> None:
-        self.last.pop(target, None)
-        self.same_state.pop(target, None)
-
     async def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: its quorum, its horizon and its targets. Kept targets keep
         their timelines and credit, new ones are read from the store, removed ones are
@@ -142,7 +138,8 @@ class Recorder:
         added = [n for n in critical if n not in self.tracker.critical]
         histories = await self.load(added) if added else {}
         for name in self.tracker.critical.keys() - critical.keys():
-            self.forget(name)
+            self.last.pop(name, None)
+            self.same_state.pop(name, None)
         self.tracker.reconfigure(critical, histories)
 
     # --- the writer --------------------------------------------------------------------
