@@ -1,5 +1,6 @@
 """The composition root: opened whole, started, reloaded, stopped; /metrics served as
-rendered; a scrape never moves credit; spawned reloads do not pile up."""
+rendered; a scrape never moves credit; spawned reloads do not pile up; a reload
+reaches every room that follows the config."""
 
 from __future__ import annotations
 
@@ -122,5 +123,21 @@ async def test_a_removed_target_vanishes_from_metrics(tmp_path: Path) -> None:
         m = Scrape(await d.rooms.exporter.render())
         assert m.by("slaprobe_target_critical", "target") == {"app": 1.0}
         assert m.by("slaprobe_probes_total", "target") == {}
+    finally:
+        await d.shutdown()
+
+
+async def test_a_reload_reaches_every_room_that_follows_the_config(tmp_path: Path) -> None:
+    d, _ = await opened(tmp_path, ["app"])
+    await d.start()
+    try:
+        write_config(tmp_path / "probe.toml", ["app", "api"])
+        assert await d.reload()
+        r = d.rooms
+        assert r.housekeeper.cfg is d.cfg and r.scrape.cfg is d.cfg and r.follower.cfg is d.cfg
+        assert set(r.clock_steps.intervals) == {"app", "api"}
+        assert set(r.plan.targets) == {"app", "api"}
+        assert set(d.tracker.critical) == {"app", "api"}
+        assert r.probing.controls == d.cfg.controls
     finally:
         await d.shutdown()
