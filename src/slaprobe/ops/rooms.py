@@ -111,19 +111,19 @@ async def build(cfg: Config, *, clock: Clock | None = None,
     instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
     tracker = Tracker({t.name: t.critical for t in cfg.targets})
     store, lock = await asyncio.to_thread(stores.open_writer, cfg, env)
+    keep, poll = horizon(cfg), _poll(cfg)
     try:
-        incidents = IncidentDesk(cfg.support, guarded.now() - horizon(cfg), log)
+        incidents = IncidentDesk(cfg.support, guarded.now() - keep, log)
         vantage = None
         if config.shared(cfg):  # a shared history: the figures are the consensus
             vantage = VantagePoint(store, tracker, guarded, quorum=cfg.slo.quorum,
-                                   horizon=horizon(cfg), slack=_slack(cfg), log=log,
-                                   repeats=repeats, poll=_poll(cfg))
+                                   horizon=keep, slack=_slack(cfg), log=log,
+                                   repeats=repeats, poll=poll)
         spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
-        recorder = Recorder(store, tracker, guarded, instruments, log,
-                            horizon=horizon(cfg),
+        recorder = Recorder(store, tracker, guarded, instruments, log, horizon=keep,
                             generation=await asyncio.to_thread(store.generation),
                             repeats=repeats, spool=spool, vantage=vantage,
-                            batch_pause=_poll(cfg) / 2 if vantage else BATCH_PAUSE,
+                            batch_pause=poll / 2 if vantage else BATCH_PAUSE,
                             on_reload=incidents.history_reread)
         tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
                             replace=True)
