@@ -133,7 +133,7 @@ async def _status_url(tmp_path: Path) -> AsyncIterator[str]:
     }, env={})
     d = await Daemon.open(cfg, env={})
     await d.start()
-    app = server.make_app(d.exporter.render, lambda: d.ready, webui.Views(d).routes())
+    app = server.make_app(d.rooms.exporter.render, lambda: d.ready, webui.Views(d).routes())
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     try:

@@ -77,7 +77,7 @@ async def _run(tmp_path: Path, url: str, step: float) -> tuple[list[object], flo
                 await asyncio.sleep(0.1)
             clock.offset = step
             await asyncio.sleep(3.5)
-            scrape = Scrape(await d.exporter.render())
+            scrape = Scrape(await d.rooms.exporter.render())
         finally:
             await d.shutdown(None)
     direction = "backward" if step < 0 else "forward"

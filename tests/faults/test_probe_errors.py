@@ -101,8 +101,8 @@ async def test_daemon_records_a_tls_failure_as_down(tmp_path: Path) -> None:
         d = await Daemon.open(cfg, env={})
         await d.start()
         try:
-            await wait_for(lambda: "app" in d.recorder.last)
-            m = Scrape(await d.exporter.render())
+            await wait_for(lambda: "app" in d.rooms.recorder.last)
+            m = Scrape(await d.rooms.exporter.render())
             assert m.value("slaprobe_probes_total", {"target": "app", "result": "tls_error"})
             assert d.tracker.probe_state("app", d.clock.now()) is not None
             assert m.value("slaprobe_target_up", {"target": "app"}) == 0.0
@@ -138,12 +138,12 @@ async def test_an_unexpected_exception_is_a_check_of_unknown_outcome(
             await d.start()
             try:
                 async def unknown_at_least(n: int) -> bool:
-                    m = Scrape(await d.exporter.render())
+                    m = Scrape(await d.rooms.exporter.render())
                     return (m.value("slaprobe_unknown_checks_total",
                                     {"target": "app", "reason": "probe_error"}) or 0) >= n
 
                 assert await until(lambda: unknown_at_least(2))
-                m = Scrape(await d.exporter.render())
+                m = Scrape(await d.rooms.exporter.render())
                 now = d.clock.now()
                 assert d.tracker.probe_state("app", now) is None
                 figures = d.tracker.target_figures("app", now - 60, now, now)

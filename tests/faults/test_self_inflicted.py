@@ -273,7 +273,7 @@ async def test_repeated_store_errors_are_logged_once_with_a_count(
     d = await InProcessDaemon.open(cfg, env={})
 
     async def store_errors() -> float:
-        return Scrape(await d.exporter.render()).value("slaprobe_store_errors_total") or 0
+        return Scrape(await d.rooms.exporter.render()).value("slaprobe_store_errors_total") or 0
 
     with structlog.testing.capture_logs() as logs:
         await d.start()

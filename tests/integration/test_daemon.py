@@ -1,5 +1,6 @@
 """The composition root: opened whole, started, reloaded, stopped; /metrics served as
-rendered; a scrape never moves credit; spawned reloads do not pile up."""
+rendered; a scrape never moves credit; spawned reloads do not pile up; a reload
+reaches every room that follows the config."""
 
 from __future__ import annotations
 
@@ -47,19 +48,19 @@ async def test_served_bytes_are_what_the_exporter_renders(tmp_path: Path) -> Non
     await d.start()
 
     async def verified() -> bool:  # the start-up verification (a thread) has finished
-        return Scrape(await d.exporter.render()).value("slaprobe_history_verified") == 1.0
+        return Scrape(await d.rooms.exporter.render()).value("slaprobe_history_verified") == 1.0
 
     assert await until(verified)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    runner = await server.start(server.make_app(d.exporter.render, lambda: d.ready),
+    runner = await server.start(server.make_app(d.rooms.exporter.render, lambda: d.ready),
                                 "127.0.0.1", port)
     try:
         async with aiohttp.ClientSession() as session, session.get(
                 f"http://127.0.0.1:{port}/metrics") as r:
             served = await r.read()
-        assert served == await d.exporter.render()  # time stands still: the same bytes
+        assert served == await d.rooms.exporter.render()  # time stands still: the same bytes
         assert Scrape(served).value("slaprobe_target_critical", {"target": "app"}) == 1.0
     finally:
         await runner.cleanup()
@@ -69,14 +70,14 @@ async def test_served_bytes_are_what_the_exporter_renders(tmp_path: Path) -> Non
 async def test_a_scrape_never_moves_credit_housekeeping_does(tmp_path: Path) -> None:
     d, clock = await opened(tmp_path, ["app"])
     for i in range(3):
-        d.recorder.record(Check("app", T0 - 30 + 10 * i, True, 10.0))
+        d.rooms.recorder.record(Check("app", T0 - 30 + 10 * i, True, 10.0))
     d.tracker.update_credit(clock.now())
-    d.recorder.record(Check("app", T0, True, 10.0))
+    d.rooms.recorder.record(Check("app", T0, True, 10.0))
     before = list(d.tracker.credit["app"].seconds)
     for _ in range(3):
-        await d.exporter.render()
+        await d.rooms.exporter.render()
     assert list(d.tracker.credit["app"].seconds) == before
-    await d.housekeeper.tick()
+    await d.rooms.housekeeper.tick()
     assert list(d.tracker.credit["app"].seconds) != before
     await d.shutdown()
 
@@ -102,7 +103,7 @@ async def test_reloads_are_applied_and_their_tasks_dropped_when_done(tmp_path: P
         failed = [e for e in events if e["event"] == "config_reload_failed"]
         assert failed and "bogus: unknown key" in failed[0]["problems"]
         assert [t.name for t in d.cfg.targets] == ["app", "api"]  # the old one runs on
-        m = Scrape(await d.exporter.render())
+        m = Scrape(await d.rooms.exporter.render())
         assert m.value("slaprobe_config_last_reload_successful") == 0.0
         assert m.value("slaprobe_config_reloads_total", {"result": "success"}) == 5.0
     finally:
@@ -113,14 +114,30 @@ async def test_a_removed_target_vanishes_from_metrics(tmp_path: Path) -> None:
     d, _ = await opened(tmp_path, ["app", "api"])
     await d.start()
     try:
-        d.recorder.record(Check("api", T0, True, 10.0))
-        d.instruments.probe.observe("api", "success", 0.1)
-        assert Scrape(await d.exporter.render()).value("slaprobe_probe_success",
+        d.rooms.recorder.record(Check("api", T0, True, 10.0))
+        d.rooms.instruments.probe.observe("api", "success", 0.1)
+        assert Scrape(await d.rooms.exporter.render()).value("slaprobe_probe_success",
                                                        {"target": "api"}) == 1.0
         write_config(tmp_path / "probe.toml", ["app"])
         assert await d.reload()
-        m = Scrape(await d.exporter.render())
+        m = Scrape(await d.rooms.exporter.render())
         assert m.by("slaprobe_target_critical", "target") == {"app": 1.0}
         assert m.by("slaprobe_probes_total", "target") == {}
+    finally:
+        await d.shutdown()
+
+
+async def test_a_reload_reaches_every_room_that_follows_the_config(tmp_path: Path) -> None:
+    d, _ = await opened(tmp_path, ["app"])
+    await d.start()
+    try:
+        write_config(tmp_path / "probe.toml", ["app", "api"])
+        assert await d.reload()
+        r = d.rooms
+        assert r.housekeeper.cfg is d.cfg and r.scrape.cfg is d.cfg and r.follower.cfg is d.cfg
+        assert set(r.clock_steps.intervals) == {"app", "api"}
+        assert set(r.plan.targets) == {"app", "api"}
+        assert set(d.tracker.critical) == {"app", "api"}
+        assert r.probing.controls == d.cfg.controls
     finally:
         await d.shutdown()

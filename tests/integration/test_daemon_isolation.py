@@ -37,7 +37,7 @@ async def test_200_healthy_targets_keep_their_schedule_beside_faults(
     d = await Daemon.open(cfg, env={})
 
     async def read() -> dict[tuple[str, str], float]:
-        scrape = Scrape(await d.exporter.render())
+        scrape = Scrape(await d.rooms.exporter.render())
         return {(dict(k[1])["target"], dict(k[1])["result"]): v
                 for k, v in scrape.samples.items() if k[0] == "slaprobe_probes_total"}
 
@@ -52,7 +52,7 @@ async def test_200_healthy_targets_keep_their_schedule_beside_faults(
                 break
             await asyncio.sleep(0.2)
         samples = await read()
-        lag_count = Scrape(await d.exporter.render()).value(
+        lag_count = Scrape(await d.rooms.exporter.render()).value(
             "slaprobe_scheduler_lag_seconds_count")
     finally:
         await d.shutdown()

@@ -57,7 +57,7 @@ async def test_file_and_feeds_are_followed_and_a_failing_feed_keeps_its_windows(
     d = await Daemon.open(cfg, env={})
 
     async def value(name: str, labels: dict[str, str]) -> float:
-        return Scrape(await d.exporter.render()).value(name, labels) or 0
+        return Scrape(await d.rooms.exporter.render()).value(name, labels) or 0
 
     async def count(status: str) -> float:
         return await value("slaprobe_maintenance_windows", {"status": status})

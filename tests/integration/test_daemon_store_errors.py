@@ -30,7 +30,7 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     d = await Daemon.open(cfg, env={})
 
     async def scrape() -> Scrape:
-        return Scrape(await d.exporter.render())
+        return Scrape(await d.rooms.exporter.render())
 
     success = {"target": "app", "result": "success"}
     await d.start()

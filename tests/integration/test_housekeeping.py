@@ -38,12 +38,14 @@ async def rooms(tmp_path: Path) -> tuple[FakeClock, Store, Tracker, Recorder,
                  "targets": [{"name": "app", "url": "http://127.0.0.1:9/"}]}, env={})
     tracker = Tracker({"app": True})
     inst, log = Instruments(), logs.get()
-    rec = Recorder(store, tracker, clock, inst, log, horizon=DAY, generation=0)
+    repeats = logs.Repeats(log, clock=clock.monotonic)  # one for every room, as the daemon
+    rec = Recorder(store, tracker, clock, inst, log, horizon=DAY, generation=0, repeats=repeats)
     session = aiohttp.ClientSession()
     follower = MaintenanceFollower(cfg, store, tracker, clock, session=session,
                                    instruments=inst, log=log)
-    return clock, store, tracker, rec, session, Housekeeper(clock, tracker, rec, follower, log,
-                                                            cfg=cfg)
+    return clock, store, tracker, rec, session, Housekeeper(
+        clock, tracker, rec, follower, log, cfg=cfg, store=store, instruments=inst,
+        repeats=repeats)
 
 
 async def test_credit_moves_each_tick_and_prune_runs_on_its_schedule(tmp_path: Path) -> None:

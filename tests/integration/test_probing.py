@@ -40,7 +40,7 @@ async def test_a_failure_with_every_control_down_is_probe_network(
     recorder: Recorder, refused_url: str,
 ) -> None:
     controls = [spec(refused_url, "c1"), spec(refused_url, "c2")]
-    probing = Probing(SystemClock(), recorder, recorder.instruments, lambda: controls)
+    probing = Probing(SystemClock(), recorder, recorder.instruments, controls)
     await probing.probe_target(spec(refused_url))
     check = recorder.last["app"]
     assert (check.ok, check.network, check.state) == (False, True, State.PROBE_NETWORK)
@@ -51,7 +51,7 @@ async def test_one_control_up_makes_it_down(
     recorder: Recorder, refused_url: str, fault_server: FaultServer,
 ) -> None:
     controls = [spec(refused_url, "c1"), spec(fault_server.url("/ok"), "c2")]
-    probing = Probing(SystemClock(), recorder, recorder.instruments, lambda: controls)
+    probing = Probing(SystemClock(), recorder, recorder.instruments, controls)
     await probing.probe_target(spec(fault_server.url("/status/503")))
     check = recorder.last["app"]
     assert (check.ok, check.error, check.status, check.state) == (
@@ -66,7 +66,7 @@ async def test_an_own_failure_is_unknown_never_down(
         raise RuntimeError("bug")
 
     monkeypatch.setattr(prober, "check", broken)
-    probing = Probing(SystemClock(), recorder, recorder.instruments, lambda: [])
+    probing = Probing(SystemClock(), recorder, recorder.instruments, [])
     with structlog.testing.capture_logs() as events:
         await probing.probe_target(spec(fault_server.url("/ok")))
     check = recorder.last["app"]

@@ -51,7 +51,7 @@ async def running(tmp_path: Path, fault_server: FaultServer) -> AsyncIterator[
     d = await Daemon.open(cfg, env={})
     await d.start()
     views = webui.Views(d)
-    app = server.make_app(d.exporter.render, lambda: d.ready, routes=views.routes())
+    app = server.make_app(d.rooms.exporter.render, lambda: d.ready, routes=views.routes())
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     try:

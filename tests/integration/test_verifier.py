@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def value(d: Daemon, name: str, labels: dict[str, str] | None = None) -> float | None:
-    return Scrape(await d.exporter.render()).value(name, labels)
+    return Scrape(await d.rooms.exporter.render()).value(name, labels)
 
 
 async def wait_for(d: Daemon, name: str, want: float, timeout: float = 20.0) -> None:

@@ -7,7 +7,9 @@ transaction), writes it off the event loop and only then removes it, so what
 failed write is counted, logged and retried with backoff, never dropped while the
 daemon runs; at shutdown the writer gives up after a deadline and says how many
 checks were lost. Writes and history reloads take the same lock: after an import
-the timelines are read afresh and the unwritten checks folded on top.
+the timelines are read afresh and the unwritten checks folded on top. A reloaded
+config reaches the recorder through `reconfigure`: the target set, the horizon and
+(on a shared history) the quorum.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from slaprobe.clock import Clock
 from slaprobe.core.history.timeline import History
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, ErrorKind, State
+from slaprobe.core.spec import Config
 from slaprobe.history.spool import Spool
 from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.vantagepoint import VantagePoint
-from slaprobe.metrics.instruments import Instruments
+from slaprobe.metrics.instruments import BURN_WINDOWS, Instruments
 
 STATE_EVENTS: dict[State | None, str] = {
     State.UP: "target_up", State.DOWN: "target_down",
@@ -41,12 +44,18 @@ FINAL_WRITE_DEADLINE = 4.0  # at shutdown, seconds of failed writes before givin
 SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
 
 
+def horizon(cfg: Config) -> float:
+    """How far back timelines are kept in memory: the longest window, a month, 3 days."""
+    longest = max([length for _, length in cfg.slo.windows] + [31 * 86400.0, BURN_WINDOWS[-1][1]])
+    return longest + 86400.0
+
+
 class Recorder:
     def __init__(
         self, store: HistoryStore, tracker: Tracker, clock: Clock, instruments: Instruments,
         log: Any, *, horizon: float, generation: int, repeats: logs.Repeats | None = None,
         spool: Spool | None = None, vantage: VantagePoint | None = None,
-        batch_pause: float = BATCH_PAUSE,
+        batch_pause: float = BATCH_PAUSE, on_reload: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -70,7 +79,7 @@ class Recorder:
         self._closing = False
         self._closed = asyncio.Event()
         self._lock = asyncio.Lock()
-        self.on_reload: Callable[[], None] | None = None  # after the timelines were reread
+        self.on_reload = on_reload  # after the timelines were reread (e.g. an import)
 
     @property
     def pending(self) -> int:
@@ -118,9 +127,20 @@ class Recorder:
         self._wake.set()
         self.instruments.store_pending.set(self.pending)
 
-    def forget(self, target: str) -> None:
-        self.last.pop(target, None)
-        self.same_state.pop(target, None)
+    async def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config: its quorum, its horizon and its targets. Kept targets keep
+        their timelines and credit, new ones are read from the store, removed ones are
+        forgotten (after the read: a check of theirs finishing meanwhile goes too)."""
+        critical = {t.name: t.critical for t in cfg.targets}
+        if self.vantage is not None:
+            self.vantage.set_quorum(cfg.slo.quorum, list(critical))
+        self.horizon = horizon(cfg)
+        added = [n for n in critical if n not in self.tracker.critical]
+        histories = await self.load(added) if added else {}
+        for name in self.tracker.critical.keys() - critical.keys():
+            self.last.pop(name, None)
+            self.same_state.pop(name, None)
+        self.tracker.reconfigure(critical, histories)
 
     # --- the writer --------------------------------------------------------------------
 

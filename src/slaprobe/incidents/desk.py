@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from slaprobe.core.incidents.rules import Book, Event, Support, Timelines
+from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso, month_start
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import metrics as incidentmetrics
@@ -23,10 +24,15 @@ class IncidentDesk:
         self.log = log
         self.ack_seq = 0
 
-    def configure(self, support: Support) -> None:
+    def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: the calendar or the clocks may have changed."""
-        if support != self.book.support:
-            self.book.reset(support=support)
+        if cfg.support != self.book.support:
+            self.book.reset(support=cfg.support)
+
+    def history_reread(self) -> None:
+        """The timelines were read again (an import may have filled past time): the
+        book starts over from them."""
+        self.book.reset()
 
     async def poll_acks(self, store: HistoryStore) -> None:
         """Fold in acknowledgements stored since the last poll."""

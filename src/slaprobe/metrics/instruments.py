@@ -30,6 +30,7 @@ from slaprobe.core.model import Check, State
 from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.reporting.catalogue import MetricDef
 from slaprobe.core.slo import Figures
+from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.metrics import exposition
 from slaprobe.metrics.exposition import Family, sample_prefix, value_text
@@ -158,6 +159,16 @@ class Instruments:
                   self.history_verified, self.history_verified_time, self.store_file_ok,
                   self.clock_steps, self.clock_offset, self.build_info):
             yield from m.collect()
+
+    def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config: the series of targets it no longer names are dropped, the
+        latency buckets follow `target_latency_histogram`."""
+        named = set(self.probe.latency)
+        named.update(k[0] for k in self.probe.results)
+        named.update(k[0] for k in self._unknown_seen)
+        for name in sorted(named - {t.name for t in cfg.targets}):
+            self.forget_target(name)
+        self.probe.switch(cfg.daemon.target_latency_histogram)
 
     def forget_target(self, name: str) -> None:
         """Drop the labelled series of a target removed from the config."""

@@ -8,10 +8,10 @@ is unknown, not up or down time nobody measured. Either way it is counted and lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from slaprobe.core.model import Check, ErrorKind
+from slaprobe.core.spec import Config
 from slaprobe.core.walltime import Stamp
 from slaprobe.history.recorder import Recorder
 from slaprobe.metrics.instruments import Instruments
@@ -19,11 +19,15 @@ from slaprobe.metrics.instruments import Instruments
 
 class ClockStepWatch:
     def __init__(self, recorder: Recorder, instruments: Instruments, log: Any,
-                 intervals: Callable[[], Mapping[str, float]]) -> None:
+                 cfg: Config) -> None:
         self.recorder = recorder
         self.instruments = instruments
         self.log = log
-        self.intervals = intervals  # each target's interval, from the config in force
+        self.intervals: dict[str, float] = {}  # each target's, from the config in force
+        self.reconfigure(cfg)
+
+    def reconfigure(self, cfg: Config) -> None:
+        self.intervals = {t.name: t.interval for t in cfg.targets}
 
     def __call__(self, stamp: Stamp) -> None:
         if stamp.event == "caught_up":
@@ -39,7 +43,7 @@ class ClockStepWatch:
         if direction != "forward":
             return
         began = stamp.at - stamp.step
-        intervals = self.intervals()
+        intervals = self.intervals
         for name, last in list(self.recorder.last.items()):
             interval = intervals.get(name)
             if interval is not None and last.at < began:

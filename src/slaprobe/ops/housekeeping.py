@@ -19,14 +19,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from slaprobe import logs
 from slaprobe.clock import Clock
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.evidence import statements
 from slaprobe.history.recorder import Recorder
+from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents.desk import IncidentDesk
 from slaprobe.maintenance.follower import MaintenanceFollower
+from slaprobe.metrics.instruments import Instruments
 
 EVERY = 1.0
 # seconds of final service time credited at once (it reads every target), at most the
@@ -39,7 +42,8 @@ FIRST_PRUNE_AFTER = 60.0
 class Housekeeper:
     def __init__(
         self, clock: Clock, tracker: Tracker, recorder: Recorder, follower: MaintenanceFollower,
-        log: Any, *, cfg: Config, on_tick: Callable[[], None] | None = None,
+        log: Any, *, cfg: Config, store: HistoryStore, instruments: Instruments,
+        repeats: logs.Repeats | None = None, on_tick: Callable[[], None] | None = None,
         incidents: IncidentDesk | None = None, offset: Callable[[], float] | None = None,
     ) -> None:
         self.offset = offset  # the wall clock's offset from the time recorded
@@ -49,10 +53,13 @@ class Housekeeper:
         self.tracker = tracker
         self.recorder = recorder
         self.follower = follower
+        self.store = store
+        self.instruments = instruments
         self.log = log
-        self.cfg = cfg  # for the retention and the statements (replaced on reload)
-        self._step_for: Config | None = None  # the config `_step` was computed for
+        self.repeats = repeats or logs.Repeats(log, clock=clock.monotonic)
+        self.cfg = cfg  # for the retention and the statements (see `reconfigure`)
         self._step = SERVICE_CREDIT_STEP
+        self.reconfigure(cfg)
         self.closed_upto = -math.inf  # months ending by this have their statements
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced"
@@ -62,19 +69,18 @@ class Housekeeper:
             await self.clock.sleep(EVERY)
             try:
                 await self.tick()
-                self.recorder.repeats.recovered("housekeeping", "housekeeping_recovered")
+                self.repeats.recovered("housekeeping", "housekeeping_recovered")
             except Exception as e:  # keep housekeeping alive; the error is visible in logs
-                self.recorder.repeats.failed("housekeeping", "housekeeping_failed",
-                                             error=repr(e))
+                self.repeats.failed("housekeeping", "housekeeping_failed", error=repr(e))
 
     async def tick(self) -> None:
-        self.recorder.repeats.settle()
+        self.repeats.settle()
         await self.check_store_file()
         if self.offset is not None:
-            self.recorder.instruments.clock_offset.set(self.offset())
-        self.tracker.update_credit(self.clock.now(), service_step=self._service_step())
+            self.instruments.clock_offset.set(self.offset())
+        self.tracker.update_credit(self.clock.now(), service_step=self._step)
         if self.incidents is not None:
-            await self.incidents.poll_acks(self.recorder.store)
+            await self.incidents.poll_acks(self.store)
             self.incidents.update(self.tracker, self.clock.now())
         if self.on_tick is not None:
             self.on_tick()
@@ -87,27 +93,25 @@ class Housekeeper:
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
             await self.recorder.prune(self.cfg.daemon.retention)
 
-    def _service_step(self) -> float:
-        cfg = self.cfg
-        if self._step_for is not cfg:
-            self._step_for = cfg
-            self._step = min([SERVICE_CREDIT_STEP, *(t.interval for t in cfg.targets)])
-        return self._step
+    def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config: its retention, its targets' intervals, its statements."""
+        self.cfg = cfg
+        self._step = min([SERVICE_CREDIT_STEP, *(t.interval for t in cfg.targets)])
 
     async def close_months(self, upto: float) -> None:
         """Chain the statement of every month that ended by `upto` (a check after its end
         was written, or start-up) and has none."""
         windows = list(self.tracker.maintenance)
-        done = await asyncio.to_thread(statements.close, self.recorder.store, self.cfg,
+        done = await asyncio.to_thread(statements.close, self.store, self.cfg,
                                        windows, self.clock.now(), upto=upto)
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
 
     async def check_store_file(self) -> None:
-        store, repeats = self.recorder.store, self.recorder.repeats
+        store, repeats = self.store, self.repeats
         problem = await asyncio.to_thread(store.file_problem)
-        self.recorder.instruments.store_file_ok.set(0 if problem else 1)
+        self.instruments.store_file_ok.set(0 if problem else 1)
         self.store_file_problem = problem
         if problem is not None:
             repeats.failed(

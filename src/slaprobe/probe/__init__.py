@@ -1,1 +1,2 @@
-"""Probing: the scheduler, one target's check and its controls, the HTTP clients."""
+"""Probing: the scheduler and the probe plan on it, one target's check and its controls,
+the HTTP clients."""

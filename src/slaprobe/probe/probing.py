@@ -8,13 +8,13 @@ control it could not judge, makes the outcome unknown, never down.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import aiohttp
 
 from slaprobe.clock import Clock
 from slaprobe.core.model import Attempt, Check, ErrorKind
-from slaprobe.core.spec import ProbeSpec
+from slaprobe.core.spec import Config, ProbeSpec
 from slaprobe.history.recorder import Recorder
 from slaprobe.metrics.instruments import Instruments
 from slaprobe.probe import prober
@@ -25,7 +25,7 @@ CHECK_BUDGET = 0.9  # share of its interval a check may take, retries included
 
 class Probing:
     def __init__(self, clock: Clock, recorder: Recorder, instruments: Instruments,
-                 controls: Callable[[], Sequence[ProbeSpec]], *,
+                 controls: Sequence[ProbeSpec], *,
                  watch: prober.LoopWatch | None = None,
                  session: aiohttp.ClientSession | None = None) -> None:
         self.watch = watch
@@ -33,8 +33,13 @@ class Probing:
         self.clock = clock
         self.recorder = recorder
         self.instruments = instruments
-        self.controls = controls  # the configured controls (they change on reload)
+        self.controls = controls  # the configured controls (see `reconfigure`)
         self.judge = ControlJudge(clock, self._probe_control)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """A reloaded config's controls: the results kept of the old ones are dropped."""
+        self.controls = cfg.controls
+        self.judge.forget()
 
     def _observe(self, name: str, a: Attempt) -> None:
         result = "success" if a.ok else str(ErrorKind.PROBE_ERROR if a.unknown else a.error)
@@ -65,10 +70,10 @@ class Probing:
                                       session=self.session)
         last = prober.verdict(attempts)
         network, unknown = False, last.unknown
-        if not last.ok and not unknown and self.controls():
+        if not last.ok and not unknown and self.controls:
             left = budget - (self.clock.monotonic() - started)
             failed = await self.judge.all_failed(
-                self.controls(), max_age=spec.interval, budget=max(left, prober.MIN_ATTEMPT))
+                self.controls, max_age=spec.interval, budget=max(left, prober.MIN_ATTEMPT))
             if failed is None:  # a control could not be judged: neither down nor excused
                 unknown = True
                 last = Attempt(ok=False, latency=last.latency, status=last.status,

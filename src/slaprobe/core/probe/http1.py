@@ -16,6 +16,10 @@ neither) and an undecodable or unfinished `gzip`/`deflate` body are
 its `Content-Length` is `BodyCut` and a connection closed before the headers is
 `Disconnected` (connection errors, as aiohttp judges them). Messages never
 quote the offending bytes.
+
+The parser is three layers of one object (no allocation between them): `_Body`
+keeps and decodes the body, `_Framing` finds where it ends (length, chunks or the
+close), `ResponseParser` reads the head and is the API.
 """
 
 from __future__ import annotations
@@ -48,7 +52,168 @@ class Disconnected(Exception):
     """The connection closed before a complete status line and headers."""
 
 
-class ResponseParser:
+class _Body:
+    """The body kept: at most `max_body` bytes of it, decoded (`gzip`, `deflate`) as
+    aiohttp decodes it; `complete` once its end was seen. (State set by
+    `ResponseParser.__init__`.)"""
+
+    __slots__ = ("_decoder", "_encoding", "body", "complete", "max_body")
+    body: bytearray
+    complete: bool
+    max_body: int
+    _decoder: zlib._Decompress | None
+    _encoding: bytes
+
+    def _decode_as(self, encoding: bytes, has_body: bool) -> None:
+        """The response's Content-Encoding (lower case, not empty)."""
+        if encoding == b"gzip":  # not x-gzip: aiohttp leaves that undecoded
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == b"deflate":
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate: see _keep
+        self._encoding = encoding if self._decoder is not None else b""
+        if encoding in _UNDECODABLE and has_body:  # aiohttp without brotli / zstandard
+            raise HttpViolation(f"Can not decode content-encoding: {_UNDECODABLE[encoding]}")
+
+    def _keep(self, data: bytes) -> bool:
+        """Add body bytes (decoded); True once `max_body` bytes are held."""
+        room = self.max_body - len(self.body)
+        if self._decoder is not None and data:
+            try:
+                out = self._decoder.decompress(data, room) if room > 0 else b""
+            except zlib.error:
+                if self._encoding == b"deflate" and not self.body and not self._decoder.eof:
+                    self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    self._encoding = b"raw deflate"
+                    return self._keep(data)
+                name = "deflate" if self._encoding == b"raw deflate" else self._encoding.decode()
+                raise HttpViolation(f"Can not decode content-encoding: {name}") from None
+            data = out
+        self.body += data[:room]
+        return len(self.body) >= self.max_body
+
+    def _finish(self) -> bool:
+        if self._encoding in (b"deflate", b"raw deflate") and self._decoder is not None \
+                and not self._decoder.eof:  # as aiohttp: a deflate stream must end
+            raise HttpViolation("Can not decode content-encoding: deflate")
+        self.complete = True
+        return True
+
+
+class _Framing(_Body):
+    """Where the body ends: its Content-Length, its chunks (size lines, data, trailers)
+    or the connection's close; and the bounded scan of an unfinished head or trailers.
+    (State set by `ResponseParser.__init__`.)"""
+
+    __slots__ = ("_buf", "_chunk_left", "_left", "_lines", "_mode", "_scanned", "_trailers")
+    _buf: bytearray
+    _chunk_left: int
+    _left: int
+    _lines: int
+    _mode: str
+    _scanned: int
+    _trailers: bool
+
+    def _frame(self, no_body: bool, chunked: bool, length: int | None) -> None:
+        """The body's framing, from the head."""
+        if no_body:
+            self._mode = ""
+        elif chunked:
+            self._mode = "chunked"
+        elif length is not None:
+            self._mode = "length" if length else ""
+            self._left = length
+        else:
+            self._mode = "close"
+
+    def _guard(self, buf: bytes | bytearray) -> None:
+        """Bounds an unfinished head (or trailers) as it grows, scanning only new bytes:
+        no line can be valid past MAX_RAW_LINE, nor so many lines."""
+        start = buf.rfind(b"\n", 0, self._scanned) + 1
+        pos = self._scanned
+        while True:
+            end = buf.find(b"\n", pos)
+            if (end if end >= 0 else len(buf)) - start > MAX_RAW_LINE:
+                raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
+            if end < 0:
+                self._scanned = len(buf)
+                return
+            self._lines += 1
+            if self._lines > 4 * MAX_HEADERS + 2:
+                raise HttpViolation("Too many headers received")
+            start = pos = end + 1
+
+    def _body(self, data: bytes) -> bool:
+        if self._mode == "length":
+            take = data[:self._left]
+            self._left -= len(take)
+            if self._keep(take):
+                return True
+            if self._left == 0:
+                _after_end(data[len(take):])
+                return self._finish()
+            return False
+        if self._mode == "chunked":
+            return self._chunks(data)
+        if self._mode == "close":
+            return self._keep(data)
+        return True
+
+    def _chunks(self, data: bytes) -> bool:
+        buf = self._buf
+        buf += data
+        while True:
+            if self._trailers:
+                m = _TRAILERS_END.search(buf, max(0, self._scanned - 2))
+                if m is None:
+                    self._guard(buf)
+                    return False
+                _headers(bytes(buf[:m.start()]).split(b"\n") if m.start() else [])
+                _after_end(bytes(buf[m.end():]))
+                return self._finish()
+            if self._chunk_left == -1:  # a size line
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > MAX_LINE:
+                        raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
+                    return False
+                if buf[nl - 1:nl] != b"\r":  # llhttp wants CRLF here, even when lenient
+                    raise HttpViolation("Expected LF after chunk size")
+                line = bytes(buf[:nl - 1]).split(b";", 1)[0].strip()
+                del buf[:nl + 1]
+                if not _HEX.fullmatch(line):
+                    raise HttpViolation("Invalid character in chunk size")
+                size = int(line, 16)
+                if size == 0:
+                    self._trailers = True
+                    continue
+                self._chunk_left = size
+            elif self._chunk_left == -2:  # the line end after a chunk's data
+                if len(buf) < 2:
+                    if buf in (b"\n",):
+                        del buf[:1]
+                        self._chunk_left = -1
+                        continue
+                    return False
+                if buf[:2] == b"\r\n":
+                    del buf[:2]
+                elif buf[:1] == b"\n":
+                    del buf[:1]
+                else:
+                    raise HttpViolation("Invalid character in chunk size")
+                self._chunk_left = -1
+            else:
+                if not buf:
+                    return False
+                take = bytes(buf[:self._chunk_left])
+                del buf[:len(take)]
+                self._chunk_left -= len(take)
+                if self._chunk_left == 0:
+                    self._chunk_left = -2
+                if self._keep(take):
+                    return True
+
+
+class ResponseParser(_Framing):
     """Feed it the bytes of one connection; it says when the response is complete.
 
     `status` and `location` are set once the headers are in (`head_done`); `body`
@@ -57,24 +222,7 @@ class ResponseParser:
     (`complete` tells the two apart), or the caller asked for the head only.
     """
 
-    __slots__ = (
-        "_buf",
-        "_chunk_left",
-        "_decoder",
-        "_encoding",
-        "_head_only",
-        "_left",
-        "_lines",
-        "_mode",
-        "_scanned",
-        "_trailers",
-        "body",
-        "complete",
-        "head_done",
-        "location",
-        "max_body",
-        "status",
-    )
+    __slots__ = ("_head_only", "head_done", "location", "status")
 
     def __init__(self, max_body: int, *, head_request: bool = False) -> None:
         self.max_body = max_body
@@ -89,7 +237,7 @@ class ResponseParser:
         self._left = 0  # bytes of the Content-Length still to come
         self._chunk_left = -1  # -1: a chunk size line is next; -2: the CRLF after data
         self._trailers = False
-        self._decoder: zlib._Decompress | None = None
+        self._decoder = None
         self._encoding = b""
         self._scanned = 0  # the unfinished head (or trailers) is scanned up to here
         self._lines = 0  # complete lines in it so far
@@ -171,23 +319,6 @@ class ResponseParser:
             self.head_done = True
             return True
 
-    def _guard(self, buf: bytes | bytearray) -> None:
-        """Bounds an unfinished head (or trailers) as it grows, scanning only new bytes:
-        no line can be valid past MAX_RAW_LINE, nor so many lines."""
-        start = buf.rfind(b"\n", 0, self._scanned) + 1
-        pos = self._scanned
-        while True:
-            end = buf.find(b"\n", pos)
-            if (end if end >= 0 else len(buf)) - start > MAX_RAW_LINE:
-                raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
-            if end < 0:
-                self._scanned = len(buf)
-                return
-            self._lines += 1
-            if self._lines > 4 * MAX_HEADERS + 2:
-                raise HttpViolation("Too many headers received")
-            start = pos = end + 1
-
     def _framing(self, code: int, headers: list[tuple[bytes, bytes]]) -> None:
         length: int | None = None
         chunked = coded = False
@@ -209,118 +340,9 @@ class ResponseParser:
                 encoding = value.strip().lower()
         if coded and length is not None:  # as llhttp: whatever the coding
             raise HttpViolation("Content-Length can't be present with Transfer-Encoding")
-        if self._head_only or code in _NO_BODY or code == 101:
-            self._mode = ""
-        elif chunked:
-            self._mode = "chunked"
-        elif length is not None:
-            self._mode = "length" if length else ""
-            self._left = length
-        else:
-            self._mode = "close"
-        if encoding == b"gzip":  # not x-gzip: aiohttp leaves that undecoded
-            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == b"deflate":
-            self._decoder = zlib.decompressobj(zlib.MAX_WBITS)  # raw deflate: see _keep
-        self._encoding = encoding if self._decoder is not None else b""
-        if encoding in _UNDECODABLE and self._mode:  # aiohttp without brotli / zstandard
-            raise HttpViolation(f"Can not decode content-encoding: {_UNDECODABLE[encoding]}")
-
-    # --- the body ----------------------------------------------------------------------
-
-    def _body(self, data: bytes) -> bool:
-        if self._mode == "length":
-            take = data[:self._left]
-            self._left -= len(take)
-            if self._keep(take):
-                return True
-            if self._left == 0:
-                _after_end(data[len(take):])
-                return self._finish()
-            return False
-        if self._mode == "chunked":
-            return self._chunks(data)
-        if self._mode == "close":
-            return self._keep(data)
-        return True
-
-    def _chunks(self, data: bytes) -> bool:
-        buf = self._buf
-        buf += data
-        while True:
-            if self._trailers:
-                m = _TRAILERS_END.search(buf, max(0, self._scanned - 2))
-                if m is None:
-                    self._guard(buf)
-                    return False
-                _headers(bytes(buf[:m.start()]).split(b"\n") if m.start() else [])
-                _after_end(bytes(buf[m.end():]))
-                return self._finish()
-            if self._chunk_left == -1:  # a size line
-                nl = buf.find(b"\n")
-                if nl < 0:
-                    if len(buf) > MAX_LINE:
-                        raise HttpViolation(f"Got more than {MAX_LINE} bytes when reading")
-                    return False
-                if buf[nl - 1:nl] != b"\r":  # llhttp wants CRLF here, even when lenient
-                    raise HttpViolation("Expected LF after chunk size")
-                line = bytes(buf[:nl - 1]).split(b";", 1)[0].strip()
-                del buf[:nl + 1]
-                if not _HEX.fullmatch(line):
-                    raise HttpViolation("Invalid character in chunk size")
-                size = int(line, 16)
-                if size == 0:
-                    self._trailers = True
-                    continue
-                self._chunk_left = size
-            elif self._chunk_left == -2:  # the line end after a chunk's data
-                if len(buf) < 2:
-                    if buf in (b"\n",):
-                        del buf[:1]
-                        self._chunk_left = -1
-                        continue
-                    return False
-                if buf[:2] == b"\r\n":
-                    del buf[:2]
-                elif buf[:1] == b"\n":
-                    del buf[:1]
-                else:
-                    raise HttpViolation("Invalid character in chunk size")
-                self._chunk_left = -1
-            else:
-                if not buf:
-                    return False
-                take = bytes(buf[:self._chunk_left])
-                del buf[:len(take)]
-                self._chunk_left -= len(take)
-                if self._chunk_left == 0:
-                    self._chunk_left = -2
-                if self._keep(take):
-                    return True
-
-    def _keep(self, data: bytes) -> bool:
-        """Add body bytes (decoded); True once `max_body` bytes are held."""
-        room = self.max_body - len(self.body)
-        if self._decoder is not None and data:
-            try:
-                out = self._decoder.decompress(data, room) if room > 0 else b""
-            except zlib.error:
-                if self._encoding == b"deflate" and not self.body and not self._decoder.eof:
-                    self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-                    self._encoding = b"raw deflate"
-                    return self._keep(data)
-                name = "deflate" if self._encoding == b"raw deflate" else self._encoding.decode()
-                raise HttpViolation(f"Can not decode content-encoding: {name}") from None
-            data = out
-        self.body += data[:room]
-        return len(self.body) >= self.max_body
-
-    def _finish(self) -> bool:
-        if self._encoding in (b"deflate", b"raw deflate") and self._decoder is not None \
-                and not self._decoder.eof:  # as aiohttp: a deflate stream must end
-            raise HttpViolation("Can not decode content-encoding: deflate")
-        self.complete = True
-        return True
+        self._frame(self._head_only or code in _NO_BODY or code == 101, chunked, length)
+        if encoding:
+            self._decode_as(encoding, self._mode != "")
 
 
 def _after_end(extra: bytes) -> None:
