@@ -141,7 +141,7 @@ class _Checks(_Base):
         if not written:
             return
         fresh = {(t, a) for _, t, a in written}  # a duplicate was stored before
-        runs = self._open_runs(db, sorted({t for _, t, _ in written}))
+        runs = self._open_runs(db)
         folding: dict[str, History] = {}
         redo: set[str] = set()
         spans: list[tuple[Any, ...]] = []
@@ -174,16 +174,12 @@ class _Checks(_Base):
         ns = [n for n, _, _ in written]
         self._blocks.add(db, min(ns), max(ns), max(a for _, _, a in written))
 
-    def _open_runs(self, db: Sql, targets: list[str]) -> dict[str, OpenRun]:
-        runs: dict[str, OpenRun] = {}
-        for i in range(0, len(targets), 500):
-            part = targets[i:i + 500]
-            for t, start, state, last_at, cap_end in db.all(
-                    "SELECT target, start, state, last_at, cap_end FROM open_runs WHERE"  # noqa: S608
-                    f" location = ? AND target IN ({', '.join('?' * len(part))})",
-                    (self.location, *part)):
-                runs[t] = OpenRun(start, state_of(state), last_at, cap_end)
-        return runs
+    def _open_runs(self, db: Sql) -> dict[str, OpenRun]:
+        """This location's open runs, one per target (a target's timeline's end)."""
+        return {t: OpenRun(start, state_of(state), last_at, cap_end)
+                for t, start, state, last_at, cap_end in db.all(
+                    "SELECT target, start, state, last_at, cap_end FROM open_runs"
+                    " WHERE location = ?", (self.location,))}
 
     def load(self, target: str, since: float, *, location: str | None = None) -> History:
         """A target's timeline at a location (default: this store's) from `since` on

@@ -28,9 +28,6 @@ class StoreError(Exception):
     catch this, never a database driver's error."""
 
 
-HistoryError = StoreError  # the same class, by the name of the layer
-
-
 class ImportConflict(Exception):
     """An imported row would rewrite recorded history; nothing was imported."""
 
