@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaprobe.core.evidence.chain import GENESIS, content_digest, next_record, record_digest
+from slaprobe.core.model import Check
 from slaprobe.core.timefmt import iso
 from slaprobe.history.sql import Sql
 from slaprobe.history.storeapi import Verdict
@@ -134,13 +135,15 @@ class BlockWriter:
         """Forget the open block (after a rolled-back transaction)."""
         self._open = None
 
-    def add(self, db: Sql, lo: int, hi: int, last_at: float) -> None:
-        """Chain the checks just inserted with n in [lo, hi] (inside that transaction):
+    def add(self, db: Sql, written: Sequence[tuple[int, Check]]) -> None:
+        """Chain the checks just inserted (`Sql.insert_checks`, inside that transaction):
         extend the open block while it is still the chain's last record (no other
         record, no other writer appended since), else open a new one."""
-        if hi < lo:
+        if not written:
             return
-        count, columns = db.block(lo, hi)
+        lo, hi = written[0][0], written[-1][0]
+        last_at = max(c.at for _, c in written)
+        count, columns = db.written_block(written)
         seq, prev = tail(db)
         ob = self._open
         if (ob is None or ob.seq != seq or ob.digest != prev or ob.hi >= lo

@@ -211,20 +211,32 @@ def _marks(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+# the column types of the tables `PgSql.insert` fills, for its arrays
+_TYPES = {
+    "spans": ("text", "text", "float8", "float8", "smallint"),
+    "open_runs": ("text", "text", "float8", "smallint", "float8", "float8"),
+    "feed_windows": ("text", "text", "float8", "float8", "float8", "text", "text"),
+}
+
+
 class PgSql(Sql):
-    """The PostgreSQL spelling: `%s` marks, one `unnest` insert for a batch of checks,
-    server-side cursors for long reads, block columns built in Python."""
+    """The PostgreSQL spelling: `%s` marks, `unnest` of arrays for bulk inserts (one
+    statement text whatever the row count, so the server prepares it once), server-side
+    cursors for long reads, block columns built in Python."""
 
     terms_id = "id"
 
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], conflict: str = "") -> None:
+        if rows:
+            arrays = ", ".join(f"%s::{t}[]" for t in _TYPES[table])
+            self.conn.execute(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {conflict}",  # noqa: S608
+                              [list(col) for col in zip(*rows, strict=True)])
+
+    def is_in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
     def q(self, sql: str) -> str:
         return _marks(sql)
-
-    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            with self.conn.cursor() as cur:
-                cur.executemany(self.q(sql), rows)
 
     def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Row]:
         with self.conn.cursor(name=f"stream{next(_cursor_names)}") as cur:
@@ -235,7 +247,7 @@ class PgSql(Sql):
     def insert_id(self, sql: str, args: Sequence[Any], column: str) -> int:
         return int(self.run(f"{sql} RETURNING {column}", args).fetchone()[0])
 
-    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, str, float]]:
+    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, Check]]:
         rows = self.conn.execute(
             "INSERT INTO checks (location, target, at, ok, latency, status, error, interval,"
             " network, unknown) SELECT %s, u.target, u.at, u.ok, u.latency, u.status, u.error,"
@@ -248,12 +260,23 @@ class PgSql(Sql):
              [c.ok for c in checks], [c.latency for c in checks], [c.status for c in checks],
              [c.error for c in checks], [c.interval for c in checks],
              [c.network for c in checks], [c.unknown for c in checks])).fetchall()
-        return [(int(n), str(t), float(a)) for n, t, a in rows]
+        first: dict[tuple[str, float], Check] = {}
+        for c in checks:
+            first.setdefault((c.target, c.at), c)
+        return sorted(((int(n), first[t, a]) for n, t, a in rows), key=lambda r: r[0])
 
     def block(self, lo: int, hi: int) -> tuple[int, list[str | None]]:
         count, columns = block_columns(self.all(
             f"SELECT {CHECK_COLUMNS} FROM checks WHERE n BETWEEN ? AND ? ORDER BY n",  # noqa: S608
             (lo, hi)))
+        return count, list(columns)
+
+    def written_block(self, written: Sequence[tuple[int, Check]]) -> tuple[int, list[str | None]]:
+        """From the values written (the server returns exactly the doubles it was
+        given): no second round trip."""
+        count, columns = block_columns(
+            (c.target, c.at, c.ok, c.latency, c.status, c.error, c.interval, c.network,
+             c.unknown, c.location) for _, c in written)
         return count, list(columns)
 
     def json_field(self, column: str, key: str) -> str:

@@ -5,9 +5,10 @@ Two halves, each implemented once for SQLite (`store`) and once for PostgreSQL
 
 - `Sql`: one open connection, seen through the dialect. Statements are written with
   `?` marks; the few things the two databases spell differently are methods here:
-  placeholders, bulk insert of checks, streaming reads, the ids an insert gives,
-  the column texts of a block of checks, and two SQL fragments (a JSON field, a list
-  of distinct values).
+  placeholders, inserting checks (and learning their numbers), streaming reads, the
+  id an insert gives, the column texts of a block of checks (SQLite concatenates them
+  itself, PostgreSQL's are built in Python), bulk inserts, and three SQL fragments (a
+  JSON field, a list of distinct values, a value in a list).
 - `Backend`: the connection's life: opening (schema creation and migrations),
   transactions and the write lock, a read snapshot for verification, file-or-server
   health, and turning the driver's errors into `StoreError`.
@@ -18,7 +19,7 @@ differences, and the chain's digests depend on the exact SQL and values written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -70,8 +71,15 @@ class Sql:
         row = self.one(sql, args)
         return None if row is None else row[0]
 
-    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(self.q(sql), rows)
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], conflict: str = "") -> None:
+        """Bulk insert: rows of all of a table's columns (spans, open runs, feed
+        windows) in few statements: multi-row VALUES, 500 rows a statement
+        (`conflict`: an ON CONFLICT clause; no two rows may then share a key)."""
+        for i in range(0, len(rows), 500):
+            part = rows[i:i + 500]
+            marks = ", ".join(["(" + ", ".join("?" * len(part[0])) + ")"] * len(part))
+            self.run(f"INSERT INTO {table} VALUES {marks} {conflict}",  # noqa: S608
+                     [v for row in part for v in row])
 
     def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Row]:
         """Rows read a batch at a time (a timeline or the chain can be millions)."""
@@ -83,15 +91,24 @@ class Sql:
         """Run an INSERT of one row; the `column` (a serial id) it got."""
         return int(self.run(sql, args).lastrowid)
 
-    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, str, float]]:
+    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, Check]]:
         """Insert checks at a location in the order given, skipping any (location,
-        target, at) already stored; (n, target, at) of each row inserted."""
+        target, at) already stored (or earlier in `checks`); (n, check) of each row
+        inserted, in n order."""
         raise NotImplementedError
 
     def block(self, lo: int, hi: int) -> tuple[int, list[str | None]]:
         """The count and the column texts of the checks with n in [lo, hi] (see
         `chainstore.Content`)."""
         raise NotImplementedError
+
+    def written_block(self, written: Sequence[tuple[int, Check]]) -> tuple[int, list[str | None]]:
+        """`block` of the rows just inserted (`insert_checks`), in n order."""
+        return self.block(written[0][0], written[-1][0])
+
+    def is_in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """SQL and arguments for `column` being one of `values` (at most 500)."""
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
     def json_field(self, column: str, key: str) -> str:
         """SQL for the text of `key` in the JSON object in `column`."""

@@ -41,11 +41,10 @@ from slaprobe.history.storeapi import (
 
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 STATEMENT = "statement"  # the chain kind of a closed month's statement (statements.KIND)
-_UPSERT_SPAN = ('INSERT INTO spans VALUES (?, ?, ?, ?, ?) ON CONFLICT (location, target, start)'
-                ' DO UPDATE SET "end" = excluded."end", state = excluded.state')
-_UPSERT_RUN = ("INSERT INTO open_runs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (location, target)"
-               " DO UPDATE SET start = excluded.start, state = excluded.state,"
-               " last_at = excluded.last_at, cap_end = excluded.cap_end")
+_SPAN_CHANGED = ('ON CONFLICT (location, target, start) DO UPDATE SET "end" = excluded."end",'
+                 " state = excluded.state")
+_RUN_CHANGED = ("ON CONFLICT (location, target) DO UPDATE SET start = excluded.start,"
+                " state = excluded.state, last_at = excluded.last_at, cap_end = excluded.cap_end")
 
 
 def state_int(state: State | None) -> int:
@@ -74,9 +73,9 @@ def rebuild(db: Sql, location: str, target: str) -> None:
         if closed is not None:
             batch.append((location, target, closed[0], closed[1], int(closed[2])))
             if len(batch) >= 10000:
-                db.many("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", batch)
+                db.insert("spans", batch)
                 batch.clear()
-    db.many("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", batch)
+    db.insert("spans", batch)
     if (r := h.open) is not None:
         db.run("INSERT INTO open_runs VALUES (?, ?, ?, ?, ?, ?)",
                (location, target, r.start, state_int(r.state), r.last_at, r.cap_end))
@@ -140,15 +139,13 @@ class _Checks(_Base):
         written = db.insert_checks(loc, checks)
         if not written:
             return
-        fresh = {(t, a) for _, t, a in written}  # a duplicate was stored before
-        runs = self._open_runs(db)
+        runs = self._open_runs(db, sorted({c.target for _, c in written}))
         folding: dict[str, History] = {}
         redo: set[str] = set()
         spans: list[tuple[Any, ...]] = []
-        for c in checks:
-            if (c.target, c.at) not in fresh or c.target in redo:
+        for _, c in written:
+            if c.target in redo:
                 continue
-            fresh.discard((c.target, c.at))  # (or earlier in this batch)
             h = folding.get(c.target)
             if h is None:
                 h = folding[c.target] = History()
@@ -165,21 +162,24 @@ class _Checks(_Base):
                 continue
             if closed is not None:
                 spans.append((loc, c.target, closed[0], closed[1], int(closed[2])))
-        db.many(_UPSERT_SPAN, spans)
-        db.many(_UPSERT_RUN, [(loc, t, h.open.start, state_int(h.open.state), h.open.last_at,
-                               h.open.cap_end) for t, h in folding.items()
-                              if t not in redo and h.open is not None])
+        db.insert("spans", spans, _SPAN_CHANGED)
+        db.insert("open_runs", [(loc, t, h.open.start, state_int(h.open.state), h.open.last_at,
+                                 h.open.cap_end) for t, h in folding.items()
+                                if t not in redo and h.open is not None], _RUN_CHANGED)
         for target in sorted(redo):
             rebuild(db, loc, target)
-        ns = [n for n, _, _ in written]
-        self._blocks.add(db, min(ns), max(ns), max(a for _, _, a in written))
+        self._blocks.add(db, written)
 
-    def _open_runs(self, db: Sql) -> dict[str, OpenRun]:
-        """This location's open runs, one per target (a target's timeline's end)."""
-        return {t: OpenRun(start, state_of(state), last_at, cap_end)
-                for t, start, state, last_at, cap_end in db.all(
-                    "SELECT target, start, state, last_at, cap_end FROM open_runs"
-                    " WHERE location = ?", (self.location,))}
+    def _open_runs(self, db: Sql, targets: list[str]) -> dict[str, OpenRun]:
+        """The open runs (a timeline's end) of these targets at this location."""
+        runs: dict[str, OpenRun] = {}
+        for i in range(0, len(targets), 500):
+            among, args = db.is_in("target", targets[i:i + 500])
+            for t, start, state, last_at, cap_end in db.all(
+                    "SELECT target, start, state, last_at, cap_end FROM open_runs"  # noqa: S608
+                    f" WHERE location = ? AND {among}", (self.location, *args)):
+                runs[t] = OpenRun(start, state_of(state), last_at, cap_end)
+        return runs
 
     def load(self, target: str, since: float, *, location: str | None = None) -> History:
         """A target's timeline at a location (default: this store's) from `since` on
@@ -345,8 +345,7 @@ class _Imports(_Base):
         written = db.insert_checks(loc, sorted((c for _, c in keep),
                                                key=lambda c: (c.target, c.at)))
         if written:  # one transaction: the new rows are numbered in (target, at) order
-            chainstore.chain_range(db, min(n for n, _, _ in written),
-                                   max(n for n, _, _ in written))
+            chainstore.chain_range(db, written[0][0], written[-1][0])
             db.run("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key) DO UPDATE"
                    " SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
         filled: dict[str, Filled] = {}
@@ -468,14 +467,11 @@ class _Maintenance(_Base):
 
     def save_feed(self, source: str, windows: Iterable[MaintenanceSpec]) -> None:
         """Keep a feed's last good windows (a later report uses them if it is down)."""
-        rows = [(source, w.id, w.start, w.end, w.announced, _targets_json(w.targets), w.reason)
-                for w in windows]
+        rows = {w.id: (source, w.id, w.start, w.end, w.announced, _targets_json(w.targets),
+                       w.reason) for w in windows}  # the last of an id counts
         with self._tx() as db:
             db.run("DELETE FROM feed_windows WHERE source = ?", (source,))
-            db.many('INSERT INTO feed_windows VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT'
-                    ' (source, id) DO UPDATE SET start = excluded.start, "end" = excluded."end",'
-                    " announced = excluded.announced, targets = excluded.targets,"
-                    " reason = excluded.reason", rows)
+            db.insert("feed_windows", list(rows.values()))
 
     def feed_windows(self, source: str) -> list[MaintenanceSpec]:
         with self._read() as db:

@@ -70,12 +70,12 @@ class SqliteSql(Sql):
         super().__init__(conn)
         self.columns = columns
 
-    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, str, float]]:
+    def insert_checks(self, location: str, checks: Sequence[Check]) -> list[tuple[int, Check]]:
         out = []
         for c in checks:
             cur = self.conn.execute(_INSERT_CHECK, (location, *check_values(c)))
             if cur.rowcount:
-                out.append((int(cur.lastrowid), c.target, c.at))
+                out.append((int(cur.lastrowid), c))
         return out
 
     def block(self, lo: int, hi: int) -> tuple[int, list[str | None]]:
