@@ -53,8 +53,8 @@ def main() -> None:
         store = Store(db)
         store.record_terms(Terms(0.999, 172800.0, False,
                                  {f"t{i:03d}": True for i in range(args.targets)}), T0)
-        with store._tx():  # setup only: the daemon writes batch by batch
-            store._db.execute(f"""
+        with store.backend.write() as sql:  # setup only: the daemon writes batch by batch
+            sql.run(f"""
                 WITH RECURSIVE
                 k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < {slots - 1}),
                 t(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM t WHERE j < {args.targets - 1})
@@ -63,8 +63,8 @@ def main() -> None:
                 SELECT printf('t%03d', j), {T0} + i * {args.interval} + j * 0.25,
                        abs(random()) % 500 != 0, 0.05, 200, NULL, {args.interval}, 0, 0
                 FROM k, t ORDER BY i, j""")
-            top = store._db.execute("SELECT max(n) FROM checks").fetchone()[0]
-            chainstore.chain_range(store._db, 1, int(top))
+            top = sql.value("SELECT max(n) FROM checks")
+            chainstore.chain_range(sql, 1, int(top))
         store.close()
         print(f"setup: {top:,} checks in {time.monotonic() - t:.1f} s; database "
               f"{os.path.getsize(db) / 1e6:.0f} MB")

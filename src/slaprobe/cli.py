@@ -36,9 +36,9 @@ from slaprobe.core.timefmt import (
     plausible,
 )
 from slaprobe.evidence import statements
-from slaprobe.history.pgstore import LocationLockHeld, PgStore
-from slaprobe.history.store import ImportConflict, Store, StoreError
-from slaprobe.history.storeapi import HistoryStore
+from slaprobe.history.pgstore import LocationLockHeld
+from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
+from slaprobe.history.stores import open_history
 from slaprobe.history.writerlock import LockHeld
 from slaprobe.incidents import stored as incidents
 from slaprobe.maintenance import announcements
@@ -296,12 +296,12 @@ def _store(cfg: Config, *, read_only: bool) -> HistoryStore:
     """The history the config names: a SQLite file, or a shared PostgreSQL database
     (a reader of an empty one is told so: StoreError)."""
     if config.shared(cfg):
-        return PgStore(cfg.daemon.database, read_only=read_only, location=cfg.daemon.location)
+        return open_history(cfg, read_only=read_only)
     path = _history(cfg, create=not read_only)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
               file=sys.stderr)
-    return Store(path, read_only=read_only, location=cfg.daemon.location)
+    return open_history(path, read_only=read_only, location=cfg.daemon.location)
 
 
 def _open(cfg: Config, *, read_only: bool = False) -> tuple[HistoryStore, list[Window]]:

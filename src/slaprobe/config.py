@@ -742,7 +742,12 @@ def is_url(database: str) -> bool:
 
 def shared(cfg: Config) -> bool:
     """Whether the history is on a PostgreSQL server (shared by locations)."""
-    return cfg.daemon.database.startswith(("postgresql://", "postgres://"))
+    return on_server(cfg.daemon.database)
+
+
+def on_server(database: str) -> bool:
+    """Whether a `[daemon] database` names a PostgreSQL server (else a SQLite file)."""
+    return database.startswith(("postgresql://", "postgres://"))
 
 
 def database_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:

@@ -278,12 +278,12 @@ async def test_repeated_store_errors_are_logged_once_with_a_count(
     with structlog.testing.capture_logs() as logs:
         await d.start()
         try:
-            d.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing writes
+            d.store.backend.conn.execute("PRAGMA query_only = ON")  # real SQLite refusing writes
             for _ in range(100):
                 await asyncio.sleep(0.1)
                 if await store_errors() >= 3:
                     break
-            d.store._db.execute("PRAGMA query_only = OFF")
+            d.store.backend.conn.execute("PRAGMA query_only = OFF")
             for _ in range(200):
                 await asyncio.sleep(0.1)
                 if any(e["event"] == "store_write_recovered" for e in logs):

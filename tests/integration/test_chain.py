@@ -15,7 +15,7 @@ from slaprobe.core.evidence.terms import Terms
 from slaprobe.core.model import Check
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.history import chainstore
-from slaprobe.history.store import MIGRATIONS, SCHEMA_VERSION, Store
+from slaprobe.history.store import COLUMNS_V7, MIGRATIONS, SCHEMA_VERSION, SqliteSql, Store
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 TERMS = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
@@ -168,7 +168,8 @@ def test_a_v4_database_upgrades_and_its_rows_become_the_first_block(tmp_path: Pa
         v = s.verify()
         assert v.ok, v.problem
         assert v.checks == 5000
-        assert [k for _, k in s._db.execute("SELECT seq, kind FROM chain ORDER BY seq")] == [
+        raw = s.backend.conn
+        assert [k for _, k in raw.execute("SELECT seq, kind FROM chain ORDER BY seq")] == [
             "checks", "checks", "maintenance_seen"]  # 5000 checks: blocks of 4096
         assert len(s.checks("app", 0, 4e9)) == 5000
         s.write([Check("app", T0 + 5000 * 30.0, True, 30.0)])
@@ -204,16 +205,17 @@ def test_a_v7_database_gets_locations_and_keeps_its_chain(tmp_path: Path) -> Non
         c.execute("INSERT INTO meta VALUES ('schema_version', '7')")
         c.executemany("INSERT INTO checks (target, at, ok, interval) VALUES (?, ?, 1, 30)",
                       [("app", T0 + k * 30.0) for k in range(6)])
-        chainstore.chain_range(c, 1, 3, chainstore.COLUMNS_V7)
-        chainstore.chain_range(c, 4, 6, chainstore.COLUMNS_V7)
-        chainstore.prune(c, T0 + 200.0, at=T0 + 200.0)  # both blocks: every check pruned
+        chainstore.chain_range(SqliteSql(c, COLUMNS_V7), 1, 3)
+        chainstore.chain_range(SqliteSql(c, COLUMNS_V7), 4, 6)
+        chainstore.prune(SqliteSql(c), T0 + 200.0, at=T0 + 200.0)  # both blocks: every check pruned
         assert c.execute("SELECT count(*) FROM checks").fetchone() == (0,)
         assert c.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone() == (
             6,)
     with closing(Store(path)) as s:
         assert s.version() == SCHEMA_VERSION
         s.write([Check("app", T0 + 600.0, True, 30.0)])
-        assert s._db.execute("SELECT n, location FROM checks").fetchall() == [(7, "default")]
+        raw = s.backend.conn
+        assert raw.execute("SELECT n, location FROM checks").fetchall() == [(7, "default")]
         v = s.verify()
         assert v.ok, v.problem
     tamper(path, "UPDATE checks SET location = 'elsewhere' WHERE n = 7")
@@ -226,4 +228,4 @@ def test_checks_of_an_old_history_keep_their_block_digests(db: Path) -> None:
         lo, hi, content = c.execute(
             "SELECT lo, hi, content FROM chain WHERE kind = 'checks' ORDER BY seq LIMIT 1"
         ).fetchone()
-        assert chainstore.read_block(c, lo, hi, chainstore.COLUMNS_V7).digest() == content
+        assert chainstore.read_block(SqliteSql(c, COLUMNS_V7), lo, hi).digest() == content

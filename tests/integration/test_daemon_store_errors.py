@@ -35,7 +35,7 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     success = {"target": "app", "result": "success"}
     await d.start()
     try:
-        d.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
+        d.store.backend.conn.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
         await asyncio.sleep(3.5)
         m = await scrape()
         errors = m.value("slaprobe_store_errors_total")
@@ -43,7 +43,7 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
         probed = m.value("slaprobe_probes_total", success)
         assert errors is not None and errors >= 1
         assert probed is not None and probed >= 3  # probing went on
-        d.store._db.execute("PRAGMA query_only = OFF")
+        d.store.backend.conn.execute("PRAGMA query_only = OFF")
         # the writer backs off, then retries the same batch
         assert await until(
             lambda: _pending_is_zero(scrape()), timeout=20)

@@ -56,7 +56,7 @@ async def test_failed_writes_back_off_doubling_and_nothing_is_dropped(rig) -> No
     """While SQLite refuses writes the same batch is retried 0.5, 1, 2, 4 ... 30 s apart;
     checks keep arriving; when the store recovers every check lands, in order."""
     rec, clock, _ = rig
-    rec.store._db.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
+    rec.store.backend.conn.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
     with structlog.testing.capture_logs() as events:
         rec.record(check(0))
         await clock.advance(recorder.BATCH_PAUSE)
@@ -74,7 +74,7 @@ async def test_failed_writes_back_off_doubling_and_nothing_is_dropped(rig) -> No
     assert failures[0]["checks"] == 1
     assert rec.instruments.store_errors._value.get() == 9
     assert not [e for e in events if e["event"] == "pending_writes_lost"]
-    rec.store._db.execute("PRAGMA query_only = OFF")
+    rec.store.backend.conn.execute("PRAGMA query_only = OFF")
     with structlog.testing.capture_logs() as events:
         await clock.advance(30.0)
         assert await until(lambda: rec.pending == 0)
@@ -86,7 +86,7 @@ async def test_failed_writes_back_off_doubling_and_nothing_is_dropped(rig) -> No
 
 async def test_shutdown_gives_up_on_a_dead_store_after_the_deadline(rig) -> None:  # type: ignore[no-untyped-def]
     rec, clock, writer = rig
-    rec.store._db.execute("PRAGMA query_only = ON")
+    rec.store.backend.conn.execute("PRAGMA query_only = ON")
     rec.record(check(0))
     with structlog.testing.capture_logs() as events:
         closing = asyncio.create_task(rec.close(writer))

@@ -15,7 +15,8 @@ from slaprobe.core.evidence.terms import of_config
 from slaprobe.core.model import Check
 from slaprobe.core.spec import Config
 from slaprobe.evidence import statements
-from slaprobe.history.store import ImportConflict, Store
+from slaprobe.history.store import Store
+from slaprobe.history.storeapi import ImportConflict
 from slaprobe.reporting import report
 
 OCT = 1790812800.0  # 2026-10-01T00:00:00Z

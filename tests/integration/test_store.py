@@ -15,7 +15,8 @@ from slaprobe.core.history.timeline import History, OpenRun, Span, fold
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.history import store as store_mod
-from slaprobe.history.store import SCHEMA_VERSION, Store, StoreError
+from slaprobe.history.store import SCHEMA_VERSION, Store
+from slaprobe.history.storeapi import ImportConflict, StoreError
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 
@@ -201,7 +202,7 @@ class TestImport:
         gap = make_checks("app", "000", start=T0 + 3600)
         inside = make_checks("app", "0", start=T0 + 40, interval=1.0)
         before = (store.count_checks(), snapshot(store.load("app", 0)), store.generation())
-        with pytest.raises(store_mod.ImportConflict) as e:
+        with pytest.raises(ImportConflict) as e:
             store.import_checks(numbered(gap + inside))
         assert e.value.line == 5
         assert str(e.value) == ("line 5: app at 2026-10-01T00:00:40Z overlaps a recorded check "
@@ -209,7 +210,7 @@ class TestImport:
                                 "fills only unknown time")
         assert (store.count_checks(), snapshot(store.load("app", 0)), store.generation()) == before
         # the last recorded check's coverage (2 x interval) counts too
-        with pytest.raises(store_mod.ImportConflict, match=r"line 2: .*00:01:30Z \.\. "
+        with pytest.raises(ImportConflict, match=r"line 2: .*00:01:30Z \.\. "
                                                              r"2026-10-01T00:02:30Z"):
             store.import_checks(numbered(make_checks("app", "1", start=T0 + 149)))
         assert imported(store, make_checks("app", "1", start=T0 + 150)) == (1, 0)
@@ -218,9 +219,9 @@ class TestImport:
         """A row at a recorded check's time that says something else is a rewrite."""
         [first] = make_checks("app", "1")
         store.write(writes([first]))
-        with pytest.raises(store_mod.ImportConflict, match="line 2: app at "):
+        with pytest.raises(ImportConflict, match="line 2: app at "):
             store.import_checks(numbered([replace(first, ok=False)]))
-        with pytest.raises(store_mod.ImportConflict, match=r"line 3: .* also on line 2"):
+        with pytest.raises(ImportConflict, match=r"line 3: .* also on line 2"):
             store.import_checks(numbered([replace(first, at=T0 - 600),
                                           replace(first, at=T0 - 600, ok=False)]))
 
@@ -447,10 +448,10 @@ class TestSchema:
 
 
 class TestReadOnly:
-    """A database that cannot be written: writes raise sqlite3.Error (counted, retried)."""
+    """A database that cannot be written: writes raise StoreError (counted, retried)."""
 
     def test_read_only_file(self, db_path: Path) -> None:
-        """Writes to a read-only database file raise sqlite3.Error, every time; reads work."""
+        """Writes to a read-only database file raise StoreError, every time; reads work."""
         checks = make_checks("app", "1100")
         with closing(Store(db_path)) as s:
             s.write(writes(checks[:2]))
@@ -458,12 +459,12 @@ class TestReadOnly:
         try:
             with closing(Store(db_path)) as s:
                 if os.geteuid() == 0:  # root ignores file modes: make the connection read-only
-                    s._db.execute("PRAGMA query_only = ON")
+                    s.backend.conn.execute("PRAGMA query_only = ON")
                 more = writes(checks)[2:]
                 for _ in range(2):  # the daemon retries: the second attempt fails the same way
-                    with pytest.raises(sqlite3.Error):
+                    with pytest.raises(StoreError):
                         s.write(more)
-                with pytest.raises(sqlite3.Error):
+                with pytest.raises(StoreError):
                     s.import_checks(numbered(make_checks("api", "1")))
                 assert s.count_checks() == 2
                 assert snapshot(s.load("app", 0)) == snapshot(fold(checks[:2]))
@@ -474,10 +475,10 @@ class TestReadOnly:
         """A failed write leaves no transaction or lock behind: the retry succeeds."""
         checks = make_checks("app", "1100")
         batch = writes(checks)
-        store._db.execute("PRAGMA query_only = ON")
-        with pytest.raises(sqlite3.Error):
+        store.backend.conn.execute("PRAGMA query_only = ON")
+        with pytest.raises(StoreError):
             store.write(batch)
-        store._db.execute("PRAGMA query_only = OFF")
+        store.backend.conn.execute("PRAGMA query_only = OFF")
         store.write(batch)
         assert snapshot(store.load("app", 0)) == snapshot(fold(checks))
 

@@ -8,15 +8,13 @@ writer is never blocked. The verdict is the `slaprobe_history_verified` gauge.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slaprobe.clock import Clock
-from slaprobe.history import chainstore
-from slaprobe.history.store import Store
-from slaprobe.history.storeapi import HistoryStore, StoreError
+from slaprobe.history.storeapi import HistoryStore, StoreError, Verdict
+from slaprobe.history.stores import open_history
 from slaprobe.metrics.instruments import Instruments
 
 VERIFY_EVERY = 60.0
@@ -24,7 +22,7 @@ VERIFY_FULL_EVERY = 86400.0
 
 
 def _verify_tail(open_reader: Callable[[], HistoryStore], since: int,
-                 ) -> tuple[chainstore.Verdict, int]:
+                 ) -> tuple[Verdict, int]:
     """Verify records from `since` on (the open block is re-read each time); the seq to
     start from next time."""
     reader = open_reader()
@@ -41,7 +39,7 @@ class HistoryVerifier:
         self.clock = clock
         # a SQLite file, or what opens a read-only store of its own on the history
         self.open_reader: Callable[[], HistoryStore] = (
-            (lambda: Store(path, read_only=True)) if isinstance(path, Path) else path)
+            (lambda: open_history(path, read_only=True)) if isinstance(path, Path) else path)
         self.instruments = instruments
         self.log = log
 
@@ -50,7 +48,7 @@ class HistoryVerifier:
         while True:
             try:
                 verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since)
-            except (sqlite3.Error, OSError, StoreError) as e:
+            except (OSError, StoreError) as e:
                 self.log.error("history_verify_failed", error=str(e))
             else:
                 if verdict.ok:

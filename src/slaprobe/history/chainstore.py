@@ -1,4 +1,5 @@
-"""The hash chain in SQLite: appending records, blocks of checks, verification.
+"""The hash chain in the history database: appending records, blocks of checks, and
+verification, written once for SQLite and PostgreSQL (over `sql.Sql`).
 
 Every record is a row of `chain` (seq, kind, at, lo, hi, count, last_at, content,
 payload, prev, digest); `digest` covers the other fields and `prev`, the digest of
@@ -13,57 +14,44 @@ The payload is kept in the chain row as canonical JSON and covered by the digest
 kind whose record lives only in the chain needs no table: `Store.append_record(kind,
 payload, now)` appends in its own transaction and `Store.records(kind)` reads them
 back. A kind with a table of its own (maintenance first-seen, terms) also appends its
-row as the payload; `verify` then checks the table against the chain (`TABLES`).
+row as the payload; `verify` then checks the table against the chain (`tables`).
 
 Checks: each row has `n`, its insertion number. A *block* of checks is one record
 covering n in [lo, hi]. A write batch extends the open block (the chain's last record)
 in the same transaction as the checks, so a crash leaves the chain valid; a block
 closes at BLOCK_CHECKS checks or when any other record is appended. Its content digest
-is SHA-256 over its columns as SQLite concatenates them (`_COLUMNS`). Pruning deletes
-whole blocks whose checks are all past retention and appends a `checkpoint` naming
-them, so the rest stays verifiable. Hand-written: no library keeps a hash chain inside
-a SQLite database.
+is SHA-256 over its column texts (`Sql.block`: the same text on both databases).
+Pruning deletes whole blocks whose checks are all past retention and appends a
+`checkpoint` naming them, so the rest stays verifiable. Hand-written: no library keeps
+a hash chain inside an SQL database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from slaprobe.core.evidence.chain import GENESIS, content_digest, next_record, record_digest
+from slaprobe.core.model import Check
 from slaprobe.core.timefmt import iso
+from slaprobe.history.sql import Sql
+from slaprobe.history.storeapi import Verdict
+
+__all__ = ["BLOCK_CHECKS", "BLOCK_SECONDS", "CHECKPOINT", "CHECKS", "BlockWriter", "Content",
+           "Verdict", "append", "chain_range", "cross_check", "prune", "records", "tail",
+           "verify"]
 
 BLOCK_CHECKS = 4096
 BLOCK_SECONDS = 3600.0  # a block also closes when its checks span an hour
 CHECKS = "checks"
 CHECKPOINT = "checkpoint"
-# The columns of a block of checks, each concatenated (comma-separated, in n order) by
-# SQLite itself: per-row work stays in C, which keeps `verify` of millions of checks fast.
-# `n` itself needs no column: the count and the n order of every column pin each row's
-# place (a row moved, removed or added changes the count or some column).
-# Integers and text only (REAL values as integer microseconds; target names cannot hold
-# a comma, error texts are quoted), so every SQLite version writes the same text; NULLs
-# are written, never skipped, so the columns stay aligned.
-# A check's target is written `target@location` when its location is not "default"
-# (names cannot hold "@"), so the blocks of a history from before locations keep their
-# digests and a location changed outside slaprobe is detected.
-_COLUMNS = (
-    "SELECT count(*), group_concat(CASE location WHEN 'default' THEN target"
-    " ELSE target || '@' || location END),"
-    " group_concat(CAST(at * 1000000 AS INTEGER)), group_concat(ok + 2 * network + 4 * unknown),"
-    " group_concat(coalesce(CAST(latency * 1000000 AS INTEGER), '-')),"
-    " group_concat(coalesce(status, '-')), group_concat(quote(error)),"
-    " group_concat(CAST(interval * 1000000 AS INTEGER))"
-    " FROM checks WHERE n BETWEEN ? AND ?")
-# the same before checks had a location (schema 7: its migration chains the rows)
-COLUMNS_V7 = _COLUMNS.replace(
-    "CASE location WHEN 'default' THEN target ELSE target || '@' || location END", "target")
-N_COLUMNS = 7
+N_COLUMNS = 7  # the column texts of a block of checks (`Sql.block`)
+Connect = Callable[[], AbstractContextManager[Sql]]
 
 
 class Content:
@@ -85,43 +73,35 @@ class Content:
         return content_digest("".join(h.hexdigest() for h in self._cols))
 
 
-def read_block(db: sqlite3.Connection, lo: int, hi: int, columns_sql: str = _COLUMNS,
-               ) -> Content:
+def read_block(db: Sql, lo: int, hi: int) -> Content:
     """The content of the checks with n in [lo, hi] as stored now."""
-    count, *columns = db.execute(columns_sql, (lo, hi)).fetchone()
+    count, columns = db.block(lo, hi)
     c = Content()
     c.add(int(count), columns)
     return c
 
 
-SCHEMA = """
-    CREATE TABLE chain (
-        seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at REAL NOT NULL,
-        lo INTEGER, hi INTEGER, count INTEGER NOT NULL, last_at REAL,
-        content TEXT NOT NULL, payload TEXT, prev TEXT NOT NULL, digest TEXT NOT NULL
-    )
-"""
+_INSERT = "INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def tail(db: sqlite3.Connection) -> tuple[int, str]:
+def tail(db: Sql) -> tuple[int, str]:
     """(seq, digest) of the last record; (0, GENESIS) for an empty chain."""
-    row = db.execute("SELECT seq, digest FROM chain ORDER BY seq DESC LIMIT 1").fetchone()
+    row = db.one("SELECT seq, digest FROM chain ORDER BY seq DESC LIMIT 1")
     return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
 
-def append(db: sqlite3.Connection, kind: str, payload: Mapping[str, Any], *, at: float) -> int:
+def append(db: Sql, kind: str, payload: Mapping[str, Any], *, at: float) -> int:
     """Append one record carrying `payload`; returns its seq. Call inside a transaction."""
     if kind == CHECKS:
         raise ValueError("checks are chained by blocks (BlockWriter), not by append")
     seq, kind, at, content, text, prev, digest = next_record(tail(db), kind, payload, at)
-    db.execute("INSERT INTO chain VALUES (?, ?, ?, NULL, NULL, 0, NULL, ?, ?, ?, ?)",
-               (seq, kind, at, content, text, prev, digest))
+    db.run(_INSERT, (seq, kind, at, None, None, 0, None, content, text, prev, digest))
     return seq
 
 
-def records(db: sqlite3.Connection, kind: str) -> list[tuple[int, float, dict[str, Any]]]:
+def records(db: Sql, kind: str) -> list[tuple[int, float, dict[str, Any]]]:
     """(seq, at, payload) of every record of a kind, in chain order."""
-    return [(seq, at, json.loads(p)) for seq, at, p in db.execute(
+    return [(int(seq), float(at), json.loads(p)) for seq, at, p in db.all(
         "SELECT seq, at, payload FROM chain WHERE kind = ? ORDER BY seq", (kind,))]
 
 
@@ -136,9 +116,17 @@ class _Open:
     digest: str
     content: Content
 
+    def insert(self, db: Sql) -> None:
+        """Insert this block's record, its digest computed."""
+        text = self.content.digest()
+        self.digest = record_digest(self.prev, (self.seq, CHECKS, self.at, self.lo, self.hi,
+                                                self.content.count, self.last_at, text))
+        db.run(_INSERT, (self.seq, CHECKS, self.at, self.lo, self.hi, self.content.count,
+                         self.last_at, text, None, self.prev, self.digest))
+
 
 class BlockWriter:
-    """Extends the open block of checks; one per connection that writes checks."""
+    """Extends the open block of checks; one per store that writes checks."""
 
     def __init__(self) -> None:
         self._open: _Open | None = None
@@ -147,95 +135,82 @@ class BlockWriter:
         """Forget the open block (after a rolled-back transaction)."""
         self._open = None
 
-    def add(self, db: sqlite3.Connection, lo: int, hi: int, last_at: float, *, at: float,
-            ) -> None:
-        """Chain the checks just inserted with n in [lo, hi] (inside that transaction)."""
-        if hi < lo:
+    def add(self, db: Sql, written: Sequence[tuple[int, Check]]) -> None:
+        """Chain the checks just inserted (`Sql.insert_checks`, inside that transaction):
+        extend the open block while it is still the chain's last record (no other
+        record, no other writer appended since), else open a new one."""
+        if not written:
             return
-        count, *columns = db.execute(_COLUMNS, (lo, hi)).fetchone()
+        lo, hi = written[0][0], written[-1][0]
+        last_at = max(c.at for _, c in written)
+        count, columns = db.written_block(written)
         seq, prev = tail(db)
         ob = self._open
-        if (ob is None or ob.seq != seq or ob.digest != prev or ob.hi + 1 != lo
+        if (ob is None or ob.seq != seq or ob.digest != prev or ob.hi >= lo
                 or ob.content.count + count > BLOCK_CHECKS or last_at - ob.at >= BLOCK_SECONDS):
-            ob = _Open(seq=seq + 1, at=at, lo=lo, hi=hi, last_at=last_at, prev=prev, digest="",
-                       content=Content())
+            ob = _Open(seq=seq + 1, at=last_at, lo=lo, hi=hi, last_at=last_at, prev=prev,
+                       digest="", content=Content())
             ob.content.add(int(count), columns)
-            content = ob.content.digest()
-            ob.digest = record_digest(
-                prev, (ob.seq, CHECKS, at, lo, hi, ob.content.count, last_at, content))
-            db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-                       (ob.seq, CHECKS, at, lo, hi, ob.content.count, last_at, content, prev,
-                        ob.digest))
+            ob.insert(db)
         else:
             ob.content.add(int(count), columns)
             ob.hi, ob.last_at = hi, max(ob.last_at, last_at)
             content = ob.content.digest()
             ob.digest = record_digest(ob.prev, (ob.seq, CHECKS, ob.at, ob.lo, ob.hi,
                                                 ob.content.count, ob.last_at, content))
-            db.execute("UPDATE chain SET hi = ?, count = ?, last_at = ?, content = ?, digest = ?"
-                       " WHERE seq = ?", (ob.hi, ob.content.count, ob.last_at, content,
-                                          ob.digest, ob.seq))
+            db.run("UPDATE chain SET hi = ?, count = ?, last_at = ?, content = ?, digest = ?"
+                   " WHERE seq = ?", (ob.hi, ob.content.count, ob.last_at, content, ob.digest,
+                                      ob.seq))
         self._open = ob
 
 
-def chain_range(db: sqlite3.Connection, lo: int, hi: int, columns_sql: str = _COLUMNS) -> None:
+def chain_range(db: Sql, lo: int, hi: int) -> None:
     """Chain checks n in [lo, hi] as closed blocks of at most BLOCK_CHECKS (imports,
     migration); each record's time is its latest check's."""
     for a in range(lo, hi + 1, BLOCK_CHECKS):
         b = min(a + BLOCK_CHECKS - 1, hi)
-        block = read_block(db, a, b, columns_sql)
-        if not block.count:
+        content = read_block(db, a, b)
+        if not content.count:
             continue
-        last_at = db.execute("SELECT max(at) FROM checks WHERE n BETWEEN ? AND ?",
-                             (a, b)).fetchone()[0]
+        last_at = float(db.value("SELECT max(at) FROM checks WHERE n BETWEEN ? AND ?", (a, b)))
         seq, prev = tail(db)
-        content = block.digest()
-        digest = record_digest(
-            prev, (seq + 1, CHECKS, last_at, a, b, block.count, last_at, content))
-        db.execute("INSERT INTO chain VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-                   (seq + 1, CHECKS, last_at, a, b, block.count, last_at, content, prev, digest))
+        _Open(seq=seq + 1, at=last_at, lo=a, hi=b, last_at=last_at, prev=prev, digest="",
+              content=content).insert(db)
 
 
-def prune(db: sqlite3.Connection, before: float, *, at: float) -> int:
+def prune(db: Sql, before: float, *, at: float) -> int:
     """Delete every block of checks whose checks all started before `before`, with a
     checkpoint naming them; returns the checks deleted. Call inside a transaction."""
     done = pruned_blocks(db)
-    blocks = [(seq, lo, hi) for seq, lo, hi in db.execute(
+    blocks = [(int(seq), lo, hi) for seq, lo, hi in db.all(
         "SELECT seq, lo, hi FROM chain WHERE kind = ? AND last_at < ? ORDER BY seq",
-        (CHECKS, before)) if seq not in done]
+        (CHECKS, before)) if int(seq) not in done]
     if not blocks:
         return 0
     deleted = 0
     for _, lo, hi in blocks:
-        deleted += db.execute("DELETE FROM checks WHERE n BETWEEN ? AND ?", (lo, hi)).rowcount
+        deleted += int(db.run("DELETE FROM checks WHERE n BETWEEN ? AND ?", (lo, hi)).rowcount)
     append(db, CHECKPOINT, {"before": before, "blocks": [b[0] for b in blocks],
                             "checks": deleted}, at=at)
     return deleted
 
 
-def pruned_blocks(db: sqlite3.Connection) -> set[int]:
-    return {seq for _, _, p in records(db, CHECKPOINT) for seq in p["blocks"]}
+def pruned_blocks(db: Sql) -> set[int]:
+    return {int(seq) for _, _, p in records(db, CHECKPOINT) for seq in p["blocks"]}
 
 
 # --- verification ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    ok: bool
-    problem: str
-    records: int
-    checks: int
-    head: str
-
-
-# tables whose rows are also chained as payloads: kind -> (query of rows as payloads, key)
-TABLES: dict[str, tuple[str, str]] = {
-    "maintenance_seen": (
-        'SELECT key, id, start, "end", announced, targets, first_seen FROM maintenance_seen',
-        "key"),
-    "terms": ("SELECT rowid, since, body FROM terms", "rowid"),
-}
+def tables(db: Sql) -> dict[str, tuple[str, str]]:
+    """Tables whose rows are also chained as payloads: kind -> (query of its rows as
+    payloads, the key naming a row)."""
+    return {
+        "maintenance_seen": (
+            'SELECT key, id, start, "end", announced, targets, first_seen FROM maintenance_seen',
+            "key"),
+        "terms": (f"SELECT {db.terms_id}, since, body FROM terms", "rowid"),  # noqa: S608
+    }
 
 
 def seen_payload(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -246,28 +221,20 @@ def seen_payload(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def terms_payload(row: tuple[Any, ...]) -> dict[str, Any]:
     rowid, since, body = row
-    return {"rowid": rowid, "since": since, "body": body}
+    return {"rowid": int(rowid), "since": since, "body": body}
 
 
 _PAYLOAD = {"maintenance_seen": seen_payload, "terms": terms_payload}
-
-
-def _walk(db: sqlite3.Connection, since: int) -> Iterator[tuple[Any, ...]]:
-    cur = db.execute("SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev,"
-                     " digest FROM chain WHERE seq >= ? ORDER BY seq", (since,))
-    while rows := cur.fetchmany(10000):
-        yield from rows
 
 
 def record_name(kind: str, seq: int, at: float) -> str:
     return f"chain record #{seq} ({kind}, written {iso(at)})"
 
 
-
 Block = tuple[int, float, int, int, int, str]  # seq, at, lo, hi, count, content
 
 
-def _block_problem(db: sqlite3.Connection, block: Block, pruned: set[int]) -> tuple[int, str]:
+def _block_problem(db: Sql, block: Block, pruned: set[int]) -> tuple[int, str]:
     """(checks found, '' or what is wrong with one block)."""
     seq, at, lo, hi, count, content = block
     stored = read_block(db, lo, hi)
@@ -290,12 +257,9 @@ def _block_problem(db: sqlite3.Connection, block: Block, pruned: set[int]) -> tu
     return found, f"{name}, checks n {lo}..{hi}{where}: {what} outside slaprobe"
 
 
-def _suspects(connect: Callable[[], sqlite3.Connection], blocks: list[Block],
-              pruned: set[int]) -> tuple[int, list[int]]:
-    """Check closed blocks on a connection of one's own: (checks, seqs that failed)."""
-    db = connect()
-    try:
-        db.execute("BEGIN")
+def _suspects(connect: Connect, blocks: list[Block], pruned: set[int]) -> tuple[int, list[int]]:
+    """Check closed blocks on a snapshot of one's own: (checks, seqs that failed)."""
+    with connect() as db:
         n, bad = 0, []
         for block in blocks:
             found, problem = _block_problem(db, block, pruned)
@@ -304,41 +268,43 @@ def _suspects(connect: Callable[[], sqlite3.Connection], blocks: list[Block],
             else:
                 n += found
         return n, bad
-    finally:
-        db.close()
 
 
-def verify(db: sqlite3.Connection, *, since_seq: int = 0,
-           connect: Callable[[], sqlite3.Connection] | None = None,
-           workers: int = 2) -> Verdict:
+def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, workers: int = 2,
+           ) -> Verdict:
     """Walk the chain (from record `since_seq` on: the tail) and the checks its blocks
     cover; check the rows in no block and the chained tables against the chain; the
-    first problem found names the record or row.
+    first problem found names the record or row. One function for both databases,
+    over the rows `db` returns (inside one read snapshot).
 
-    With `connect` (fresh read-only connections to the same database), closed blocks
+    With `connect` (other read-only snapshots of the same database), closed blocks
     are checked by `workers` threads at once (SQLite and SHA-256 run without the GIL);
     a block one of them flags is checked again here, in this transaction's snapshot,
     before it counts (a prune may have committed in between)."""
     prev, expect = GENESIS, 1
     if since_seq > 1:
-        row = db.execute("SELECT seq, prev FROM chain WHERE seq >= ? ORDER BY seq LIMIT 1",
-                         (since_seq,)).fetchone()
+        row = db.one("SELECT seq, prev FROM chain WHERE seq >= ? ORDER BY seq LIMIT 1",
+                     (since_seq,))
         if row is not None:
             expect, prev = int(row[0]), str(row[1])
     n_records = n_checks = 0
-    blocks: list[tuple[int, float, int, int, int, str]] = []
-    payloads = {k: records(db, k) for k in TABLES}
+    blocks: list[Block] = []
+    chained = tables(db)
+    payloads = {k: records(db, k) for k in chained}
     pruned = pruned_blocks(db)
     head = prev
 
     def fail(problem: str) -> Verdict:
         return Verdict(False, problem, n_records, n_checks, head)
 
-    for seq, kind, at, lo, hi, count, last_at, content, payload, prev_s, digest in _walk(
-            db, expect):
+    for seq_v, kind, at, lo_v, hi_v, count, last_at, content, payload, prev_s, digest in db.stream(
+            "SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev, digest"
+            " FROM chain WHERE seq >= ? ORDER BY seq", (expect,)):
+        seq = int(seq_v)
+        lo, hi = (None if lo_v is None else int(lo_v)), (None if hi_v is None else int(hi_v))
         if seq != expect:
             return fail(f"chain record #{expect} is missing: deleted outside slaprobe")
-        if record_digest(prev_s, (seq, kind, at, lo, hi, count, last_at, content)) != digest:
+        if record_digest(prev_s, (seq, kind, at, lo, hi, int(count), last_at, content)) != digest:
             return fail(f"{record_name(kind, seq, at)} was changed outside slaprobe")
         if prev_s != prev:
             return fail(f"{record_name(kind, seq, at)} does not follow #{seq - 1}: a record was "
@@ -347,7 +313,7 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0,
             if payload is None or content_digest(payload) != content:
                 return fail(f"{record_name(kind, seq, at)} was changed outside slaprobe (payload)")
         else:
-            blocks.append((seq, at, lo, hi, count, content))
+            blocks.append((seq, at, int(lo or 0), int(hi or 0), int(count), content))
         prev = head = digest
         expect += 1
         n_records += 1
@@ -368,37 +334,32 @@ def verify(db: sqlite3.Connection, *, since_seq: int = 0,
         if problem:
             return fail(problem)
         n_checks += found
-    top = db.execute("SELECT max(hi) FROM chain WHERE kind = ?", (CHECKS,)).fetchone()[0]
-    stray = db.execute("SELECT n, target, at FROM checks WHERE n > ? ORDER BY n LIMIT 1",
-                       (top or 0,)).fetchone()
+    top = db.value("SELECT max(hi) FROM chain WHERE kind = ?", (CHECKS,))
+    stray = db.one("SELECT n, target, at FROM checks WHERE n > ? ORDER BY n LIMIT 1",
+                   (top or 0,))
     if stray is not None:
         return fail(f"check {stray[1]} at {iso(stray[2])} (n {stray[0]}) is in no chain "
                     "record: inserted outside slaprobe")
-    for kind, (query, key) in TABLES.items():
-        problem = _cross_check(db, kind, query, key, payloads[kind])
+    for kind, (query, key) in chained.items():
+        problem = cross_check(kind, db.all(query), key, payloads[kind])
         if problem:
             return fail(problem)
     return Verdict(True, "", n_records, n_checks, head)
 
 
-def _block_where(db: sqlite3.Connection, lo: int, hi: int) -> str:
-    row = db.execute("SELECT group_concat(DISTINCT target), min(at), max(at) FROM checks"
-                     " WHERE n BETWEEN ? AND ?", (lo, hi)).fetchone()
+def _block_where(db: Sql, lo: int, hi: int) -> str:
+    row = db.one(f"SELECT {db.distinct_list('target')}, min(at), max(at) FROM checks"  # noqa: S608
+                 " WHERE n BETWEEN ? AND ?", (lo, hi))
     if row is None or row[0] is None:
         return ""
     return f" ({row[0]}, {iso(row[1])} .. {iso(row[2])})"
-
-
-def _cross_check(db: sqlite3.Connection, kind: str, query: str, key: str,
-                 chained: list[tuple[int, float, dict[str, Any]]]) -> str:
-    return cross_check(kind, db.execute(query), key, chained)
 
 
 def cross_check(kind: str, rows: Iterable[Sequence[Any]], key: str,
                 chained: list[tuple[int, float, dict[str, Any]]]) -> str:
     """The table's rows (`rows`, as its query returns them) against the payloads the
     chain holds for them: '' if they agree, else the first row changed, deleted or
-    inserted outside slaprobe. Shared by the SQLite and PostgreSQL stores."""
+    inserted outside slaprobe."""
     found = {r[key]: r for r in (_PAYLOAD[kind](tuple(row)) for row in rows)}
     by_key = {p[key]: (seq, at, p) for seq, at, p in chained}
     for k, (seq, at, p) in by_key.items():

@@ -1,9 +1,12 @@
-"""The store contract: what the daemon and the command line use of a history store.
+"""The store contract: what the daemon and the command line use of a history store,
+and the value types and the one error class that go with it.
 
-Two backends implement it: `store.Store` (SQLite, the embedded default, one location)
-and `pgstore.PgStore` (PostgreSQL, one history shared by daemons at several
-locations). One contract test suite runs against both. Methods are synchronous; the
-daemon calls them through `asyncio.to_thread`.
+One class implements it (`sqlstore.SqlStore`) over two backends: SQLite (`store.Store`,
+the embedded default, one location) and PostgreSQL (`pgstore.PgStore`, one history
+shared by daemons at several locations); one contract test suite runs against both.
+The contract is split by concern (the database itself, checks and their timelines,
+the chained records, maintenance state); `HistoryStore` is all of them. Methods are
+synchronous; the daemon calls them through `asyncio.to_thread`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from slaprobe.core.history.timeline import History
 from slaprobe.core.maintenance.rules import Seen
 from slaprobe.core.model import Check
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.history.chainstore import Verdict
 
 
 class StoreError(Exception):
-    """The database cannot be opened or is from a newer slaprobe."""
+    """Anything the history's database refuses: it cannot be opened, is from a newer
+    slaprobe, or a read or write failed (the driver's own error is the cause). Callers
+    catch this, never a database driver's error."""
 
 
 class ImportConflict(Exception):
@@ -53,8 +57,6 @@ class ImportResult:
     filled: dict[str, Filled]
 
 
-
-
 ACK = "ack"  # the chain kind of an incident acknowledgement
 
 
@@ -70,9 +72,19 @@ class Ack:
     recorded: float
 
 
-class HistoryStore(Protocol):
-    """One history: checks per location and target, their timelines, the SLA terms,
-    maintenance first-seen times, feeds, acknowledgements and the hash chain."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What verifying the hash chain found: ok, or the first problem."""
+
+    ok: bool
+    problem: str
+    records: int
+    checks: int
+    head: str
+
+
+class Database(Protocol):
+    """The database a store has open."""
 
     read_only: bool
     location: str  # where this store's writer probes from: its checks go there
@@ -87,7 +99,10 @@ class HistoryStore(Protocol):
     def check_writable(self) -> None: ...
     def file_problem(self) -> str | None: ...
 
-    # checks and timelines
+
+class CheckStore(Database, Protocol):
+    """Checks per location and target, and their timelines."""
+
     def write(self, checks: Sequence[Check]) -> None: ...
     def load(self, target: str, since: float, *, location: str | None = None) -> History: ...
     def locations(self) -> list[str]:
@@ -106,7 +121,11 @@ class HistoryStore(Protocol):
     def generation(self) -> int: ...
     def prune(self, before: float) -> int: ...
 
-    # acknowledgements and the chain
+
+class RecordStore(Database, Protocol):
+    """The hash chain and the records it holds: acknowledgements, SLA terms, any other
+    kind (statements)."""
+
     def record_ack(self, incident: str, at: float, by: str, note: str, recorded: float,
                    ) -> Ack: ...
     def acks(self, after: int = 0) -> list[Ack]: ...
@@ -115,11 +134,19 @@ class HistoryStore(Protocol):
     def chain_top(self) -> int: ...
     def pruned_since(self, at: float) -> bool: ...
     def verify(self, *, since_seq: int = 0) -> Verdict: ...
-
-    # SLA terms and maintenance
     def record_terms(self, terms: Terms, now: float) -> TermsHistory: ...
     def terms_history(self) -> list[Version]: ...
+
+
+class MaintenanceStore(Database, Protocol):
+    """Maintenance state: feeds' last good windows, windows' first-seen times."""
+
     def save_feed(self, source: str, windows: Iterable[MaintenanceSpec]) -> None: ...
     def feed_windows(self, source: str) -> list[MaintenanceSpec]: ...
     def record_seen(self, specs: Iterable[MaintenanceSpec], now: float,
                     ) -> dict[str, list[Seen]]: ...
+
+
+class HistoryStore(CheckStore, RecordStore, MaintenanceStore, Protocol):
+    """One history: checks per location and target, their timelines, the SLA terms,
+    maintenance first-seen times, feeds, acknowledgements and the hash chain."""

@@ -1,6 +1,7 @@
 """Opening the history a config names: a SQLite file (one location), or a PostgreSQL
 database shared by the daemons of several locations (`[daemon] database =
 "postgresql://..."`, or `env:NAME` to keep the password out of the file).
+`open_history` is the one place the backend is chosen.
 
 A writer (the daemon) first takes its writer lock: the database file's on SQLite, its
 location's on PostgreSQL; the lock and the store are released together."""
@@ -15,8 +16,8 @@ from typing import Protocol
 from slaprobe import config
 from slaprobe.core.spec import Config
 from slaprobe.history.pgstore import PgStore, PgWriterLock
-from slaprobe.history.store import Store, StoreError, unwritable_reason
-from slaprobe.history.storeapi import HistoryStore
+from slaprobe.history.store import Store, unwritable_reason
+from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.writerlock import WriterLock
 
 
@@ -28,22 +29,33 @@ def listen_of(cfg: Config) -> str:
     return f"{cfg.daemon.listen_host}:{cfg.daemon.listen_port}"
 
 
+def open_history(where: Config | str | Path, *, env: Mapping[str, str] | None = None,
+                 read_only: bool = False, location: str | None = None) -> HistoryStore:
+    """The store on a history: the one a config names (its location unless `location`
+    is given; a relative SQLite path under $STATE_DIRECTORY from `env`), or the one at a
+    PostgreSQL URL or SQLite path. StoreError if it cannot be opened."""
+    if isinstance(where, Config):
+        location = where.daemon.location if location is None else location
+        where = (where.daemon.database if config.shared(where)
+                 else config.database_path(where, env))
+    loc = "default" if location is None else location
+    if isinstance(where, str) and config.on_server(where):
+        return PgStore(where, read_only=read_only, location=loc)
+    return Store(where, read_only=read_only, location=loc)
+
+
 def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStore, Lock | None]:
     """The writer lock, then the store, checked writable (else StoreError: exit 2).
     LockHeld / LocationLockHeld: another daemon writes this database / location."""
     lock: Lock | None
-    store: HistoryStore
     if config.shared(cfg):
-        url = cfg.daemon.database
-        lock = PgWriterLock(url, cfg.daemon.location, listen=listen_of(cfg), now=time.time())
-        opener: Callable[[], HistoryStore] = lambda: PgStore(  # noqa: E731
-            url, location=cfg.daemon.location)
+        lock = PgWriterLock(cfg.daemon.database, cfg.daemon.location, listen=listen_of(cfg),
+                            now=time.time())
     else:
         path = config.database_path(cfg, env)
         lock = None if str(path) == ":memory:" else _file_lock(cfg, path)
-        opener = lambda: Store(path, location=cfg.daemon.location)  # noqa: E731
     try:
-        store = opener()
+        store = open_history(cfg, env=env)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -58,11 +70,7 @@ def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStor
 
 def reader(cfg: Config, env: Mapping[str, str] | None) -> Callable[[], HistoryStore]:
     """Opens another read-only store on the same history (the verifier's own)."""
-    if config.shared(cfg):
-        url, loc = cfg.daemon.database, cfg.daemon.location
-        return lambda: PgStore(url, read_only=True, location=loc)
-    path = config.database_path(cfg, env)
-    return lambda: Store(path, read_only=True, location=cfg.daemon.location)
+    return lambda: open_history(cfg, env=env, read_only=True)
 
 
 def spool_path(cfg: Config, env: Mapping[str, str] | None) -> Path | None:

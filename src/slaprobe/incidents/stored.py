@@ -15,7 +15,7 @@ from slaprobe.core.incidents.rules import Incident, Support, incidents, judge, o
 from slaprobe.core.reporting.textable import table
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import compound_duration, iso
-from slaprobe.history.store import Ack
+from slaprobe.history.storeapi import Ack
 
 __all__ = ["LOOKBACK", "AckRefused", "check_ack", "document", "first_acks", "from_tracker",
            "in_range", "judge", "render", "to_json"]
