@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import dataclasses
 import math
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -187,7 +186,7 @@ class Recorder:
                 self.writes_ok = True
                 self.repeats.recovered("store", "store_write_recovered")
                 return
-            except (sqlite3.Error, OSError, StoreError) as e:
+            except (OSError, StoreError) as e:  # a driver error arrives as StoreError
                 self.instruments.store_errors.inc()
                 self.writes_ok = False
                 self.repeats.failed("store", "store_write_failed", error=str(e),
