@@ -17,8 +17,6 @@ from slaprobe.config import parse
 from slaprobe.evidence import verifier
 from slaprobe.ops.daemon import Daemon
 
-pytestmark = pytest.mark.usefixtures("no_blocking")
-
 
 async def value(d: Daemon, name: str, labels: dict[str, str] | None = None) -> float | None:
     return Scrape(await d.exporter.render()).value(name, labels)

@@ -6,7 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
 from faultserver import FaultServer
 
 from slaprobe.config import parse
@@ -14,8 +13,6 @@ from slaprobe.core.history.timeline import fold
 from slaprobe.core.model import Check
 from slaprobe.history.store import Store
 from slaprobe.ops.daemon import Daemon
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 def spans(h):  # type: ignore[no-untyped-def]

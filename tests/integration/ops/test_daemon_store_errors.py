@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
 
-import pytest
 from faultserver import FaultServer
 from promtext import Scrape
 from waits import until
@@ -14,8 +13,6 @@ from waits import until
 from slaprobe.config import parse
 from slaprobe.history.store import Store
 from slaprobe.ops.daemon import Daemon
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def test_write_errors_are_counted_retried_and_probing_goes_on(
