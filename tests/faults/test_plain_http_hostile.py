@@ -352,7 +352,7 @@ def stall_after(first: bytes) -> Script:
     async def script(writer: asyncio.StreamWriter, _: bytes) -> None:
         writer.write(first)
         await writer.drain()
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # stalls until the client gives up (scripted's `gone`)
     return script
 
 
