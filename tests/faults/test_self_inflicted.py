@@ -144,9 +144,15 @@ async def test_server_caps_open_connections_and_answers_busy_beyond() -> None:
         extra.close()
         for s in held:
             s.close()
-        await asyncio.sleep(0.3)  # the server sees the closes
-        async with aiohttp.ClientSession() as c, c.get(f"http://127.0.0.1:{port}/metrics") as r:
-            assert r.status == 200
+
+        async def served() -> bool:  # once the server has seen the closes
+            with contextlib.suppress(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as c, \
+                        c.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    return r.status == 200
+            return False
+
+        assert await until(served, timeout=10, every=0.05)
     finally:
         for s in held:
             s.close()
