@@ -541,8 +541,12 @@ async def test_target_down_pages_and_resolves_and_dashboard_queries_work(
             fields = [line for note in notes for line in note.split("\n")]
             assert "READY=1" in fields, f"slaprobe did not notify READY=1: {notes}"
 
-            # Warm-up: the fast-burn pair needs half of its (30 s) long window measured.
-            await asyncio.sleep(5)
+            # Warm-up: the fast-burn pair needs half of its (30 s) long window measured:
+            # Prometheus holds 15 scrapes (1 s apart) of slaprobe in the last 30 s.
+            async def half_window_measured() -> bool:
+                return bool(await query('count_over_time(up{job="slaprobe"}[30s]) >= 15'))
+
+            await until("half the long burn window measured", half_window_measured, 60, procs)
 
             # --- Phase A: a short outage pages per target, then resolves.
             t_a = time.monotonic()

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 import structlog
 from clirun import child_env
-from procs import Daemon, Switch, free_port, write_config
+from procs import Daemon, Metrics, Switch, free_port, sample, write_config
 from promtext import Scrape
+from waits import until
 
 from slaprobe.clock import SystemClock
 from slaprobe.config import parse
@@ -75,12 +76,27 @@ async def _run(tmp_path: Path, url: str, step: float) -> tuple[list[object], flo
                 if "app" in d.last and d.last["app"].at > started + 1:
                     break
                 await asyncio.sleep(0.1)
+            direction = "backward" if step < 0 else "forward"
+
+            async def values() -> tuple[float, float]:
+                scrape = Scrape(await d.rooms.exporter.render())
+                return (scrape.value("slaprobe_clock_steps_total", {"direction": direction})
+                        or 0.0,
+                        scrape.value("slaprobe_probes_total",
+                                     {"target": "app", "result": "success"}) or 0.0)
+
+            _, probed = await values()
             clock.offset = step
-            await asyncio.sleep(3.5)
+
+            async def seen_and_probed_on() -> bool:
+                steps, now_probed = await values()
+                return steps >= 1 and now_probed >= probed + 3
+
+            # until the step was seen and three more checks were made after it (bounded)
+            await until(seen_and_probed_on, timeout=30, every=0.05)
             scrape = Scrape(await d.rooms.exporter.render())
         finally:
             await d.shutdown(None)
-    direction = "backward" if step < 0 else "forward"
     assert scrape.value("slaprobe_clock_steps_total", {"direction": direction}) == 1.0
     store = Store(tmp_path / "h.db")
     try:
@@ -168,10 +184,17 @@ url = "{url}/ok"
     try:
         await d.launch()
         await d.wait_for_value("slaprobe_target_up", 1.0, target="app")
-        await asyncio.sleep(1.5)
+
+        def good(m: Metrics) -> float:
+            return sample(m, "slaprobe_probes_total", result="success", target="app")
+
+        await d.wait_until(lambda m: good(m) >= 2, "two good checks")
         offset.write_text("-3600\n")  # the wall clock steps back an hour
-        await d.wait_for_value("slaprobe_clock_steps_total", 1.0, direction="backward")
-        await asyncio.sleep(3.0)
+        m_step = await d.wait_until(
+            lambda m: sample(m, "slaprobe_clock_steps_total", direction="backward") == 1.0,
+            "the step back seen")
+        await d.wait_until(lambda m: good(m) >= good(m_step) + 3,
+                           "three more checks after the step")
         offset_seen = await d.value("slaprobe_clock_offset_seconds")
         assert offset_seen is not None and offset_seen < -3500
         d.signal(signal.SIGTERM)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from clirun import assert_no_traceback, slaprobe
 from procs import Daemon, Switch, free_port, write_config
+from waits import until
 
 from slaprobe.core.maintenance.feeds import MAX_OCCURRENCES, FeedError, parse_ics
 from slaprobe.history.store import Store
@@ -117,6 +118,27 @@ async def test_a_feed_past_the_bound_fails_alone_and_keeps_its_last_good_windows
         d.stop()
 
 
+def _feed_workers(parent: int) -> list[int]:
+    """The pids of `parent`'s children that run the feed worker (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if ppid == parent and b"feedworker" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 async def test_sigterm_during_a_runaway_expansion_stops_promptly(
     tmp_path: Path, target: tuple[str, Switch],
 ) -> None:
@@ -128,7 +150,12 @@ async def test_sigterm_during_a_runaway_expansion_stops_promptly(
     d = Daemon(_feed_config(tmp_path, port, url, feed), port)
     try:
         await d.launch()
-        await asyncio.sleep(1.5)  # the expansion is under way
+        assert d.proc is not None
+        parent = d.proc.pid
+        # the expansion is under way: the daemon's feed worker child is running
+        assert await until(lambda: bool(_feed_workers(parent)), timeout=20, every=0.05), \
+            d.logs()[-3000:]
+        workers = _feed_workers(parent)
         started = time.monotonic()
         async with asyncio.timeout(5):
             await d.value("slaprobe_target_up", target="app")  # still answering
@@ -137,6 +164,8 @@ async def test_sigterm_during_a_runaway_expansion_stops_promptly(
         started = time.monotonic()
         assert d.wait(10) == 0
         print(f"stopped {time.monotonic() - started:.2f}s after SIGTERM")
+        # nor left its worker running
+        assert await until(lambda: not any(map(_running, workers)), timeout=5), workers
     finally:
         d.stop()
 

@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
+from waits import until
 
 from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.spec import ProbeSpec
@@ -352,7 +353,7 @@ def stall_after(first: bytes) -> Script:
     async def script(writer: asyncio.StreamWriter, _: bytes) -> None:
         writer.write(first)
         await writer.drain()
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # stalls until the client gives up (scripted's `gone`)
     return script
 
 
@@ -697,7 +698,8 @@ async def test_no_socket_outlives_its_check(monkeypatch: pytest.MonkeyPatch) -> 
         for _ in range(10):
             for raw, kw in servers:
                 await on_both(spec(raw.url("/chain"), **kw), monkeypatch)
-        await asyncio.sleep(0.2)  # the servers' side closes too
+        # once the servers' side has closed too (bounded)
+        await until(lambda: open_fds() <= before + 2, timeout=5, every=0.02)
         after = open_fds()
     assert after <= before + 2, (before, after)  # 120 checks: a leak would show ~120
 

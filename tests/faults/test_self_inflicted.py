@@ -31,6 +31,7 @@ from clirun import child_env
 from faultserver import FaultServer
 from procs import Daemon, Switch, free_port, write_config
 from promtext import Scrape
+from waits import until
 
 from slaprobe.config import parse
 from slaprobe.core.model import ErrorKind
@@ -143,9 +144,15 @@ async def test_server_caps_open_connections_and_answers_busy_beyond() -> None:
         extra.close()
         for s in held:
             s.close()
-        await asyncio.sleep(0.3)  # the server sees the closes
-        async with aiohttp.ClientSession() as c, c.get(f"http://127.0.0.1:{port}/metrics") as r:
-            assert r.status == 200
+
+        async def served() -> bool:  # once the server has seen the closes
+            with contextlib.suppress(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as c, \
+                        c.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    return r.status == 200
+            return False
+
+        assert await until(served, timeout=10, every=0.05)
     finally:
         for s in held:
             s.close()
@@ -239,13 +246,20 @@ url = "{url}/ok"
 
             for _ in range(3):  # a burst, three times over, while the slow clients hang on
                 await asyncio.gather(*(scrape() for _ in range(200)))
-                await asyncio.sleep(1.0)
+                hits = sw.hits  # and between bursts the daemon checks the target again
+                assert await until(lambda hits=hits: sw.hits > hits, timeout=20), d.logs()[-3000:]
         for s in held:
             s.close()
-        await asyncio.sleep(1.5)
-        async with aiohttp.ClientSession() as c, c.get(f"{d.url}/metrics") as r:
-            assert r.status == 200  # responsive afterwards
+
+        async def responsive() -> bool:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as c, c.get(f"{d.url}/metrics") as r:
+                    return r.status == 200
+            return False
+
+        assert await until(responsive, timeout=20, every=0.1)  # responsive afterwards
         assert 200 in statuses  # some scrapes served during the storm
+        assert await until(lambda: sw.hits >= 6, timeout=20)  # checks go on
         d.signal(signal.SIGTERM)
         assert d.wait(15) == 0
     finally:

@@ -1,8 +1,9 @@
 """Fixtures: local fault servers (plain and TLS), a refused port, and a guard that fails a
-test when slaprobe's code blocks the event loop (blockbuster)."""
+test when slaprobe's code blocks the event loop (blockbuster), on every async test here."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import socket
 import ssl
@@ -53,14 +54,18 @@ def refused_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
 
 
-@pytest.fixture
-def no_blocking(request: pytest.FixtureRequest) -> Iterator[BlockBuster]:
+@pytest.fixture(autouse=True)
+def no_blocking(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
     """Blocking calls (file stat/read/write, SQLite, time.sleep, ...) made by slaprobe's code
-    on the event loop raise BlockingError while this is active.
+    on the event loop raise BlockingError while this is active: in every async test of
+    tests/integration (a sync test has no loop to block).
 
     The test module's own functions may block (a test reading the store it set up is not
     the daemon stalling): only calls from the daemon's tasks count.
     """
+    if not inspect.iscoroutinefunction(request.function):
+        yield None
+        return
     path = Path(request.module.__file__)
     # the module's own function names, read as text: ast.parse inside a running test
     # has hit CPython 3.11's "AST constructor recursion depth mismatch" SystemError

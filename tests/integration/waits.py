@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from slaprobe.clock import FakeClock
 
 
-async def until(pred: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> bool:
-    """Poll `pred` until true or `timeout` real seconds passed; the last answer."""
+async def until(pred: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0,
+                every: float = 0.005) -> bool:
+    """Poll `pred` every `every` seconds until true or `timeout` real seconds passed; the
+    last answer."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for _ in range(1_000_000):
@@ -19,7 +21,7 @@ async def until(pred: Callable[[], bool | Awaitable[bool]], timeout: float = 10.
             got = await got
         if got or loop.time() > deadline:
             return bool(got)
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(every)
     return False
 
 

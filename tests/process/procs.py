@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,14 @@ def slaprobe(*args: str, cwd: Path, check: bool = False, timeout: float = 60
         [sys.executable, "-m", "slaprobe", *args], cwd=cwd, capture_output=True, text=True,
         timeout=timeout, check=check, env=env,
     )
+
+
+Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def sample(m: Metrics, name: str, **labels: str) -> float:
+    """One sample of scraped metrics, 0 when absent (a counter not yet incremented)."""
+    return m.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 class Daemon:
@@ -93,7 +101,7 @@ class Daemon:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"daemon not ready: {self.logs()}")
 
-    async def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async def metrics(self) -> Metrics:
         async with aiohttp.ClientSession() as s, s.get(f"{self.url}/metrics") as r:
             text = await r.text()
         out = {}
@@ -115,6 +123,24 @@ class Daemon:
                 return
             await asyncio.sleep(0.1)
         raise AssertionError(f"{name}{labels} = {seen}, wanted {value}; logs: {self.logs()}")
+
+    async def wait_until(self, check: Callable[[Metrics], bool], what: str,
+                         timeout: float = 30) -> Metrics:
+        """Poll /metrics until `check` holds on them (bounded); those metrics. Instead of a
+        fixed sleep: waits as long as the condition takes, and no longer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}: {self.logs()}")
+            m = await self.metrics()
+            if check(m):
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {timeout} s: {what}; metrics: "
+                                     f"{ {k: v for k, v in m.items() if 'slaprobe' in k[0]} }; "
+                                     f"logs: {self.logs()[-3000:]}")
+            await asyncio.sleep(0.1)
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None

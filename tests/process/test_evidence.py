@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
@@ -13,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from procs import Daemon, Switch, free_port, slaprobe, write_config
+from procs import Daemon, Metrics, Switch, free_port, sample, slaprobe, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +46,17 @@ url = "{url}/web"
 """)
     d = daemons(cfg, port)
     await d.launch()
-    await asyncio.sleep(2.5)
+
+    def api(m: Metrics, result: str) -> float:
+        return sample(m, "slaprobe_probes_total", result=result, target="api")
+
+    await d.wait_until(lambda m: api(m, "success") >= 2, "two good checks of api")
     sw.status = 503
     outage_start = time.time()
-    await asyncio.sleep(5)
+    await d.wait_until(lambda m: api(m, "bad_status") >= 5, "five failed checks of api")
     sw.status = 200
-    await asyncio.sleep(3)
+    ok = api(await d.metrics(), "success")
+    await d.wait_until(lambda m: api(m, "success") >= ok + 2, "api up again, two checks")
     down = await d.value("slaprobe_down_seconds_total", target="api")
     assert down is not None and down >= 3
     rows = [f"api,{rfc3339(outage_start - 5 + k * 0.1)},1" for k in range(220)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -15,7 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from procs import Daemon, Switch, free_port, refused_port, slaprobe, write_config
+from procs import (
+    Daemon,
+    Metrics,
+    Switch,
+    free_port,
+    refused_port,
+    sample,
+    slaprobe,
+    write_config,
+)
+from waits import until
 
 from slaprobe.history.store import Store
 
@@ -25,6 +34,15 @@ pytestmark = pytest.mark.slow
 def count_checks(db: Path) -> int:
     with sqlite3.connect(db) as c:
         return int(c.execute("SELECT count(*) FROM checks").fetchone()[0])
+
+
+def last_check_at(db: Path) -> float:
+    with sqlite3.connect(db) as c:
+        return float(c.execute("SELECT max(at) FROM checks").fetchone()[0])
+
+
+def good(m: Metrics, target: str = "app") -> float:
+    return sample(m, "slaprobe_probes_total", result="success", target=target)
 
 
 def rfc3339(at: float) -> str:
@@ -45,19 +63,21 @@ url = "{url}/"
     start = time.time()
     d = daemons(cfg, port)
     await d.launch()
-    await asyncio.sleep(3.5)
-    done = await d.value("slaprobe_probes_total", result="success", target="app")
-    assert done is not None and done >= 2
+    m = await d.wait_until(lambda m: good(m) >= 4, "four good checks")
+    done = good(m)
     assert d.proc is not None
     d.proc.kill()  # SIGKILL: no chance to flush
     d.wait()
     db = tmp_path / "history.db"
     kept = count_checks(db)
     assert kept >= done - 1
-    await asyncio.sleep(5)
+    # the daemon stays away until its last stored check is 5 s old (polled on the store,
+    # bounded): the gap the report must show as unknown time
+    last = last_check_at(db)
+    assert await until(lambda: time.time() - last >= 5, timeout=30)
     d2 = daemons(cfg, port)
     await d2.launch()
-    await asyncio.sleep(2.5)
+    await d2.wait_until(lambda m: good(m) >= 3, "three good checks after the restart")
     d2.signal(signal.SIGTERM)
     assert d2.wait() == 0
     assert count_checks(db) > kept
@@ -201,8 +221,10 @@ url = "http://127.0.0.1:{refused_port()}/"
 """)
     d = daemons(cfg, port)
     await d.launch()
-    await asyncio.sleep(3.5)
-    m = await d.metrics()
+    m = await d.wait_until(
+        lambda m: sample(m, "slaprobe_excluded_seconds_total", reason="probe_network",
+                         target="app") > 0,
+        "time excluded as probe_network")
     assert math.isnan(m[("slaprobe_target_up", (("target", "app"),))])
     assert m[("slaprobe_down_seconds_total", (("target", "app"),))] == 0.0
     assert m[("slaprobe_excluded_seconds_total",
@@ -258,13 +280,19 @@ url = "{url}/a"
 """)
     d = daemons(cfg, port)
     await d.launch()  # "ahead" starts 10 s after `now`: seen before its start, even when loaded
-    await asyncio.sleep(max(5.0, now + 13 - time.time()))
-    m = await d.metrics()
-    d.signal(signal.SIGTERM)
-    assert d.wait() == 0
 
     def v(name: str, **labels: str) -> float:
         return m[(name, tuple(sorted(labels.items())))]
+
+    # until "ahead" has begun and excluded time, and the others counted down time
+    m = await d.wait_until(
+        lambda m: (sample(m, "slaprobe_excluded_seconds_total", target="announced",
+                          reason="maintenance") > 0
+                   and sample(m, "slaprobe_down_seconds_total", target="rushed") > 0
+                   and sample(m, "slaprobe_down_seconds_total", target="planned") > 0),
+        "the announced window excluding, the others down", timeout=40)
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
 
     # "excused" started before slaprobe first saw it: retroactive, not excluded
     assert v("slaprobe_maintenance_windows", status="retroactive") == 1

@@ -13,8 +13,8 @@ from slaprobe import config
 from slaprobe.config import ConfigError
 from slaprobe.core.spec import MaintenanceSpec, ProbeSpec, per_target_windows
 
-DATA = Path(__file__).parents[1] / "data" / "config"
-SHIPPED = Path(__file__).parents[2] / "probe.toml"
+DATA = Path(__file__).parents[2] / "data" / "config"
+SHIPPED = Path(__file__).parents[3] / "probe.toml"
 TOKEN = "s3cret-token-value"
 ENV = {"SLAPROBE_TEST_TOKEN": TOKEN}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 
 import pytest
 
@@ -24,10 +25,14 @@ def test_uvloop_when_installed() -> None:
     assert loop_type.startswith("uvloop")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uvloop") is not None,
-                    reason="uvloop is installed")
-def test_asyncio_without_uvloop() -> None:
+def test_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the extra: asyncio's own loop. uvloop is made unimportable here (a None in
+    sys.modules makes `import uvloop` raise ImportError), so this runs where it is installed
+    too, as in CI."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
     assert event_loop_factory({}) is None
+    with asyncio.Runner(loop_factory=event_loop_factory({})) as runner:
+        assert runner.run(_loop_type()).startswith("asyncio")
 
 
 async def _loop_type() -> str:

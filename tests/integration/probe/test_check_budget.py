@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
 from faultserver import FaultServer
 from waits import drive, until
 
@@ -19,8 +18,6 @@ from slaprobe.core.model import ErrorKind, State
 from slaprobe.core.spec import ProbeSpec
 from slaprobe.ops.daemon import Daemon
 from slaprobe.probe.prober import check
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def test_hanging_target_check_is_cut_to_its_budget(fault_server: FaultServer) -> None:

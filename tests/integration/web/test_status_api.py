@@ -15,6 +15,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
+from promtext import Scrape
+from waits import until
 
 from slaprobe.config import parse
 from slaprobe.core.timefmt import iso, parse_instant
@@ -23,6 +25,10 @@ from slaprobe.ops.daemon import Daemon
 from slaprobe.reporting import report
 from slaprobe.web import pages as webui
 from slaprobe.web import server
+
+
+async def _nothing_pending(d: Daemon) -> bool:
+    return Scrape(await d.rooms.exporter.render()).value("slaprobe_store_pending_checks") == 0
 
 
 async def poll(pred: Any, timeout: float = 15.0) -> bool:
@@ -134,7 +140,8 @@ async def test_api_report_equals_the_report_code(
     assert await poll(lambda: min(c.at for c in d.last.values()) > b + 0.5)
     assert d.store is not None and d.tracker is not None
     async with ClientSession() as s:
-        await asyncio.sleep(0.3)  # let the checks before b reach the store
+        # the checks before b have reached the store: nothing waits to be written
+        assert await until(lambda: _nothing_pending(d), timeout=15, every=0.02)
         status, headers, body = await _get(
             s, f"{base}/api/v1/report?from={iso(a)}&to={iso(b)}")
         assert status == 200 and headers["Content-Type"].startswith("application/json")
@@ -182,7 +189,12 @@ async def test_api_incidents_lists_the_open_incident(
     d, _, base = running
     assert d.store is not None and d.tracker is not None
     async with ClientSession() as s:
-        await asyncio.sleep(0.5)
+
+        async def listed() -> bool:  # docs' failures have opened its incident
+            return len(json.loads((await _get(
+                s, f"{base}/api/v1/incidents?from=now-1h"))[2])["incidents"]) > 0
+
+        assert await until(listed, timeout=15, every=0.05)
         status, headers, body = await _get(s, f"{base}/api/v1/incidents?from=now-1h")
         assert status == 200 and headers["Content-Type"].startswith("application/json")
         got = json.loads(body)

@@ -18,7 +18,7 @@ from slaprobe.core.maintenance.feeds import (
 )
 from slaprobe.core.spec import MaintenanceSpec
 
-DATA = Path(__file__).parent.parent / "data" / "feeds"
+DATA = Path(__file__).parents[2] / "data" / "feeds"
 ICS = DATA / "maintenance.ics"
 STATUSPAGE = DATA / "statuspage.json"
 ICS_SOURCE = "https://calendar.example/maintenance.ics"

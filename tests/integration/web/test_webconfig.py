@@ -222,7 +222,7 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
 
 
 def test_shipped_example_needs_a_hash_then_loads(certs: Path) -> None:
-    shipped = (Path(__file__).parents[2] / "deploy" / "web.yml").read_text()
+    shipped = (Path(__file__).parents[3] / "deploy" / "web.yml").read_text()
     (certs / "tls").mkdir()
     (certs / "server.crt").rename(certs / "tls" / "slaprobe.crt")
     text = shipped.replace("/run/credentials/slaprobe.service/slaprobe.key",

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
 
-import pytest
 from faultserver import FaultServer
 from promtext import Scrape
 from waits import until
@@ -14,8 +13,6 @@ from waits import until
 from slaprobe.config import parse
 from slaprobe.history.store import Store
 from slaprobe.ops.daemon import Daemon
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def test_write_errors_are_counted_retried_and_probing_goes_on(
@@ -36,7 +33,15 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     await d.start()
     try:
         d.store.backend.conn.execute("PRAGMA query_only = ON")  # real SQLite refusing every write
-        await asyncio.sleep(3.5)
+
+        async def refused_a_while() -> bool:
+            m = await scrape()
+            return ((m.value("slaprobe_store_errors_total") or 0) >= 1
+                    and (m.value("slaprobe_probes_total", success) or 0) >= 3
+                    and (m.value("slaprobe_store_pending_checks") or 0) >= 1)
+
+        # bounded: until writes failed, three checks were made and checks wait unwritten
+        await until(refused_a_while, timeout=20, every=0.05)
         m = await scrape()
         errors = m.value("slaprobe_store_errors_total")
         pending = m.value("slaprobe_store_pending_checks")
@@ -56,7 +61,7 @@ async def test_write_errors_are_counted_retried_and_probing_goes_on(
     finally:
         store.close()
     assert done is not None and stored >= done - 1
-    assert pending is not None
+    assert pending is not None and pending >= 1  # they queued up meanwhile
 
 
 async def _pending_is_zero(scrape: Awaitable[Scrape]) -> bool:

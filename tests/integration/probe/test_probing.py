@@ -21,8 +21,6 @@ from slaprobe.metrics.instruments import Instruments
 from slaprobe.probe import prober
 from slaprobe.probe.probing import Probing
 
-pytestmark = pytest.mark.usefixtures("no_blocking")
-
 
 @pytest.fixture
 async def recorder(tmp_path: Path) -> AsyncIterator[Recorder]:

@@ -20,8 +20,6 @@ from slaprobe.history.recorder import Recorder
 from slaprobe.history.store import Store
 from slaprobe.metrics.instruments import Instruments
 
-pytestmark = pytest.mark.usefixtures("no_blocking")
-
 T0 = 1_800_000_000.0
 
 

@@ -9,7 +9,6 @@ import socket
 from pathlib import Path
 
 import aiohttp
-import pytest
 import structlog
 from promtext import Scrape
 from waits import until
@@ -19,8 +18,6 @@ from slaprobe.config import parse
 from slaprobe.core.model import Check
 from slaprobe.ops.daemon import Daemon
 from slaprobe.web import server
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 T0 = 1_800_000_000.0
 

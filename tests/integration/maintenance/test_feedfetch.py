@@ -23,7 +23,7 @@ from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.maintenance import feedfetch
 from slaprobe.maintenance.feedfetch import FeedCache, fetch, refresh
 
-DATA = Path(__file__).parent.parent / "data" / "feeds"
+DATA = Path(__file__).parents[2] / "data" / "feeds"
 ICS = DATA / "maintenance.ics"
 STATUSPAGE = DATA / "statuspage.json"
 HORIZON = (

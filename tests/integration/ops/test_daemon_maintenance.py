@@ -6,7 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from faultserver import FaultServer
@@ -18,10 +17,6 @@ from slaprobe.config import parse
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.maintenance.announcements import append_window
 from slaprobe.ops.daemon import Daemon
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
-
-
 
 
 async def test_file_and_feeds_are_followed_and_a_failing_feed_keeps_its_windows(

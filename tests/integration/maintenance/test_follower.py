@@ -28,8 +28,6 @@ from slaprobe.maintenance.announcements import append_window
 from slaprobe.maintenance.follower import MaintenanceFollower
 from slaprobe.metrics.instruments import Instruments
 
-pytestmark = pytest.mark.usefixtures("no_blocking")
-
 DAY = 86400.0
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from faultserver import FaultServer
+from waits import until
 
 from slaprobe.clock import SystemClock
 from slaprobe.core.model import Attempt, ErrorKind
@@ -111,7 +112,8 @@ async def test_expect_status(
 
 async def test_cancellation_propagates_and_cleans_up(fault_server: FaultServer) -> None:
     task = asyncio.create_task(attempt(spec(fault_server.url("/slow?delay=2"))))
-    await asyncio.sleep(0.1)
+    # cancelled mid-request: once the server has the request
+    assert await until(lambda: fault_server.stats.hits["slow"] == 1, timeout=5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # not turned into a timeout Attempt; no unclosed-session warning either

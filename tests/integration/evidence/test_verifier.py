@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from faultserver import FaultServer
 from promtext import Scrape
+from waits import until
 
 from slaprobe.config import parse
 from slaprobe.evidence import verifier
 from slaprobe.ops.daemon import Daemon
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 
 async def value(d: Daemon, name: str, labels: dict[str, str] | None = None) -> float | None:
@@ -30,6 +29,18 @@ async def wait_for(d: Daemon, name: str, want: float, timeout: float = 20.0) -> 
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{name} = {await value(d, name)}, wanted {want}")
+
+
+def first_check_stored(db: Path) -> bool:
+    with closing(sqlite3.connect(db, timeout=10)) as c:
+        return c.execute("SELECT count(*) FROM checks WHERE n = 1").fetchone()[0] == 1
+
+
+def edit_first_check(db: Path) -> int:
+    with closing(sqlite3.connect(db, timeout=10)) as c:
+        edited = c.execute("UPDATE checks SET ok = 0 WHERE n = 1").rowcount
+        c.commit()
+        return edited
 
 
 async def test_an_edited_check_lowers_history_verified(
@@ -45,13 +56,12 @@ async def test_an_edited_check_lowers_history_verified(
     d = await Daemon.open(cfg, env={})
     await d.start()
     try:
-        await asyncio.sleep(1.0)
+        assert await until(lambda: asyncio.to_thread(first_check_stored, db), timeout=20.0,
+                           every=0.05)
         await wait_for(d, "slaprobe_history_verified", 1.0)
         stamp = await value(d, "slaprobe_history_verified_timestamp_seconds")
         assert stamp is not None and stamp > 0
-        with closing(sqlite3.connect(db, timeout=10)) as c:
-            assert c.execute("UPDATE checks SET ok = 0 WHERE n = 1").rowcount == 1
-            c.commit()
+        assert await asyncio.to_thread(edit_first_check, db) == 1
         await wait_for(d, "slaprobe_history_verified", 0.0)
         success = {"target": "app", "result": "success"}
         before = await value(d, "slaprobe_probes_total", success)

@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-import pytest
 import structlog
 from waits import until
 
@@ -22,8 +21,6 @@ from slaprobe.maintenance.follower import MaintenanceFollower
 from slaprobe.metrics.instruments import Instruments
 from slaprobe.ops import housekeeping
 from slaprobe.ops.housekeeping import Housekeeper
-
-pytestmark = pytest.mark.usefixtures("no_blocking")
 
 T0 = 1_800_000_000.0
 DAY = 86400.0  # the shortest retention
