@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaprobe.core.maintenance.rules import Window
-from slaprobe.core.reporting import figfmt, htmlreport
+from slaprobe.core.reporting import figfmt, htmlreport, timelines
 from slaprobe.core.reporting.daily import Scope
 from slaprobe.core.reporting.htmlparts import esc, page, table, wrap
 from slaprobe.core.timefmt import iso
 
 REFRESH_SECONDS = 60
+RECENT_DAYS = 7  # resolved incidents stay on the page this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,22 @@ def upcoming_section(windows: Sequence[Window], now: float) -> str:
     return f"<h2>Upcoming maintenance (excused)</h2>{body}"
 
 
+def incidents_sections(incidents: Sequence[Mapping[str, Any]]) -> str:
+    """Open incidents, then those resolved lately: each group as a table of the
+    measured figures, then each incident with its timeline of updates."""
+    out = []
+    for title, group in (("Open incidents", [i for i in incidents if not i.get("end")]),
+                         (f"Resolved in the last {RECENT_DAYS} days",
+                          [i for i in incidents if i.get("end")])):
+        if not group:
+            out.append(f'<h2>{esc(title)} (0)</h2><p class="none">None.</p>')
+            continue
+        out.append(htmlreport.incidents_section(group).replace("<h2>Incidents", f"<h2>{title}",
+                                                               1))
+        out.append(timelines.status_incidents(group))
+    return "".join(out)
+
+
 def render(
     *, service: str, now: float, service_state: str, targets: Sequence[TargetNow],
     month: Mapping[str, Any], last: Mapping[str, Any], days: Sequence[Scope],
@@ -79,8 +96,9 @@ def render(
     incidents: Sequence[Mapping[str, Any]] | None, version: str,
 ) -> str:
     """The page. `month` is the report JSON of this month so far, `last` that of the
-    last 90 days and `days` their per-day scopes; `incidents` the open ones (None:
-    not tracked)."""
+    last 90 days and `days` their per-day scopes; `incidents` the open ones and those
+    that ended in the last `RECENT_DAYS` days, with their updates (None: not
+    tracked)."""
     body = [
         f"<h1>{esc(service)} status</h1>",
         f'<p class="sub">As of {esc(iso(now))} (UTC); this page reloads every '
@@ -88,11 +106,7 @@ def render(
         current_section(service_state, targets, now),
     ]
     if incidents is not None:
-        if incidents:
-            body.append(htmlreport.incidents_section(incidents).replace(
-                "<h2>Incidents", "<h2>Open incidents", 1))
-        else:
-            body.append('<h2>Open incidents (0)</h2><p class="none">None.</p>')
+        body.append(incidents_sections(incidents))
     body.append(upcoming_section(windows, now))
     body += [f"<h2>This month: {esc(month['from'][:7])}</h2>",
              f'<p class="sub">{esc(month["from"])} to now, objective '
