@@ -34,6 +34,7 @@ from slaprobe.core.timefmt import month_range, month_start, parse_instant
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
 from slaprobe.reporting import report
+from slaprobe.web import badgeviews
 
 DAY = 86400.0
 STATUS_DAYS = 90
@@ -163,7 +164,8 @@ class Views:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/status", self.status), web.get("/api/v1/report", self.api_report),
-                web.get("/api/v1/incidents", self.api_incidents)]
+                web.get("/api/v1/incidents", self.api_incidents),
+                *badgeviews.Badges(self.source).routes()]
 
     # --- /status ---------------------------------------------------------------------
 
