@@ -1,5 +1,6 @@
-"""The badge routes: `/badge/SCOPE/availability/WINDOW.svg` and `/badge/SCOPE/state.svg`
-(`statusfiles` makes the SVG). A window's report is computed in a worker thread and
+"""The feed route `/status/feed.atom` and the badge routes:
+`/badge/SCOPE/availability/WINDOW.svg` and `/badge/SCOPE/state.svg` (`statusfiles` makes
+them). A window's report is computed in a worker thread and
 kept `ttl` seconds, so a page embedding many badges costs one computation per window;
 the responses are cacheable for as long."""
 
@@ -22,10 +23,30 @@ class Badges:
         self.ttl = ttl
         self._reports: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = asyncio.Lock()
+        self._feed: tuple[float, str] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/badge/{scope}/availability/{file}", self.availability),
-                web.get("/badge/{scope}/state.svg", self.state)]
+                web.get("/badge/{scope}/state.svg", self.state),
+                web.get("/status/feed.atom", self.feed)]
+
+    async def feed(self, _: web.Request) -> web.Response:
+        """The Atom feed (`statusfiles.feed`), kept `ttl` seconds."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._feed is None or loop.time() - self._feed[0] >= self.ttl:
+                src = self.source
+                tracker, store = src.tracker, src.store
+                if tracker is None or store is None:
+                    raise web.HTTPServiceUnavailable(text="starting\n")
+                cfg, windows, now = src.cfg, list(tracker.maintenance), src.clock.now()
+                text = await asyncio.to_thread(lambda: statusfiles.feed(
+                    cfg, store, windows, now, self_href="/status/feed.atom",
+                    page_href="/status"))
+                self._feed = (loop.time(), text)
+            body = self._feed[1]
+        return web.Response(text=body, content_type="application/atom+xml", charset="utf-8",
+                            headers={"Cache-Control": f"public, max-age={int(self.ttl)}"})
 
     def _reply(self, text: str | None) -> web.Response:
         if text is None:

@@ -19,13 +19,16 @@ from typing import Any
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import State
-from slaprobe.core.reporting import badges
+from slaprobe.core.reporting import atomfeed, badges
 from slaprobe.core.spec import Config
-from slaprobe.core.timefmt import month_start
+from slaprobe.core.timefmt import iso, month_start
 from slaprobe.evidence import statements
 from slaprobe.history.storeapi import HistoryStore
+from slaprobe.incidents import stored as incidents
 from slaprobe.reporting import report
 
+FEED_DAYS = 90
+DAY = 86400.0
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 STATE_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe_network",
                State.MAINTENANCE: "maintenance"}
@@ -122,3 +125,23 @@ def all_badges(cfg: Config, store: HistoryStore, windows: list[Window], tracker:
         if text is not None:
             out[f"{scope}/state.svg"] = text.encode()
     return out
+
+
+def announcements(windows: list[Window], a: float) -> list[atomfeed.Announcement]:
+    """Maintenance windows announced (first seen) or still running after `a`."""
+    return [atomfeed.Announcement(
+        id=w.id, start=iso(w.start), end=iso(w.end), first_seen=iso(w.first_seen),
+        announced=iso(w.announced), targets=w.targets, reason=w.reason, status=w.status)
+        for w in windows if w.first_seen >= a or w.end >= a]
+
+
+def feed(cfg: Config, store: HistoryStore, windows: list[Window], now: float, *,
+         self_href: str, page_href: str) -> str:
+    """The Atom feed of the last FEED_DAYS days' incidents and maintenance announcements."""
+    a = now - FEED_DAYS * DAY
+    tracker = report.load_tracker(cfg, store, since(cfg, a - incidents.LOOKBACK), windows, now)
+    acks, ups = incidents.notes(store)
+    items = incidents.to_json(incidents.in_range(cfg, tracker, acks, a=a, b=now, now=now), ups)
+    return atomfeed.render(service=cfg.daemon.service, generated=iso(now), incidents=items,
+                           maintenance=announcements(windows, a), self_href=self_href,
+                           page_href=page_href)
