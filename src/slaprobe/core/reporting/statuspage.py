@@ -14,10 +14,11 @@ from typing import Any
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.reporting import figfmt, htmlreport, timelines
 from slaprobe.core.reporting.daily import Scope
-from slaprobe.core.reporting.htmlparts import esc, page, table, wrap
-from slaprobe.core.timefmt import iso
+from slaprobe.core.reporting.htmlparts import dur, esc, page, table, wrap
+from slaprobe.core.timefmt import iso, parse_instant
 
 REFRESH_SECONDS = 60
+STATUS_DAYS = 90  # the per-day bars and past maintenance
 RECENT_DAYS = 7  # resolved incidents stay on the page this long
 
 
@@ -58,19 +59,45 @@ def current_section(service_state: str, targets: Sequence[TargetNow], now: float
                     cls="current", num=frozenset({3})))
 
 
+def _notice(seconds: float) -> str:
+    shown = figfmt.duration(abs(seconds))
+    return shown + " after start" if seconds < 0 else shown + " ahead"
+
+
+def _status(status: str) -> str:
+    return (f'<span class="badge {htmlreport.STATUS_BADGE.get(status, "na")}">{esc(status)}'
+            f'</span><small class="why">{esc(htmlreport.STATUS_NOTE.get(status, ""))}</small>')
+
+
 def upcoming_section(windows: Sequence[Window], now: float) -> str:
-    """Excused maintenance not yet over, soonest first."""
+    """Maintenance not yet over, soonest first, with its notice and status: excused
+    (excluded from the figures) or announced too late (counts as downtime)."""
     rows = []
-    for w in sorted((w for w in windows if w.status == "excused" and w.end > now),
-                    key=lambda w: (w.start, w.id)):
+    for w in sorted((w for w in windows if w.end > now), key=lambda w: (w.start, w.id)):
         when = "in progress" if w.start <= now else "in " + figfmt.duration(
             w.start - now)
         rows.append([esc(w.id), f"{esc(iso(w.start))} .. {esc(iso(w.end))}", esc(when),
                      "all" if w.targets is None else esc(", ".join(w.targets)),
-                     wrap(esc(w.reason))])
-    body = (table(["id", "window (UTC)", "when", "targets", "reason"], rows, cls="upcoming")
+                     _status(w.status), esc(_notice(w.notice)), wrap(esc(w.reason))])
+    body = (table(["id", "window (UTC)", "when", "targets", "status", "notice", "reason"],
+                  rows, cls="upcoming")
             if rows else '<p class="none">None announced.</p>')
-    return f"<h2>Upcoming maintenance (excused)</h2>{body}"
+    return f"<h2>Upcoming maintenance</h2>{body}"
+
+
+def past_section(last: Mapping[str, Any], windows: Sequence[Window], now: float) -> str:
+    """Maintenance that ended in the page's range, latest first, with what it excluded."""
+    reasons = {w.id: w.reason for w in windows}
+    past = [m for m in last.get("maintenance", []) if parse_instant(m["end"]) <= now]
+    rows = [[esc(m["id"]), f'{esc(m["start"])} .. {esc(m["end"])}',
+             "all" if m["targets"] is None else esc(", ".join(m["targets"])),
+             _status(m["status"]), esc(_notice(m["notice_seconds"])),
+             dur(m["excluded_seconds"]), wrap(esc(reasons.get(m["id"], "")))]
+            for m in sorted(past, key=lambda m: (m["start"], m["id"]), reverse=True)]
+    body = (table(["id", "window (UTC)", "targets", "status", "notice", "excluded", "reason"],
+                  rows, cls="past-maintenance", num=frozenset({5}))
+            if rows else '<p class="none">None.</p>')
+    return f"<h2>Past maintenance (last {STATUS_DAYS} days)</h2>{body}"
 
 
 def incidents_sections(incidents: Sequence[Mapping[str, Any]]) -> str:
@@ -108,6 +135,7 @@ def render(
     if incidents is not None:
         body.append(incidents_sections(incidents))
     body.append(upcoming_section(windows, now))
+    body.append(past_section(last, windows, now))
     body += [f"<h2>This month: {esc(month['from'][:7])}</h2>",
              f'<p class="sub">{esc(month["from"])} to now, objective '
              f'{month["objective"] * 100:g}%.</p>',
