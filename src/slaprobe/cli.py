@@ -1,4 +1,5 @@
-"""Command line: run | check | once | import | report | incidents | maintenance | demo.
+"""Command line: run | check | once | import | report | incidents | status | maintenance |
+demo.
 
 Exit codes: 0 fine, 1 a critical target is down (`once`), 2 bad input (config,
 CSV, arguments) with every problem printed.
@@ -46,6 +47,7 @@ from slaprobe.maintenance import announcements
 from slaprobe.ops import daemon
 from slaprobe.probe import prober, probing
 from slaprobe.reporting import report
+from slaprobe.web import export as statusexport
 from slaprobe.web import webconfig
 
 EXIT_DOWN = 1
@@ -101,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="length of the live part (default 90)")
     demo.add_argument("--fast", action="store_true",
                       help="a short live part (20 s, checks every second), e.g. for CI")
+    st = sub.add_parser("status", help="The customer-facing status as static files.")
+    ssub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exp = ssub.add_parser("export", help="Write the status page, its feed and badges into DIR "
+                          "(replaced at once on each run).",
+                          description="Write DIR/index.html, DIR/feed.atom and DIR/badge/... "
+                          "as static files (no script, nothing fetched, relative links); a "
+                          "re-run replaces them atomically.")
+    exp.add_argument("dir", type=Path, metavar="DIR")
+    exp.add_argument("--config", type=Path, default=None)
+    _state_dir(exp)
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -168,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "incidents":
             action = {"ack": _ack, "update": _update}.get(args.action or "", _incidents)
             return action(cfg, args)
+        if args.command == "status":
+            return _status_export(cfg, args.dir)
         if args.action == "add":
             return _maint_add(cfg, args)
         return _maint_list(cfg)
@@ -555,6 +569,22 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     render = {"markdown": report.render_markdown, "text": report.render_text}[args.format]
     sys.stdout.write(render(rep, cfg.daemon.service, cfg.support))
+    return 0
+
+
+def _status_export(cfg: Config, target: Path) -> int:
+    now = time.time()
+    store, windows = _open(cfg, read_only=True)
+    try:
+        content = statusexport.files(cfg, store, windows, now)
+    finally:
+        store.close()
+    try:
+        statusexport.write(target, content)
+    except (statusexport.ExportError, OSError) as e:
+        print(f"slaprobe: status export: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"wrote {len(content) - 1} files to {target.absolute()} (status as of {iso(now)})")
     return 0
 
 

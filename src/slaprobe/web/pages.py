@@ -92,7 +92,7 @@ def _history(cfg: Config, store: HistoryStore, windows: list[Window],
 
 def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
                    targets: list[statuspage.TargetNow], service_state: str,
-                   now: float) -> bytes:
+                   now: float, static: bool = False) -> bytes:
     """The /status page (in a worker thread: reads the store, renders)."""
     (ma, mb), (da, db) = status_ranges(now)
     tracker, (acks, ups) = _history(cfg, store, windows, min(ma, da), now)
@@ -105,7 +105,7 @@ def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
     text = statuspage.render(
         service=cfg.daemon.service, now=now, service_state=service_state, targets=targets,
         month=month, last=last90, days=scopes, windows=windows, incidents=shown,
-        version=__version__)
+        version=__version__, static=static)
     return text.encode()
 
 

@@ -121,15 +121,20 @@ def render(
     month: Mapping[str, Any], last: Mapping[str, Any], days: Sequence[Scope],
     windows: Sequence[Window],
     incidents: Sequence[Mapping[str, Any]] | None, version: str,
+    static: bool = False,
 ) -> str:
     """The page. `month` is the report JSON of this month so far, `last` that of the
     last 90 days and `days` their per-day scopes; `incidents` the open ones and those
     that ended in the last `RECENT_DAYS` days, with their updates (None: not
-    tracked)."""
+    tracked). `static`: the exported page (`slaprobe status export`): no reload, links
+    relative to it (feed.atom, badge/...), nothing of the daemon's API."""
+    feed = "feed.atom" if static else "status/feed.atom"
+    when = ("published as a static page" if static else
+            f"this page reloads every {REFRESH_SECONDS} s")
     body = [
         f"<h1>{esc(service)} status</h1>",
-        f'<p class="sub">As of {esc(iso(now))} (UTC); this page reloads every '
-        f"{REFRESH_SECONDS} s.</p>",
+        f'<p class="sub">As of {esc(iso(now))} (UTC); {when}. '
+        f'<a href="{esc(feed)}">Subscribe (Atom feed)</a>.</p>',
         current_section(service_state, targets, now),
     ]
     if incidents is not None:
@@ -144,9 +149,11 @@ def render(
              htmlreport.daily_section(last, days, now=now,
                                       title=f"Last {len(days[0].days) if days else 0} days",
                                       open_service=False)]
+    where = ("Badges: badge/SCOPE/availability/WINDOW.svg and badge/SCOPE/state.svg beside "
+             "this page." if static else "The JSON is at /api/v1/report.")
     body.append(f"<footer>slaprobe {esc(version)}. Figures: availability = up / (up + down); "
-                "excluded and unknown time are neither. The JSON is at /api/v1/report."
-                "</footer>")
-    return page(f"{service} status", "".join(body), refresh=REFRESH_SECONDS)
+                f"excluded and unknown time are neither. {where}</footer>")
+    return page(f"{service} status", "".join(body),
+                refresh=None if static else REFRESH_SECONDS)
 
 
