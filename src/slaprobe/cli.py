@@ -479,9 +479,10 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
             print(f"slaprobe: {e}", file=sys.stderr)
             return EXIT_INPUT
         first = store.record_ack(inc.id, at, by, args.note, now)
+        responded, _ = incidents.notes(store)  # an earlier update may be the response
     finally:
         store.close()
-    judged = incidents.judge(inc.shape, cfg.support, now, first.at)
+    judged = incidents.judge(inc.shape, cfg.support, now, responded.get(inc.id, first.at))
     counted = "" if first.at == at and first.by == by else (
         f" (already acknowledged {iso(first.at)} by {first.by}: the first one counts)")
     print(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
