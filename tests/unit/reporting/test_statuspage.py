@@ -38,7 +38,9 @@ def test_current_state_upcoming_maintenance_and_days() -> None:
     text = render()
     s = scan(text)
     assert "script" not in s.tags and external_references(text) == []
-    assert s.urls == ["status/feed.atom"]  # a relative link to the feed: nothing fetched
+    # the feed, relative: autodiscovery in <head> and a link in the page; nothing fetched
+    assert s.urls == ["status/feed.atom", "status/feed.atom"]
+    assert '<link rel="alternate" type="application/atom+xml"' in text
     assert "Clone&lt;Ner&gt;" in text and "<b>rollout</b>" not in text
     current = {r[0].split()[0]: r for r in s.tables["current"]}
     assert current["app"][1] == "up" and current["docs"][1] == "DOWN"

@@ -240,8 +240,13 @@ def wrap(text: str) -> str:
     return "<!--wrap-->" + text
 
 
-def page(title: str, body: str, *, refresh: int | None = None) -> str:
+def page(title: str, body: str, *, refresh: int | None = None, feed: str | None = None) -> str:
+    """The whole document; `feed`: the (relative) address of its Atom feed, for feed
+    readers' autodiscovery (a link, never fetched by the page)."""
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    if feed:
+        meta += (f'<link rel="alternate" type="application/atom+xml" title="{esc(title)}" '
+                 f'href="{esc(feed)}">')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             '<meta name="color-scheme" content="light dark">'

@@ -154,6 +154,6 @@ def render(
     body.append(f"<footer>slaprobe {esc(version)}. Figures: availability = up / (up + down); "
                 f"excluded and unknown time are neither. {where}</footer>")
     return page(f"{service} status", "".join(body),
-                refresh=None if static else REFRESH_SECONDS)
+                refresh=None if static else REFRESH_SECONDS, feed=feed)
 
 
