@@ -1,4 +1,5 @@
-"""Command line: run | check | once | import | report | incidents | maintenance | demo.
+"""Command line: run | check | once | import | report | incidents | status | maintenance |
+demo.
 
 Exit codes: 0 fine, 1 a critical target is down (`once`), 2 bad input (config,
 CSV, arguments) with every problem printed.
@@ -41,10 +42,12 @@ from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
 from slaprobe.history.stores import open_history
 from slaprobe.history.writerlock import LockHeld
 from slaprobe.incidents import stored as incidents
+from slaprobe.incidents import updates as incupdates
 from slaprobe.maintenance import announcements
 from slaprobe.ops import daemon
 from slaprobe.probe import prober, probing
 from slaprobe.reporting import report
+from slaprobe.web import export as statusexport
 from slaprobe.web import webconfig
 
 EXIT_DOWN = 1
@@ -90,15 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     inc.add_argument("--from", dest="start", metavar="T", help=TIME_HELP)
     inc.add_argument("--to", dest="end", metavar="T", help=TIME_HELP)
     inc.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    isub = inc.add_subparsers(dest="action", metavar="ACTION")
-    ack = isub.add_parser("ack", help="Record the first response to an incident.",
-                          description="Record the first response to an incident.")
-    ack.add_argument("--config", type=Path, default=None)
-    ack.add_argument("incident", metavar="ID", help="the incident id, inc-YYYYMMDDTHHMMSSZ")
-    ack.add_argument("--at", metavar="T", default="now", help="when it was acknowledged "
-                     "(default now)")
-    ack.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
-    ack.add_argument("--note", metavar="TEXT", default="")
+    _incident_actions(inc)
     demo = sub.add_parser(
         "demo", help="A self-contained tour: a simulated CloneNer on 127.0.0.1, a month of "
                      "history, the daemon live, the report in every format.",
@@ -108,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="length of the live part (default 90)")
     demo.add_argument("--fast", action="store_true",
                       help="a short live part (20 s, checks every second), e.g. for CI")
+    st = sub.add_parser("status", help="The customer-facing status as static files.")
+    ssub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exp = ssub.add_parser("export", help="Write the status page, its feed and badges into DIR "
+                          "(replaced at once on each run).",
+                          description="Write DIR/index.html, DIR/feed.atom and DIR/badge/... "
+                          "as static files (no script, nothing fetched, relative links); a "
+                          "re-run replaces them atomically.")
+    exp.add_argument("dir", type=Path, metavar="DIR")
+    exp.add_argument("--config", type=Path, default=None)
+    _state_dir(exp)
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -122,6 +127,27 @@ def _parser() -> argparse.ArgumentParser:
     for c in (add, ls):
         _state_dir(c)
     return p
+
+
+def _incident_actions(inc: argparse.ArgumentParser) -> None:
+    isub = inc.add_subparsers(dest="action", metavar="ACTION")
+    ack = isub.add_parser("ack", help="Record the first response to an incident.",
+                          description="Record the first response to an incident.")
+    ack.add_argument("--config", type=Path, default=None)
+    ack.add_argument("incident", metavar="ID", help="the incident id, inc-YYYYMMDDTHHMMSSZ")
+    ack.add_argument("--at", metavar="T", default="now", help="when it was acknowledged "
+                     "(default now)")
+    ack.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
+    ack.add_argument("--note", metavar="TEXT", default="")
+    upd = isub.add_parser("update", help="Append an update to an incident's timeline.",
+                          description="Append an update to an incident's timeline (chained; "
+                                      "a correction is a new update).")
+    upd.add_argument("--config", type=Path, default=None)
+    upd.add_argument("incident", metavar="ID", help="the incident id, inc-YYYYMMDDTHHMMSSZ")
+    upd.add_argument("--status", required=True, choices=list(incupdates.STATUSES))
+    upd.add_argument("--text", required=True, metavar="TEXT")
+    upd.add_argument("--at", metavar="T", default="now", help="when it was said (default now)")
+    upd.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
 
 
 def _state_dir(c: argparse.ArgumentParser) -> None:
@@ -152,7 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return _verify(cfg)
         if args.command == "incidents":
-            return _ack(cfg, args) if args.action == "ack" else _incidents(cfg, args)
+            action = {"ack": _ack, "update": _update}.get(args.action or "", _incidents)
+            return action(cfg, args)
+        if args.command == "status":
+            return _status_export(cfg, args.dir)
         if args.action == "add":
             return _maint_add(cfg, args)
         return _maint_list(cfg)
@@ -401,12 +430,11 @@ def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:
 
 
 def _incident_history(cfg: Config, since: float, now: float,
-                      ) -> tuple[Tracker, dict[str, float]]:
-    """The tracker from `since` and each incident's first acknowledgement (a reader)."""
+                      ) -> tuple[Tracker, incidents.Notes]:
+    """The tracker from `since`, each incident's response and updates (a reader)."""
     store, windows = _open(cfg, read_only=True)
     try:
-        return (report.load_tracker(cfg, store, since, windows, now),
-                incidents.first_acks(store.acks()))
+        return (report.load_tracker(cfg, store, since, windows, now), incidents.notes(store))
     finally:
         store.close()
 
@@ -418,9 +446,10 @@ def _incidents(cfg: Config, args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
-    tracker, acks = _incident_history(cfg, a - incidents.LOOKBACK, now)
+    tracker, (acks, ups) = _incident_history(cfg, a - incidents.LOOKBACK, now)
     items = incidents.in_range(cfg, tracker, acks, a=a, b=b, now=now)
-    sys.stdout.write(incidents.render(incidents.document(items, a, b), args.format, cfg.support))
+    sys.stdout.write(incidents.render(incidents.document(items, a, b, ups), args.format,
+                                      cfg.support))
     return 0
 
 
@@ -442,7 +471,7 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
     try:
         since = now - ACK_SEARCH
         tracker = report.load_tracker(cfg, store, since - incidents.LOOKBACK, windows, now)
-        acks = incidents.first_acks(store.acks())
+        acks, _ = incidents.notes(store)
         items = incidents.from_tracker(cfg, tracker, acks, since - incidents.LOOKBACK, now)
         try:
             inc = incidents.check_ack(items, args.incident.strip(), at, now)
@@ -450,12 +479,51 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
             print(f"slaprobe: {e}", file=sys.stderr)
             return EXIT_INPUT
         first = store.record_ack(inc.id, at, by, args.note, now)
+        responded, _ = incidents.notes(store)  # an earlier update may be the response
     finally:
         store.close()
-    judged = incidents.judge(inc.shape, cfg.support, now, first.at)
+    judged = incidents.judge(inc.shape, cfg.support, now, responded.get(inc.id, first.at))
     counted = "" if first.at == at and first.by == by else (
         f" (already acknowledged {iso(first.at)} by {first.by}: the first one counts)")
     print(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
+          f"{judged.response} (deadline {iso(judged.response_deadline)})")
+    return 0
+
+
+def _update(cfg: Config, args: argparse.Namespace) -> int:
+    now = time.time()
+    try:
+        at = parse_time(args.at, now)
+    except ValueError as e:
+        print(f"slaprobe: --at: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    by = args.by if args.by is not None else _user()
+    text = args.text.strip()
+    problem = ("--by must not be empty" if not by.strip() else
+               "--text must not be empty" if not text else
+               f"--text is longer than {incupdates.MAX_TEXT} characters"
+               if len(text) > incupdates.MAX_TEXT else "")
+    if problem:
+        print(f"slaprobe: {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    store, windows = _open(cfg)
+    try:
+        since = now - ACK_SEARCH
+        tracker = report.load_tracker(cfg, store, since - incidents.LOOKBACK, windows, now)
+        acks, _ = incidents.notes(store)
+        items = incidents.from_tracker(cfg, tracker, acks, since - incidents.LOOKBACK, now)
+        try:
+            inc = incidents.check_ack(items, args.incident.strip(), at, now)
+        except incidents.AckRefused as e:
+            print(f"slaprobe: {e}", file=sys.stderr)
+            return EXIT_INPUT
+        incupdates.record(store, inc.id, at=at, status=args.status, text=text, by=by.strip(),
+                          now=now)
+        acks, _ = incidents.notes(store)
+    finally:
+        store.close()
+    judged = incidents.judge(inc.shape, cfg.support, now, acks.get(inc.id))
+    print(f"updated {inc.id} at {iso(at)} by {by.strip()}: {args.status}; response "
           f"{judged.response} (deadline {iso(judged.response_deadline)})")
     return 0
 
@@ -479,7 +547,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         statement = statements.stored(store).get(args.month or "")
         # from LOOKBACK before: an incident overlapping the range keeps its start
         tracker = report.load_tracker(cfg, store, a - incidents.LOOKBACK, windows, now)
-        acks = incidents.first_acks(store.acks())
+        acks, ups = incidents.notes(store)
     finally:
         store.close()
     if statement is not None and args.format in ("json", "text", "markdown"):
@@ -490,7 +558,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
             sys.stdout.write(render_stmt[args.format](json.loads(statement),
                                                       cfg.daemon.service))
         return 0
-    rep = report.build(cfg, tracker, a, b, now, acks=acks)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups)
     if args.format == "csv":
         sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))
         return 0
@@ -502,6 +570,22 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     render = {"markdown": report.render_markdown, "text": report.render_text}[args.format]
     sys.stdout.write(render(rep, cfg.daemon.service, cfg.support))
+    return 0
+
+
+def _status_export(cfg: Config, target: Path) -> int:
+    now = time.time()
+    store, windows = _open(cfg, read_only=True)
+    try:
+        content = statusexport.files(cfg, store, windows, now)
+    finally:
+        store.close()
+    try:
+        statusexport.write(target, content)
+    except (statusexport.ExportError, OSError) as e:
+        print(f"slaprobe: status export: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"wrote {len(content) - 1} files to {target.absolute()} (status as of {iso(now)})")
     return 0
 
 

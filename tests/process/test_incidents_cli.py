@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_incidents_list_formats_and_ack(tmp_path: Path) -> None:
         "targets": ["app"], "priority_since": "2026-11-27T16:30:00Z",
         "response_deadline": "2026-11-30T12:30:00Z", "acknowledged": None,
         "response": "breached", "resolution_deadline": "2026-11-30T16:30:00Z",
-        "resolution": "met",
+        "resolution": "met", "updates": [],
     }
     text = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path)
     assert text.returncode == 0
@@ -141,3 +142,84 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
     r = slaprobe("incidents", "ack", "x", "--at", "yesterday", "--config", str(cfg), cwd=tmp_path)
     assert r.returncode == 2 and "--at" in r.stderr
+
+
+def test_updates_timeline_response_and_verify(tmp_path: Path) -> None:
+    cfg, _ = history(tmp_path)
+    db = tmp_path / "history.db"
+    old = "inc-20261127T163000Z"
+    # an unknown id is refused, listing the open incidents; nothing is written
+    now_doc = json.loads(slaprobe("incidents", "--config", str(cfg), "--format", "json",
+                                  cwd=tmp_path).stdout)
+    [open_id] = [i["id"] for i in now_doc["incidents"] if i["end"] is None]
+    bad = slaprobe("incidents", "update", "inc-20200101T000000Z", "--status", "identified",
+                   "--text", "x", "--config", str(cfg), cwd=tmp_path)
+    assert bad.returncode == 2, bad.stderr
+    assert "no incident 'inc-20200101T000000Z'" in bad.stderr and open_id in bad.stderr
+    for args in (["--status", "fixed", "--text", "x"], ["--status", "resolved", "--text", " "],
+                 ["--status", "resolved", "--text", "x", "--at", "yesterday"]):
+        r = slaprobe("incidents", "update", old, *args, "--config", str(cfg), cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM chain WHERE kind = 'incident_update'"
+                         ).fetchone() == (0,)
+
+    # three updates of the old incident, stored out of time order: listed in time order
+    texts = [("2026-11-30T09:00:00Z", "monitoring", "fix deployed, <watching>", "carol"),
+             ("2026-11-27T17:00:00Z", "investigating", "Login fails | \"500\"\nfor all", "alice"),
+             ("2026-11-28T10:00:00Z", "identified", "a bad *migration*", "bob")]
+    for at, status, text, by in texts:
+        r = slaprobe("incidents", "update", old, "--status", status, "--text", text, "--at", at,
+                     "--by", by, "--config", str(cfg), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert f"updated {old} at {at} by {by}: {status}" in r.stdout
+    doc = json.loads(slaprobe("incidents", "--config", str(cfg), "--month", "2026-11",
+                              "--format", "json", cwd=tmp_path).stdout)
+    [inc] = doc["incidents"]
+    assert inc["updates"] == [
+        {"at": "2026-11-27T17:00:00Z", "status": "investigating",
+         "text": 'Login fails | "500"\nfor all', "by": "alice"},
+        {"at": "2026-11-28T10:00:00Z", "status": "identified", "text": "a bad *migration*",
+         "by": "bob"},
+        {"at": "2026-11-30T09:00:00Z", "status": "monitoring", "text": "fix deployed, <watching>",
+         "by": "carol"}]
+    # the first update counts as the response (no acknowledgement came earlier): met, as
+    # 17:00 on Friday is outside business hours and the deadline is Monday 12:30
+    assert inc["acknowledged"] == "2026-11-27T17:00:00Z" and inc["response"] == "met"
+    # an update never changes a measured figure
+    before = {k: v for k, v in inc.items() if k not in ("updates", "acknowledged", "response")}
+    assert before == {
+        "id": old, "priority": "high", "start": "2026-11-27T16:30:00Z",
+        "end": "2026-11-30T10:00:00Z", "seconds": 235800.0, "business_seconds": 5400.0,
+        "targets": ["app"], "priority_since": "2026-11-27T16:30:00Z",
+        "response_deadline": "2026-11-30T12:30:00Z", "resolution_deadline":
+        "2026-11-30T16:30:00Z", "resolution": "met"}
+    rep = json.loads(slaprobe("report", "--config", str(cfg), "--month", "2026-11", "--format",
+                              "json", cwd=tmp_path).stdout)
+    assert rep["incidents"] == doc["incidents"]
+
+    text = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", cwd=tmp_path).stdout
+    lines = text.splitlines()
+    i = lines.index(f"  Updates of {old}")
+    assert lines[i + 1].split()[:2] == ["2026-11-27T17:00:00Z", "investigating"]
+    assert 'Login fails | "500" for all  (alice)' in lines[i + 1]  # one line per update
+    assert lines[i + 3].split()[1] == "monitoring"
+    md = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", "--format",
+                  "markdown", cwd=tmp_path).stdout
+    assert "- 2026-11-28T10:00:00Z **identified**: a bad \\*migration\\* (bob)" in md
+    assert "fix deployed, \\<watching\\>" in md
+    html = slaprobe("report", "--config", str(cfg), "--month", "2026-11", "--format", "html",
+                    cwd=tmp_path).stdout
+    assert "fix deployed, &lt;watching&gt;" in html and "<watching>" not in html
+    assert html.index("Login fails") < html.index("a bad *migration*") < html.index("fix deployed")
+
+    ok = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # an update edited from outside: verify names it
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE chain SET payload = replace(payload, 'a bad', 'no') WHERE kind ="
+                  " 'incident_update' AND payload LIKE '%a bad%'")
+    broken = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "incident_update" in broken.stdout + broken.stderr
+    assert "changed outside slaprobe" in broken.stdout + broken.stderr

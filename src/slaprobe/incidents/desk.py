@@ -13,6 +13,7 @@ from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso, month_start
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import metrics as incidentmetrics
+from slaprobe.incidents import updates as incupdates
 from slaprobe.metrics.exposition import Family
 
 FORGET_AFTER = 86400.0  # settled incidents are kept one day past their month
@@ -23,6 +24,10 @@ class IncidentDesk:
         self.book = Book(support, start)
         self.log = log
         self.ack_seq = 0
+        self.update_seq = 0
+        self._top = -1
+        self._first_ack: dict[str, float] = {}
+        self._first_update: dict[str, float] = {}
 
     def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: the calendar or the clocks may have changed."""
@@ -35,10 +40,26 @@ class IncidentDesk:
         self.book.reset()
 
     async def poll_acks(self, store: HistoryStore) -> None:
-        """Fold in acknowledgements stored since the last poll."""
+        """Fold in acknowledgements and updates stored since the last poll: an
+        incident's response is its first acknowledgement, or its first update when
+        that came earlier (`updates.responses`)."""
         for ack in await asyncio.to_thread(store.acks, self.ack_seq):
-            self.book.acknowledge(ack.incident, ack.at)
+            self._first_ack.setdefault(ack.incident, ack.at)
+            self._respond(ack.incident)
             self.ack_seq = ack.seq
+        top = await asyncio.to_thread(store.chain_top)
+        if top == self._top:  # no record appended since: no new update (cheap check)
+            return
+        self._top = top
+        for upd in await asyncio.to_thread(incupdates.stored, store, self.update_seq):
+            first = self._first_update.get(upd.incident, upd.at)
+            self._first_update[upd.incident] = min(first, upd.at)
+            self._respond(upd.incident)
+            self.update_seq = max(self.update_seq, upd.seq)
+
+    def _respond(self, incident: str) -> None:
+        ats = [d[incident] for d in (self._first_ack, self._first_update) if incident in d]
+        self.book.acks[incident] = min(ats)
 
     def update(self, timelines: Timelines, now: float) -> None:
         for event in self.book.update(timelines, now):

@@ -15,10 +15,14 @@ from slaprobe.core.incidents.rules import Incident, Support, incidents, judge, o
 from slaprobe.core.reporting.textable import table
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import compound_duration, iso
-from slaprobe.history.storeapi import Ack
+from slaprobe.history.storeapi import Ack, RecordStore
+from slaprobe.incidents import updates as incupdates
+from slaprobe.incidents.updates import Update
 
-__all__ = ["LOOKBACK", "AckRefused", "check_ack", "document", "first_acks", "from_tracker",
-           "in_range", "judge", "render", "to_json"]
+__all__ = ["LOOKBACK", "AckRefused", "Notes", "check_ack", "document", "first_acks",
+           "from_tracker", "in_range", "judge", "notes", "render", "to_json"]
+
+Notes = tuple[dict[str, float], dict[str, list[Update]]]
 
 # How far before a range the history is read, so that an incident that started
 # earlier and overlaps the range keeps its true start (and its id).
@@ -31,6 +35,14 @@ def first_acks(acks: Iterable[Ack]) -> dict[str, float]:
     for a in sorted(acks, key=lambda a: a.seq):
         out.setdefault(a.incident, a.at)
     return out
+
+
+def notes(store: RecordStore) -> Notes:
+    """What people said of the incidents, from the history: each incident's response
+    instant (first acknowledgement, or first update when earlier) and its updates in
+    time order."""
+    ups = incupdates.stored(store)
+    return incupdates.responses(store.acks(), ups), incupdates.by_incident(ups)
 
 
 def from_tracker(cfg: Config, tracker: Tracker, acks: Mapping[str, float], since: float,
@@ -72,13 +84,18 @@ def describe(cal: Calendar) -> str:
     return f"{days} {hours} {cal.timezone}, {hol}"
 
 
-def to_json(items: Sequence[Incident]) -> list[dict[str, Any]]:
-    return [i.to_json(iso) for i in items]
+def to_json(items: Sequence[Incident], updates: Mapping[str, Sequence[Update]] | None = None,
+            ) -> list[dict[str, Any]]:
+    """DESIGN's incident objects, each with its `updates` in time order."""
+    ups = updates or {}
+    return [{**i.to_json(iso), "updates": incupdates.to_json(ups.get(i.id, ()))}
+            for i in items]
 
 
-def document(items: Sequence[Incident], a: float, b: float) -> dict[str, Any]:
+def document(items: Sequence[Incident], a: float, b: float,
+             updates: Mapping[str, Sequence[Update]] | None = None) -> dict[str, Any]:
     """`slaprobe incidents --format json`: {"from", "to", "incidents"}."""
-    return {"from": iso(a), "to": iso(b), "incidents": to_json(items)}
+    return {"from": iso(a), "to": iso(b), "incidents": to_json(items, updates)}
 
 
 def _clock(deadline: str, outcome: str) -> str:
@@ -99,12 +116,30 @@ def rows(items: Sequence[dict[str, Any]]) -> list[list[str]]:
     ] for i in items]
 
 
+def _one_line(text: str) -> str:
+    """Free text on one line: control characters (newlines too) become spaces."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).strip()
+
+
 def text_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
     out = [f"Incidents ({len(items)})  {note}"]
     if items:
         out += ["  " + line for line in table([HEAD, *rows(items)], rule=True)]
     else:
         out.append("  none")
+    for i in items:
+        if i.get("updates"):
+            out += ["", f"  Updates of {i['id']}"]
+            out += [f"    {u['at']}  {u['status']:<13}  {_one_line(u['text'])}  "
+                    f"({_one_line(u['by'])})" for u in i["updates"]]
+    return out
+
+
+def _md(text: str) -> str:
+    """Free text for a markdown table cell or list item: one line, markup escaped."""
+    out = _one_line(text).replace("\\", "\\\\")
+    for ch in "|*_`[]<>#~":
+        out = out.replace(ch, "\\" + ch)
     return out
 
 
@@ -114,6 +149,11 @@ def markdown_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
         return [*out, "None."]
     out += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     out += ["| " + " | ".join(r) + " |" for r in rows(items)]
+    for i in items:
+        if i.get("updates"):
+            out += ["", f"Updates of {i['id']}:", ""]
+            out += [f"- {u['at']} **{u['status']}**: {_md(u['text'])} ({_md(u['by'])})"
+                    for u in i["updates"]]
     return out
 
 

@@ -24,6 +24,7 @@ from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
+from slaprobe.incidents.updates import Update
 
 table = textable.table  # one table formatter for every text output
 
@@ -85,13 +86,15 @@ def _scope(f: Figures, objective: float) -> dict[str, Any]:
 def build(
     cfg: Config, tracker: Tracker, a: float, b: float, now: float, *,
     acks: Mapping[str, float] | None = None,
+    updates: Mapping[str, Sequence[Update]] | None = None,
 ) -> dict[str, Any]:
     """The report over [a, b) in DESIGN's JSON shape.
 
     Time after `now` has no history yet: it counts as unknown (the window is still
     [a, b)), and maintenance there is not yet excluded. The incidents overlapping
-    [a, b) are judged at `now` (`acks`: each incident's first acknowledgement;
-    the tracker should hold history from `a - incidents.LOOKBACK`).
+    [a, b) are judged at `now` (`acks`: each incident's response instant, `updates`
+    its updates: `incidents.notes`; the tracker should hold history from
+    `a - incidents.LOOKBACK`).
     """
     end = max(min(b, now), a)
     default = cfg.slo.objective
@@ -130,7 +133,7 @@ def build(
         "maintenance": maintenance,
         "terms": [{"since": iso(v.since), **v.terms.as_dict()} for v in history.in_range(a, b)],
         "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,
-                                                          now=now)),
+                                                          now=now), updates),
     }
     if tracker.locations:  # a shared history: the figures above are the consensus
         out["locations"] = _locations(tracker, a, b, end=end, now=now, objective=obj)

@@ -30,10 +30,11 @@ from slaprobe.core.model import Check, State
 from slaprobe.core.reltime import parse_time
 from slaprobe.core.reporting import daily, statuspage
 from slaprobe.core.spec import Config
-from slaprobe.core.timefmt import month_range, month_start
+from slaprobe.core.timefmt import month_range, month_start, parse_instant
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
 from slaprobe.reporting import report
+from slaprobe.web import badgeviews
 
 DAY = 86400.0
 STATUS_DAYS = 90
@@ -82,43 +83,45 @@ def since(cfg: Config, a: float) -> float:
 
 
 def _history(cfg: Config, store: HistoryStore, windows: list[Window],
-             a: float, now: float) -> tuple[Tracker, dict[str, float]]:
+             a: float, now: float) -> tuple[Tracker, incidents.Notes]:
     """Timelines from far enough before `a` that incidents overlapping it keep their
-    start, and each incident's first acknowledgement."""
+    start, and what people said of the incidents (responses, updates)."""
     tracker = report.load_tracker(cfg, store, since(cfg, a - incidents.LOOKBACK), windows, now)
-    return tracker, incidents.first_acks(store.acks())
+    return tracker, incidents.notes(store)
 
 
 def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
                    targets: list[statuspage.TargetNow], service_state: str,
-                   now: float) -> bytes:
+                   now: float, static: bool = False) -> bytes:
     """The /status page (in a worker thread: reads the store, renders)."""
     (ma, mb), (da, db) = status_ranges(now)
-    tracker, acks = _history(cfg, store, windows, min(ma, da), now)
-    month = report.build(cfg, tracker, ma, mb, now, acks=acks)
-    last90 = report.build(cfg, tracker, da, db, now, acks=acks)
+    tracker, (acks, ups) = _history(cfg, store, windows, min(ma, da), now)
+    month = report.build(cfg, tracker, ma, mb, now, acks=acks, updates=ups)
+    last90 = report.build(cfg, tracker, da, db, now, acks=acks, updates=ups)
     scopes = daily.build(tracker, cfg.daemon.service, da, db, now)
-    open_ = [i for i in last90.get("incidents", []) if i.get("end") is None]
+    recent = now - statuspage.RECENT_DAYS * DAY
+    shown = [i for i in last90.get("incidents", []) if i.get("end") is None
+             or parse_instant(i["end"]) >= recent]
     text = statuspage.render(
         service=cfg.daemon.service, now=now, service_state=service_state, targets=targets,
-        month=month, last=last90, days=scopes, windows=windows, incidents=open_,
-        version=__version__)
+        month=month, last=last90, days=scopes, windows=windows, incidents=shown,
+        version=__version__, static=static)
     return text.encode()
 
 
 def compute_report(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
-    tracker, acks = _history(cfg, store, windows, a, now)
-    rep = report.build(cfg, tracker, a, b, now, acks=acks)
+    tracker, (acks, ups) = _history(cfg, store, windows, a, now)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups)
     return report.render_json(rep).encode()
 
 
 def compute_incidents(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                       b: float, now: float) -> bytes:
     """`slaprobe incidents --format json` for [a, b): {"from", "to", "incidents"}."""
-    tracker, acks = _history(cfg, store, windows, a, now)
+    tracker, (acks, ups) = _history(cfg, store, windows, a, now)
     items = incidents.in_range(cfg, tracker, acks, a=a, b=b, now=now)
-    return (json.dumps(incidents.document(items, a, b), indent=2) + "\n").encode()
+    return (json.dumps(incidents.document(items, a, b, ups), indent=2) + "\n").encode()
 
 
 def parse_range(query: Mapping[str, str], now: float) -> tuple[float, float]:
@@ -161,7 +164,8 @@ class Views:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/status", self.status), web.get("/api/v1/report", self.api_report),
-                web.get("/api/v1/incidents", self.api_incidents)]
+                web.get("/api/v1/incidents", self.api_incidents),
+                *badgeviews.Badges(self.source).routes()]
 
     # --- /status ---------------------------------------------------------------------
 

@@ -37,14 +37,26 @@ def render(incidents: list[dict[str, object]] | None = None) -> str:
 def test_current_state_upcoming_maintenance_and_days() -> None:
     text = render()
     s = scan(text)
-    assert "script" not in s.tags and s.urls == [] and external_references(text) == []
+    assert "script" not in s.tags and external_references(text) == []
+    # the feed, relative: autodiscovery in <head> and a link in the page; nothing fetched
+    assert s.urls == ["status/feed.atom", "status/feed.atom"]
+    assert '<link rel="alternate" type="application/atom+xml"' in text
     assert "Clone&lt;Ner&gt;" in text and "<b>rollout</b>" not in text
     current = {r[0].split()[0]: r for r in s.tables["current"]}
     assert current["app"][1] == "up" and current["docs"][1] == "DOWN"
     assert current["api"][1] == "in maintenance" and current["docs"][4] == "too_slow"
-    upcoming = [r[0] for r in s.tables["upcoming"]]
-    assert upcoming == ["db-upgrade", "later"]  # excused and not over; the late one is not
-    assert s.tables["upcoming"][0][2] == "in progress"
+    upcoming = {r[0]: r for r in s.tables["upcoming"]}
+    assert list(upcoming) == ["db-upgrade", "rushed", "later"]  # not over, soonest first
+    assert upcoming["db-upgrade"][2] == "in progress"
+    # each with its notice and status: excused, or announced too late (counts as downtime)
+    assert upcoming["later"][4].startswith("excused") and upcoming["later"][5] == "5d ahead"
+    assert upcoming["rushed"][4].startswith("late_notice")
+    assert "announced too late" in upcoming["rushed"][4] and upcoming["rushed"][5] == "1h ahead"
+    # past windows with what they excluded: the late hotfix excluded nothing
+    past = {r[0]: r for r in s.tables["past-maintenance"]}
+    assert list(past) == ["hotfix"]
+    assert past["hotfix"][3].startswith("late_notice") and past["hotfix"][5] == "0s"
+    assert past["hotfix"][4] == "1h ahead"
     days = per_day(s.days[("target", "app")])
     assert next(iter(days)) == "2026-09-28" and len(days) == 7  # partial first and last
     assert days["2026-10-01"]["down s"] == "1800"

@@ -72,6 +72,11 @@ thead th{color:var(--mute);font-weight:600}
 caption{text-align:left;color:var(--mute);padding:4px 0}
 details{margin:.4em 0}summary{cursor:pointer;color:var(--mute)}
 .none{color:var(--mute)}
+.timeline{list-style:none;margin:.3em 0 1em;padding:0 0 0 .9em;border-left:2px solid var(--line)}
+.timeline li{margin:.35em 0;overflow-wrap:anywhere}
+.timeline time{color:var(--mute);font-variant-numeric:tabular-nums;margin-right:.4em}
+.timeline .by{color:var(--mute)}.timeline p{margin:.1em 0 0;white-space:pre-wrap}
+h3.inc{font-size:1em;margin:1.1em 0 .2em;overflow-wrap:anywhere}
 small.why{display:block;white-space:normal;color:var(--mute);font-weight:400;max-width:28em;
 overflow-wrap:anywhere}
 footer{margin-top:2em;color:var(--mute);font-size:.8em}
@@ -235,8 +240,13 @@ def wrap(text: str) -> str:
     return "<!--wrap-->" + text
 
 
-def page(title: str, body: str, *, refresh: int | None = None) -> str:
+def page(title: str, body: str, *, refresh: int | None = None, feed: str | None = None) -> str:
+    """The whole document; `feed`: the (relative) address of its Atom feed, for feed
+    readers' autodiscovery (a link, never fetched by the page)."""
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
+    if feed:
+        meta += (f'<link rel="alternate" type="application/atom+xml" title="{esc(title)}" '
+                 f'href="{esc(feed)}">')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             '<meta name="color-scheme" content="light dark">'

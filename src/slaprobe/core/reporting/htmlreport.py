@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slaprobe.core.reporting import figfmt
+from slaprobe.core.reporting import figfmt, timelines
 from slaprobe.core.reporting.daily import Scope
 from slaprobe.core.reporting.htmlparts import (
     LEGEND,
@@ -194,6 +194,7 @@ def render(
     ]
     if rep.get("incidents"):
         body.append(incidents_section(rep["incidents"]))
+        body.append(timelines.timelines_section(rep["incidents"]))
     body.append(f'<footer>Made by slaprobe {esc(version)} at {esc(generated)}. Figures per '
                 "DESIGN: availability = up / (up + down); excluded and unknown time are "
                 "neither. This page fetches nothing.</footer>")
