@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from slaprobe.core.incidents.interms import InForce
 from slaprobe.core.incidents.rules import Book, Event, Support, Timelines
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso, month_start
@@ -23,11 +25,13 @@ class IncidentDesk:
         self.book = Book(support, start)
         self.log = log
         self.ack_seq = 0
+        self.terms: object = None  # the terms history the book was last given
 
     def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: the calendar or the clocks may have changed."""
         if cfg.support != self.book.support:
             self.book.reset(support=cfg.support)
+            self.terms = None  # the next update hands the book the terms again
 
     def history_reread(self) -> None:
         """The timelines were read again (an import may have filled past time): the
@@ -40,7 +44,18 @@ class IncidentDesk:
             self.book.acknowledge(ack.incident, ack.at)
             self.ack_seq = ack.seq
 
+    def follow_terms(self, timelines: Timelines) -> None:
+        """A new terms history (a config edit recorded): the book judges each instant
+        on the terms in force then, so the past stays as it was."""
+        terms = getattr(timelines, "terms", None)
+        if terms is None or terms is self.terms:
+            return
+        self.terms = terms
+        inforce = InForce(terms, timelines.critical, self.book.support, zone=ZoneInfo)
+        self.book.set_terms(inforce.critical_from, inforce.support_at)
+
     def update(self, timelines: Timelines, now: float) -> None:
+        self.follow_terms(timelines)
         for event in self.book.update(timelines, now):
             self._log(event)
         self.book.forget(month_start(now) - FORGET_AFTER)
@@ -50,7 +65,7 @@ class IncidentDesk:
         self.update(timelines, now)
         book = self.book
         return incidentmetrics.families(book.open(now), book.month_counts(now, now),
-                                        book.support, now)
+                                        book.support_at(now), now)
 
     def _log(self, event: Event) -> None:
         inc = event.incident

@@ -33,8 +33,9 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
     """The figures' engine over the history from `since`: one location's timelines as
     they are; several locations' as their consensus (`core.consensus`, `quorum`), with
     each location's own view kept in `tracker.locations` for the report's section."""
-    quorum = cfg.slo.quorum if quorum is None else quorum
     terms = store.record_terms(of_config(cfg), now)
+    steps: int | list[tuple[float, int]] = (
+        terms.steps("quorum", cfg.slo.quorum) if quorum is None else quorum)
     critical = {t.name: t.critical for t in cfg.targets}
     locations = store.locations() or [store.location]
     per = {loc: {t.name: store.load(t.name, since, location=loc) for t in cfg.targets}
@@ -44,7 +45,7 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
     else:
         end = max(now, since)
         tracker = Tracker(critical, {
-            t.name: consensus_history({loc: per[loc][t.name] for loc in locations}, quorum,
+            t.name: consensus_history({loc: per[loc][t.name] for loc in locations}, steps,
                                       since, end, now) for t in cfg.targets}, windows)
         for loc in locations:
             own = tracker.locations[loc] = Tracker(critical, per[loc], windows)
