@@ -4,13 +4,28 @@ when another daemon took the location meanwhile, the first one writes no more.""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
+
 import pgserver
 import psycopg
 import pytest
+import structlog
 
+from slaprobe import logs
+from slaprobe.clock import FakeClock
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check
+from slaprobe.history import recorder
 from slaprobe.history.pgstore import LocationLockHeld, PgStore, lock_key
+from slaprobe.history.recorder import Recorder
+from slaprobe.history.spool import Spool
 from slaprobe.history.storeapi import StoreError, WriterLockLost
+from slaprobe.metrics.instruments import Instruments
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from waits import until
 
 T0 = 1790812800.0
 
@@ -83,3 +98,43 @@ def test_a_location_taken_while_the_server_was_away_stops_the_first_writer() -> 
                 second.close()
         finally:
             first.close()
+
+
+async def test_the_recorder_stops_writing_and_says_so(tmp_path: Path) -> None:
+    with pgserver.server() as srv:
+        url = srv.new_database()
+        first = await asyncio.to_thread(PgStore, url, location="east", listen="a")
+        clock = FakeClock(start=T0)
+        rec = Recorder(first, Tracker({"app": True}), clock, Instruments(), logs.get(),
+                       horizon=86400.0, generation=0, spool=Spool(tmp_path / "east.spool"))
+        writer = asyncio.create_task(rec.run())
+        second = None
+        try:
+            rec.record(Check("app", T0, True, 10.0))
+            await clock.advance(recorder.BATCH_PAUSE)
+            assert await until(lambda: rec.pending == 0)
+            await asyncio.to_thread(srv.stop)
+            await asyncio.to_thread(srv.start)
+            second = await asyncio.to_thread(PgStore, url, location="east", listen="b")
+            with structlog.testing.capture_logs() as events:
+                for k in range(1, 4):
+                    rec.record(Check("app", T0 + 10.0 * k, True, 10.0))
+                    await clock.advance(recorder.BATCH_PAUSE)
+                    await until(lambda: clock.pending > 0)
+                for _ in range(5):  # the writer's retries, on the fake clock
+                    if (deadline := clock.next_deadline()) is not None:
+                        await clock.advance(deadline - clock.monotonic())
+                    await until(lambda: clock.pending > 0)
+                assert await until(lambda: rec.lock_lost)
+            lost = [e for e in events if e["event"] == "writer_lock_lost"]
+            assert len(lost) == 1, events  # said once, however often it retries
+            assert "stopped writing" in lost[0]["error"] and "pid" in lost[0]["error"]
+            assert not rec.writes_ok and rec.pending == 3
+            assert await asyncio.to_thread(second.count_checks) == 1  # nothing more by east#1
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            rec.unwritten.close()
+            await asyncio.to_thread(first.close)
+            if second is not None:
+                await asyncio.to_thread(second.close)
