@@ -4,7 +4,8 @@ every past figure, incident included, byte for byte as it was (DESIGN "Evidence"
 The history: a 10-minute outage of the critical `app` and two outages of the
 non-critical `docs` 12 minutes apart, imported under the first terms. Each edit
 (`critical = false`, a medium resolution of 1h, a larger merge gap, another
-timezone) must change nothing already past; imported into a fresh history under
+timezone, other hours, days and holidays, a shorter high response) must change
+nothing already past; imported into a fresh history under
 the edited terms, the same checks give other incidents (so each edit matters).
 """
 
@@ -24,13 +25,19 @@ RANGE = ("--from", "2026-11-10T00:00:00Z", "--to", "2026-11-11T00:00:00Z")
 
 
 def config(path: Path, *, app_critical: str = "true", timezone: str = "Europe/London",
-           merge_gap: str = "10m", medium_resolution: str = "2d") -> Path:
+           merge_gap: str = "10m", medium_resolution: str = "2d", hours: str = "09:00-17:00",
+           days: str = "mon-fri", extra_holidays: str = "[]", high_response: str = "4h",
+           ) -> Path:
     return write_config(path, port=free_port(), extra=f"""
 [support]
 timezone = "{timezone}"
-hours = "09:00-17:00"
-days = "mon-fri"
+hours = "{hours}"
+days = "{days}"
+extra_holidays = {extra_holidays}
 merge_gap = "{merge_gap}"
+
+[support.high]
+response = "{high_response}"
 
 [support.medium]
 resolution = "{medium_resolution}"
@@ -82,6 +89,10 @@ EDITS: list[dict[str, str]] = [
     {"medium_resolution": "1h"},
     {"merge_gap": "1h"},
     {"timezone": "America/New_York"},
+    {"hours": "10:00-18:00"},
+    {"days": "wed-fri"},
+    {"extra_holidays": "[2026-11-11]"},
+    {"high_response": "1h"},
 ]
 
 

@@ -225,6 +225,13 @@ def _describe(v: dict[str, Any]) -> str:
             f"critical: {critical}")
     if v["not_critical"]:
         text += f"; not critical: {', '.join(v['not_critical'])}"
+    if "quorum" in v:
+        text += f"; quorum {v['quorum']}"
+    if isinstance(sup := v.get("support"), dict):
+        hours = "-".join(f"{x // 3600:02d}:{x % 3600 // 60:02d}"
+                         for x in (int(sup["opens_seconds"]), int(sup["closes_seconds"])))
+        text += (f"; support {sup['timezone']} {hours}, merge gap "
+                 f"{format_duration(sup['merge_gap_seconds'])}")
     return text
 
 
