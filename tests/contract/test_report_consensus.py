@@ -76,3 +76,29 @@ def test_one_location_reports_as_before(backend: Backend) -> None:
     rep = report.build(cfg, tracker, T0, T0 + 3600, T0 + 3600)
     assert "locations" not in rep
     assert rep["targets"]["app"]["down_seconds"] == 30.0
+
+
+def test_a_quorum_changed_later_does_not_rewrite_the_past_consensus(backend: Backend) -> None:
+    """The quorum is a term: recorded with the time slaprobe first saw it, the consensus
+    of each instant takes the quorum in force then."""
+    for loc, offset in zip(LOCATIONS, (0.0, 7.0, 13.0), strict=True):
+        backend.open(location=loc).write(location_checks(loc, offset))
+    writer = backend.open(location="north")
+    two = parse({"daemon": {"service": "CloneNer"}, "slo": {"quorum": 2},
+                 "targets": [{"name": "app", "url": "http://127.0.0.1:9/", "interval": "30s"}]})
+    one = config()  # quorum 1
+    now = T0 + 3600
+    before = report.render_json(report.build(
+        two, report.load_tracker(two, writer, T0 - 3600, [], now), T0, T0 + 3600, now))
+    assert report.load_tracker(two, writer, T0 - 3600, [], now).terms is not None
+    later = T0 + 7200
+    tracker = report.load_tracker(one, writer, T0 - 3600, [], later)
+    assert [v.terms.extra["quorum"] for v in tracker.terms.versions] == [2, 1]  # type: ignore[union-attr]
+    rep = report.build(one, tracker, T0, T0 + 3600, later)
+    assert rep["targets"]["app"]["down_seconds"] == 30.0  # quorum 2, in force then
+    assert report.render_json(rep) == before
+    # a reader with the edited config computes the same past
+    reader = backend.open(read_only=True, location="west")
+    rep = report.build(one, report.load_tracker(one, reader, T0 - 3600, [], later), T0,
+                       T0 + 3600, later)
+    assert report.render_json(rep) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import structlog
 from backends import Backend
 
+from slaprobe.core.evidence.terms import Terms, TermsHistory, Version
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
 from slaprobe.history.vantagepoint import VantagePoint
@@ -67,3 +68,24 @@ async def test_the_consensus_follows_other_locations(backend: Backend) -> None:
     assert tracker.target_totals("app", T0, T0 + 180, T0 + 180)[State.DOWN] == 120.0
     assert tracker.probe_state("app", T0 + 180) == State.DOWN
     assert await room.follow() == 0  # nothing new: nothing read twice
+
+
+async def test_a_quorum_edited_later_changes_the_consensus_from_then_on(backend: Backend,
+                                                                        ) -> None:
+    """The daemon takes the quorum from the terms: quorum 2 recorded first, quorum 1
+    from T0 + 60: only from then does one location seeing it down count."""
+    east, west = backend.open(location="east"), backend.open(location="west")
+    east.write(checks("east", "0000"))
+    west.write(checks("west", "1111"))
+    clock = Fixed(T0 + 120.0)
+    tracker = Tracker({"app": True})
+    room = VantagePoint(west, tracker, clock, quorum=1, horizon=86400.0, slack=10.0,
+                        log=structlog.get_logger())
+    two = Terms(0.999, 0.0, False, {"app": True}, extra={"quorum": 2})
+    one = Terms(0.999, 0.0, False, {"app": True}, extra={"quorum": 1})
+    tracker.set_terms(TermsHistory([Version(T0 - 60.0, two), Version(T0 + 60.0, one)]))
+    room.set_quorum(1, ["app"])  # a reload: the terms decide, not the config's number
+    room.load(["app"])
+    room.refresh()
+    totals = tracker.target_totals("app", T0, T0 + 120, T0 + 120)
+    assert (totals[State.UP], totals[State.DOWN]) == (60.0, 60.0)

@@ -90,9 +90,10 @@ def recheck(store: HistoryStore, month: str, text: str, terms: TermsHistory, *,
     critical = {n: terms.critical_at(n, a, default=True) for n in names}
     if len(locations) == 1:
         histories = {n: fold(cs) for n, cs in held[locations[0]].items()}
-    else:  # a shared history's statement is the locations' consensus
+    else:  # a shared history's statement is the locations' consensus (quorum in force)
+        steps = terms.steps("quorum", quorum)
         histories = {n: consensus_history({loc: fold(held[loc][n]) for loc in locations},
-                                          quorum, a - 86400.0, b, now) for n in names}
+                                          steps, a - 86400.0, b, now) for n in names}
     tracker = Tracker(critical, histories, windows)
     tracker.set_terms(terms)
     for name in names:

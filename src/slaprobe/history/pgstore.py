@@ -7,8 +7,12 @@ Concurrency: every writing transaction first takes one transaction-level advisor
 turn and insertion numbers (`n`) are given out, and become visible, in commit order: a
 reader that has seen every check up to `n` sees all later ones above it
 (`checks_after`). One writer per *location* is a session-level advisory lock keyed by
-the location (`PgWriterLock`), held on its own connection for the daemon's life; the
-server drops it when that connection ends (a `kill -9` leaves no stale lock).
+the location, held by the writer's own connection (the one every write goes through):
+the server drops it when that connection ends (a `kill -9` leaves no stale lock), and a
+connection opened again (after the server restarted, or the connection dropped) takes
+it again before anything is written on it; when another daemon took the location
+meanwhile, the store writes no more (`WriterLockLost`). `PgWriterLock` is the same lock
+on a connection of its own.
 
 Blocks of checks are chained as in SQLite, their column texts built here in Python
 (the same text for the same rows whatever the server's float formatting). psycopg 3,
@@ -24,6 +28,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import lru_cache
@@ -37,7 +42,7 @@ from slaprobe.core.urls import mask_password
 from slaprobe.history.chainstore import N_COLUMNS
 from slaprobe.history.sql import CHECK_COLUMNS, Row, Sql
 from slaprobe.history.sqlstore import SqlStore
-from slaprobe.history.storeapi import StoreError
+from slaprobe.history.storeapi import StoreError, WriterLockLost
 
 SCHEMA_VERSION = 1
 CHAIN_LOCK = 0x736C6170726F6265  # "slaprobe": the chain's transaction lock
@@ -142,6 +147,24 @@ class LocationLockHeld(Exception):
         self.holder = dict(holder)
 
 
+def _holder(conn: Conn, location: str) -> dict[str, Any]:
+    row = conn.execute("SELECT pid, host, listen FROM writers WHERE location = %s",
+                       (location,)).fetchone()
+    return {} if row is None else {"pid": row[0], "host": row[1], "listen": row[2]}
+
+
+def take_lock(conn: Conn, url: str, location: str, listen: str, now: float) -> None:
+    """The location's writer lock on `conn`, its holder noted; LocationLockHeld if another
+    session holds it."""
+    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(location),)).fetchone()
+    if not (got and got[0]):
+        raise LocationLockHeld(location, masked(url), _holder(conn, location))
+    conn.execute(
+        "INSERT INTO writers VALUES (%s, %s, %s, %s, %s) ON CONFLICT (location) DO"
+        " UPDATE SET pid = excluded.pid, host = excluded.host, listen = excluded.listen,"
+        " since = excluded.since", (location, os.getpid(), socket.gethostname(), listen, now))
+
+
 class PgWriterLock:
     """One writer per location: a session advisory lock on a connection of its own."""
 
@@ -154,19 +177,7 @@ class PgWriterLock:
         conn = self._conn
         try:
             _migrate(conn, url)
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(location),)
-                               ).fetchone()
-            if not (got and got[0]):
-                row = conn.execute("SELECT pid, host, listen FROM writers WHERE location = %s",
-                                   (location,)).fetchone()
-                holder = {} if row is None else {"pid": row[0], "host": row[1],
-                                                 "listen": row[2]}
-                raise LocationLockHeld(location, masked(url), holder)
-            conn.execute(
-                "INSERT INTO writers VALUES (%s, %s, %s, %s, %s) ON CONFLICT (location) DO"
-                " UPDATE SET pid = excluded.pid, host = excluded.host, listen = excluded.listen,"
-                " since = excluded.since", (location, os.getpid(), socket.gethostname(), listen,
-                                            now))
+            take_lock(conn, url, location, listen, now)
         except BaseException:
             conn.close()
             self._conn = None
@@ -290,11 +301,17 @@ class PgBackend:
     """One PostgreSQL database's connection, opened again when lost; one thread at a
     time (a lock); writers take the chain lock; errors become StoreError."""
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False,
+                 writer: tuple[str, str] | None = None) -> None:
         self.url = url
         self.read_only = read_only
+        # (location, listen): this connection holds the location's writer lock, taken
+        # again on every new connection (None: no lock, e.g. a reader or `import`)
+        self.writer = writer
+        self.lock_lost: str | None = None  # why the lock could not be taken again
         self._lock = threading.Lock()
         self._conn: Conn | None = None
+        self._locking = False  # the first connection takes the lock after migrating
         with self._lock:
             conn = self._connect()
             try:
@@ -306,6 +323,9 @@ class PgBackend:
                         raise StoreError(f"database {self.name} holds no slaprobe history")
                 else:
                     _migrate(conn, url)
+                    if writer is not None:
+                        take_lock(conn, url, *writer, now=time.time())
+                        self._locking = True
             except psycopg.Error as e:
                 self._drop()
                 raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
@@ -318,6 +338,8 @@ class PgBackend:
         return masked(self.url)
 
     def _connect(self) -> Conn:
+        if self.lock_lost is not None:
+            raise WriterLockLost(self.lock_lost)
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         self._drop()
@@ -327,8 +349,25 @@ class PgBackend:
             raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
+        if self._locking and self.writer is not None:
+            self._retake(conn, *self.writer)
         self._conn = conn
         return conn
+
+    def _retake(self, conn: Conn, location: str, listen: str) -> None:
+        """A new connection of the writer: the location's lock again before any write."""
+        try:
+            take_lock(conn, self.url, location, listen, time.time())
+        except LocationLockHeld as e:
+            with suppress(psycopg.Error):
+                conn.close()
+            self.lock_lost = ("the writer lock could not be taken again when the connection"
+                              f" came back: {e}. This daemon stopped writing")
+            raise WriterLockLost(self.lock_lost) from None
+        except psycopg.Error as e:
+            with suppress(psycopg.Error):
+                conn.close()
+            raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -397,6 +436,9 @@ class PgStore(SqlStore):
     """One PostgreSQL history, shared by the daemons of several locations."""
 
     def __init__(self, url: str, *, read_only: bool = False, location: str = "default",
-                 ) -> None:
-        super().__init__(PgBackend(url, read_only=read_only), location=location)
+                 listen: str | None = None) -> None:
+        """`listen`: this store is its location's writer (holds its lock; LocationLockHeld
+        when another daemon does), noted with the address it listens on."""
+        writer = None if listen is None or read_only else (location, listen)
+        super().__init__(PgBackend(url, read_only=read_only, writer=writer), location=location)
         self.url = url

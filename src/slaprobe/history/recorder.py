@@ -28,7 +28,7 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, ErrorKind, State
 from slaprobe.core.spec import Config
 from slaprobe.history.spool import Spool
-from slaprobe.history.storeapi import HistoryStore, StoreError
+from slaprobe.history.storeapi import HistoryStore, StoreError, WriterLockLost
 from slaprobe.history.vantagepoint import VantagePoint
 from slaprobe.metrics.instruments import BURN_WINDOWS, Instruments
 
@@ -74,10 +74,15 @@ class Recorder:
         self.batch_pause = batch_pause
         self.written_upto = -math.inf  # the latest check written (months close after it)
         self.writes_ok = True  # the last write succeeded (/readyz)
+        self.lock_lost = False  # another daemon took this location: no more writes
         self._wake = asyncio.Event()
         self._closing = False
         self._closed = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._syncing: asyncio.Future[None] | None = None  # the spool's file append
+        self._resync = False
+        self._dropped = self._skipped = 0  # the spool's counts already reported
+        self._full = False
         self.on_reload = on_reload  # after the timelines were reread (e.g. an import)
 
     @property
@@ -100,6 +105,8 @@ class Recorder:
             self.log.warning("clock_went_backwards", target=check.target, at=check.at)
         self.last[check.target] = check
         self.unwritten.append(check)
+        if self.unwritten.durable:  # the database is away: to the file now, off the loop
+            self._sync_soon()
         self._wake.set()
         self.instruments.store_pending.set(self.pending)
         if check.unknown:
@@ -120,6 +127,38 @@ class Recorder:
         else:
             self.same_state[check.target] = self.same_state.get(check.target, 0) + 1
             self.log.debug("check", target=check.target, ok=check.ok, error=check.error)
+
+    def _sync_soon(self) -> None:
+        if self._syncing is not None and not self._syncing.done():
+            self._resync = True  # the running sync may have missed it: one more after
+            return
+        self._resync = False
+        self._syncing = asyncio.ensure_future(asyncio.to_thread(self.unwritten.sync))
+        self._syncing.add_done_callback(self._synced)
+
+    def _synced(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            self.log.error("spool_write_failed", error=str(done.exception()))
+        self._note_spool()
+        if self._resync:
+            self._sync_soon()
+
+    def _note_spool(self) -> None:
+        """The spool's gauge, and its bound reached (said once per episode)."""
+        sp = self.unwritten
+        self.instruments.store_spooled.set(sp.on_disk)
+        if sp.dropped > self._dropped:
+            self.instruments.spool_dropped.inc(sp.dropped - self._dropped)
+            if not self._full:
+                self.log.error("spool_full", path=str(sp.path), max_bytes=sp.max_bytes,
+                               dropped=sp.dropped - self._dropped)
+            self._dropped, self._full = sp.dropped, True
+        elif not sp.durable:
+            self._full = False
+        if sp.skipped > self._skipped:
+            self.log.error("spool_line_damaged", path=str(sp.path),
+                           skipped=sp.skipped - self._skipped, kept=len(sp))
+            self._skipped = sp.skipped
 
     def kick(self) -> None:
         """Wake the writer (checks waiting from before the start, on local disk)."""
@@ -152,13 +191,20 @@ class Recorder:
                 with contextlib.suppress(TimeoutError):
                     async with self.clock.timeout(self.batch_pause):
                         await self._closed.wait()
+            if self.unwritten.wants_spill:  # memory's bound: the rest waits on disk
+                await asyncio.to_thread(self.unwritten.spill)
             while len(self.unwritten):
-                batch = self.unwritten.head(BATCH_MAX)
+                batch = await asyncio.to_thread(self.unwritten.head, BATCH_MAX)
+                self._note_spool()
+                if not batch:
+                    break
                 async with self._lock:
                     await self._write(batch, final=self._closing)
-                    self.unwritten.drop(len(batch))  # batches leave the head, in order
+                    # batches leave the head, in order
+                    await asyncio.to_thread(self.unwritten.drop, len(batch))
                     self.written_upto = max(self.written_upto, *(c.at for c in batch))
                 self.instruments.store_pending.set(self.pending)
+                self._note_spool()
             if self._closing:
                 return
 
@@ -189,6 +235,12 @@ class Recorder:
             except (OSError, StoreError) as e:  # a driver error arrives as StoreError
                 self.instruments.store_errors.inc()
                 self.writes_ok = False
+                if isinstance(e, WriterLockLost) and not self.lock_lost:
+                    self.lock_lost = True  # said once, loudly; /readyz fails from now on
+                    self.log.error("writer_lock_lost", error=str(e), pending=self.pending)
+                if not self.unwritten.durable:  # not to be kept in memory alone
+                    await asyncio.to_thread(self.unwritten.spill)
+                    self._note_spool()
                 self.repeats.failed("store", "store_write_failed", error=str(e),
                                     checks=len(batch), pending=self.pending,
                                     on_disk=self.unwritten.on_disk)
@@ -231,7 +283,8 @@ class Recorder:
             tracker.reconfigure(tracker.critical, histories, replace=True)
             if self.on_reload is not None:
                 self.on_reload()
-            for check in sorted(self.unwritten, key=lambda c: c.at):
+            unwritten = await asyncio.to_thread(list, self.unwritten)
+            for check in sorted(unwritten, key=lambda c: c.at):
                 with contextlib.suppress(ValueError):  # already in the loaded timeline
                     if self.vantage is not None:
                         self.vantage.own(check)

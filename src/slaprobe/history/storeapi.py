@@ -28,6 +28,11 @@ class StoreError(Exception):
     catch this, never a database driver's error."""
 
 
+class WriterLockLost(StoreError):
+    """The writer lock could not be taken again after the connection came back (another
+    daemon took the location meanwhile): this store writes no more."""
+
+
 class ImportConflict(Exception):
     """An imported row would rewrite recorded history; nothing was imported."""
 

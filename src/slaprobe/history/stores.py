@@ -4,18 +4,18 @@ database shared by the daemons of several locations (`[daemon] database =
 `open_history` is the one place the backend is chosen.
 
 A writer (the daemon) first takes its writer lock: the database file's on SQLite, its
-location's on PostgreSQL; the lock and the store are released together."""
+location's on PostgreSQL (held by the store's own connection, and taken again whenever
+that connection is opened again); the lock and the store are released together."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from slaprobe import config
 from slaprobe.core.spec import Config
-from slaprobe.history.pgstore import PgStore, PgWriterLock
+from slaprobe.history.pgstore import PgStore
 from slaprobe.history.store import Store, unwritable_reason
 from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.writerlock import WriterLock
@@ -49,11 +49,17 @@ def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStor
     LockHeld / LocationLockHeld: another daemon writes this database / location."""
     lock: Lock | None
     if config.shared(cfg):
-        lock = PgWriterLock(cfg.daemon.database, cfg.daemon.location, listen=listen_of(cfg),
-                            now=time.time())
-    else:
-        path = config.database_path(cfg, env)
-        lock = None if str(path) == ":memory:" else _file_lock(cfg, path)
+        lock = None  # the store's connection holds it (closing the store releases it)
+        store: HistoryStore = PgStore(cfg.daemon.database, location=cfg.daemon.location,
+                                      listen=listen_of(cfg))
+        try:
+            store.check_writable()
+        except BaseException:
+            store.close()
+            raise
+        return store, None
+    path = config.database_path(cfg, env)
+    lock = None if str(path) == ":memory:" else _file_lock(cfg, path)
     try:
         store = open_history(cfg, env=env)
     except BaseException:

@@ -21,6 +21,7 @@ from typing import Any
 
 from slaprobe import logs
 from slaprobe.clock import Clock
+from slaprobe.core.history.consensus import latest
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.vantage import Vantage
 from slaprobe.core.model import Check
@@ -44,6 +45,7 @@ class VantagePoint:
         self.repeats = repeats or logs.Repeats(log, clock=clock.monotonic)
         self.mark = 0  # the checks' watermark read so far
         self.read_errors = 0
+        self._terms: object = None  # the tracker's terms history the quorum was taken from
 
     def load(self, targets: Iterable[str]) -> None:
         """Read every location's timelines (blocking: call off the event loop)."""
@@ -60,6 +62,7 @@ class VantagePoint:
 
     def refresh(self) -> None:
         """Recompute the consensus of every target whose timelines changed."""
+        self._follow_terms()
         now = self.clock.now()
         since = now - self.horizon
         for name in self.vantage.clean():
@@ -95,8 +98,25 @@ class VantagePoint:
     def locations(self) -> list[str]:
         return self.vantage.locations()
 
+    def _follow_terms(self) -> None:
+        """The quorum is a term: each instant's consensus takes the quorum in force then
+        (a quorum edited later changes the consensus from then on only)."""
+        terms = self.tracker.terms
+        if terms is None or terms is self._terms:
+            return
+        self._terms = terms
+        steps = terms.steps("quorum", latest(self.vantage.quorum))
+        quorum = steps[0][1] if len(steps) == 1 else steps
+        if quorum != self.vantage.quorum:
+            self.vantage.quorum = quorum
+            self.vantage.dirty.update(self.tracker.critical)
+
     def set_quorum(self, quorum: int, targets: Iterable[str]) -> None:
-        """A reloaded config's quorum: every target's consensus is computed again."""
+        """A reloaded config's quorum. Once the terms are known they decide (the new
+        quorum is in force from when it is recorded); before, every target's consensus
+        is computed again."""
+        if self.tracker.terms is not None:
+            return
         if quorum != self.vantage.quorum:
             self.vantage.quorum = quorum
             self.vantage.dirty.update(targets)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from slaprobe.core.incidents.interms import InForce
 from slaprobe.core.incidents.rules import Book, Event, Support, Timelines
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso, month_start
@@ -28,11 +30,13 @@ class IncidentDesk:
         self._top = -1
         self._first_ack: dict[str, float] = {}
         self._first_update: dict[str, float] = {}
+        self.terms: object = None  # the terms history the book was last given
 
     def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: the calendar or the clocks may have changed."""
         if cfg.support != self.book.support:
             self.book.reset(support=cfg.support)
+            self.terms = None  # the next update hands the book the terms again
 
     def history_reread(self) -> None:
         """The timelines were read again (an import may have filled past time): the
@@ -61,7 +65,18 @@ class IncidentDesk:
         ats = [d[incident] for d in (self._first_ack, self._first_update) if incident in d]
         self.book.acks[incident] = min(ats)
 
+    def follow_terms(self, timelines: Timelines) -> None:
+        """A new terms history (a config edit recorded): the book judges each instant
+        on the terms in force then, so the past stays as it was."""
+        terms = getattr(timelines, "terms", None)
+        if terms is None or terms is self.terms:
+            return
+        self.terms = terms
+        inforce = InForce(terms, timelines.critical, self.book.support, zone=ZoneInfo)
+        self.book.set_terms(inforce.critical_from, inforce.support_at)
+
     def update(self, timelines: Timelines, now: float) -> None:
+        self.follow_terms(timelines)
         for event in self.book.update(timelines, now):
             self._log(event)
         self.book.forget(month_start(now) - FORGET_AFTER)
@@ -71,7 +86,7 @@ class IncidentDesk:
         self.update(timelines, now)
         book = self.book
         return incidentmetrics.families(book.open(now), book.month_counts(now, now),
-                                        book.support, now)
+                                        book.support_at(now), now)
 
     def _log(self, event: Event) -> None:
         inc = event.incident

@@ -8,9 +8,11 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.business import DAY_NAMES, Calendar
+from slaprobe.core.incidents.interms import InForce
 from slaprobe.core.incidents.rules import Incident, Support, incidents, judge, overlapping
 from slaprobe.core.reporting.textable import table
 from slaprobe.core.spec import Config
@@ -47,10 +49,17 @@ def notes(store: RecordStore) -> Notes:
 
 def from_tracker(cfg: Config, tracker: Tracker, acks: Mapping[str, float], since: float,
                  now: float) -> list[Incident]:
-    """Every incident in the tracker's timelines from `since` up to `now`."""
+    """Every incident in the tracker's timelines from `since` up to `now`, under the
+    terms in force at each instant (the tracker's terms history)."""
     timelines = {t.name: tracker.target_spans(t.name, since, now, now) for t in cfg.targets}
-    critical = {t.name: t.critical for t in cfg.targets}
-    return incidents(timelines, critical, cfg.support, now, acks)
+    terms = in_force(cfg, tracker)
+    return incidents(timelines, terms.critical_from, terms.support_at, now, acks)
+
+
+def in_force(cfg: Config, tracker: Tracker) -> InForce:
+    """The terms incidents are judged on: the tracker's history, else the config's."""
+    return InForce(tracker.terms, {t.name: t.critical for t in cfg.targets}, cfg.support,
+                   zone=ZoneInfo)
 
 
 def in_range(cfg: Config, tracker: Tracker, acks: Mapping[str, float], *, a: float, b: float,

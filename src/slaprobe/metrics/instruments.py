@@ -115,6 +115,10 @@ class Instruments:
                                     registry=registry)
         self.store_pending = Gauge(cat.STORE_PENDING.name, cat.STORE_PENDING.help,
                                    registry=registry)
+        self.store_spooled = Gauge(cat.STORE_SPOOLED.name, cat.STORE_SPOOLED.help,
+                                   registry=registry)
+        self.spool_dropped = Counter(cat.SPOOL_DROPPED.name, cat.SPOOL_DROPPED.help,
+                                     registry=registry)
         self.reloads = Counter(cat.RELOADS.name, cat.RELOADS.help, cat.RELOADS.labels,
                                registry=registry)
         self.reload_ok = Gauge(cat.RELOAD_OK.name, cat.RELOAD_OK.help, registry=registry)
@@ -154,7 +158,8 @@ class Instruments:
     def collect(self) -> Iterable[Metric]:
         """The daemon's own instruments (thread-safe: prometheus_client locks them)."""
         for m in (self.scheduler_lag, self.store_errors,
-                  self.store_pending, self.reloads, self.reload_ok, self.reload_success_at,
+                  self.store_pending, self.store_spooled, self.spool_dropped, self.reloads,
+                  self.reload_ok, self.reload_success_at,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
                   self.history_verified, self.history_verified_time, self.store_file_ok,
                   self.clock_steps, self.clock_offset, self.build_info):

@@ -34,8 +34,9 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
     """The figures' engine over the history from `since`: one location's timelines as
     they are; several locations' as their consensus (`core.consensus`, `quorum`), with
     each location's own view kept in `tracker.locations` for the report's section."""
-    quorum = cfg.slo.quorum if quorum is None else quorum
     terms = store.record_terms(of_config(cfg), now)
+    steps: int | list[tuple[float, int]] = (
+        terms.steps("quorum", cfg.slo.quorum) if quorum is None else quorum)
     critical = {t.name: t.critical for t in cfg.targets}
     locations = store.locations() or [store.location]
     per = {loc: {t.name: store.load(t.name, since, location=loc) for t in cfg.targets}
@@ -45,7 +46,7 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
     else:
         end = max(now, since)
         tracker = Tracker(critical, {
-            t.name: consensus_history({loc: per[loc][t.name] for loc in locations}, quorum,
+            t.name: consensus_history({loc: per[loc][t.name] for loc in locations}, steps,
                                       since, end, now) for t in cfg.targets}, windows)
         for loc in locations:
             own = tracker.locations[loc] = Tracker(critical, per[loc], windows)
@@ -227,6 +228,13 @@ def _describe(v: dict[str, Any]) -> str:
             f"critical: {critical}")
     if v["not_critical"]:
         text += f"; not critical: {', '.join(v['not_critical'])}"
+    if "quorum" in v:
+        text += f"; quorum {v['quorum']}"
+    if isinstance(sup := v.get("support"), dict):
+        hours = "-".join(f"{x // 3600:02d}:{x % 3600 // 60:02d}"
+                         for x in (int(sup["opens_seconds"]), int(sup["closes_seconds"])))
+        text += (f"; support {sup['timezone']} {hours}, merge gap "
+                 f"{format_duration(sup['merge_gap_seconds'])}")
     return text
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slaprobe.core.model import Check
-from slaprobe.history.spool import Spool
+from slaprobe.history.spool import Spool, dump
 
 T0 = 1790812800.0
 
@@ -21,13 +21,20 @@ def check(k: int) -> Check:
                  unknown=k % 11 == 0, location="east")
 
 
-def test_overflow_goes_to_disk_and_comes_back_in_order(tmp_path: Path) -> None:
+def test_memory_while_the_database_takes_them_the_file_once_it_does_not(tmp_path: Path) -> None:
     path = tmp_path / "east.spool"
-    sp = Spool(path, memory=5)
-    for k in range(12):
+    sp = Spool(path, memory=50)
+    for k in range(3):
         sp.append(check(k))
-    assert (len(sp), sp.on_disk) == (12, 7)
-    assert path.read_text().count("\n") == 7
+    assert (len(sp), sp.on_disk, sp.durable) == (3, 0, False)
+    assert not path.exists()
+    sp.spill()  # a write failed: every pending check goes to the file
+    assert sp.durable and sp.on_disk == 3
+    assert path.read_text().count("\n") == 3
+    for k in range(3, 12):
+        sp.append(check(k))
+        sp.sync()  # (the recorder runs it off the loop as each check comes)
+    assert path.read_text().count("\n") == 12
     assert sp.head(3) == [check(0), check(1), check(2)]
     assert list(sp) == [check(k) for k in range(12)]
     got = []
@@ -36,9 +43,69 @@ def test_overflow_goes_to_disk_and_comes_back_in_order(tmp_path: Path) -> None:
         got += batch
         sp.drop(len(batch))
     assert got == [check(k) for k in range(12)]
-    assert path.stat().st_size == 0  # emptied: truncated
+    assert path.stat().st_size == 0 and not sp.durable  # all written: truncated
     sp.close()
     assert not path.exists()
+
+
+def test_the_memory_bound_spills_too(tmp_path: Path) -> None:
+    sp = Spool(tmp_path / "east.spool", memory=5)
+    for k in range(5):
+        sp.append(check(k))
+    assert sp.wants_spill
+    sp.spill()
+    assert sp.on_disk == 5 and not sp.wants_spill
+
+
+def test_a_killed_run_leaves_every_unwritten_check_for_the_next(tmp_path: Path) -> None:
+    """No close: what a `kill -9` leaves. Written checks may come back too (the store
+    skips them as duplicates); none unwritten is missing, order kept."""
+    path = tmp_path / "east.spool"
+    sp = Spool(path, memory=50)
+    for k in range(4):
+        sp.append(check(k))
+    sp.spill()
+    for k in range(4, 9):
+        sp.append(check(k))
+    sp.sync()
+    sp.drop(2)  # two written
+    again = Spool(path, memory=50)
+    got = list(again)
+    assert got[-7:] == [check(k) for k in range(2, 9)]
+    assert got == [check(k) for k in range(len(got) and 9 - len(got), 9)]
+
+
+def test_a_damaged_line_is_skipped_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "east.spool"
+    sp = Spool(path)
+    for k in range(3):
+        sp.append(check(k))
+    sp.spill()
+    with path.open("a") as f:  # a write cut short by a kill
+        f.write(dump(check(3))[:17])
+    again = Spool(path)
+    again.append(check(4))
+    again.sync()
+    got = []
+    while len(again):
+        batch = again.head(10)
+        if not batch:
+            break
+        got += batch
+        again.drop(len(batch))
+    assert got == [check(0), check(1), check(2), check(4)]
+    assert again.skipped == 1
+
+
+def test_the_file_is_bounded_and_says_how_many_it_dropped(tmp_path: Path) -> None:
+    line = len(dump(check(0))) + 1
+    sp = Spool(tmp_path / "east.spool", max_bytes=3 * line + 2)
+    sp.spill()
+    for k in range(5):
+        sp.append(check(k))
+    sp.sync()
+    assert sp.on_disk == 3 and sp.dropped == 2
+    assert list(sp) == [check(0), check(1), check(2)]
 
 
 def test_a_stopped_run_leaves_its_checks_for_the_next(tmp_path: Path) -> None:

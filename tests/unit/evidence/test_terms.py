@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from slaprobe.core.evidence.terms import Terms, TermsHistory, Version, changes, weighted_objective
+from slaprobe.config import parse
+from slaprobe.core.evidence.terms import (
+    Terms,
+    TermsHistory,
+    Version,
+    changes,
+    of_config,
+    weighted_objective,
+)
+from slaprobe.core.incidents import supportterms
+from slaprobe.core.incidents.interms import InForce
+from slaprobe.core.spec import Config
 
 A = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
           critical={"app": True, "docs": False})
@@ -62,3 +76,26 @@ def test_changes() -> None:
         "critical": (["app"], ["app", "docs"]), "maintenance_notice_seconds": (172800.0, 10.0),
         "not_critical": (["docs"], []), "objective": (0.999, 0.9999)}
     assert changes(A, A) == {}
+
+
+def test_support_and_quorum_are_terms_read_in_force() -> None:
+    def cfg(tz: str, gap: str, quorum: int, critical: bool) -> Config:
+        return parse({"slo": {"quorum": quorum}, "support": {
+            "timezone": tz, "merge_gap": gap, "extra_holidays": [dt.date(2026, 12, 24)]},
+            "targets": [{"name": "app", "url": "http://127.0.0.1:9/", "critical": critical}]})
+
+    first, second = cfg("Europe/London", "10m", 1, True), cfg("Asia/Tokyo", "1h", 2, False)
+    old = Terms(0.999, 0.0, False, {"app": True})  # recorded before [support] was a term
+    h = TermsHistory([Version(0.0, old), Version(100.0, of_config(first)),
+                      Version(200.0, of_config(second))])
+    t = Terms.from_json(of_config(first).to_json())
+    assert supportterms.decode(t.extra["support"], ZoneInfo) == first.support
+    assert h.extra_at("quorum", 50.0) == 1  # the nearest later version that records it
+    assert h.steps("quorum", 9) == [(0.0, 1), (200.0, 2)]
+    force = InForce(h, {"app": False}, second.support, zone=ZoneInfo)
+    assert force.support_at(150.0) == first.support
+    assert force.support_at(250.0) is second.support
+    assert force.support_at(-5.0).merge_gap == 600.0
+    assert force.critical_from("app", 150.0, 300.0) == 150.0
+    assert force.critical_from("app", 210.0, 300.0) is None
+    assert InForce(None, {"app": False}, second.support).critical_from("app", 0, 9) is None

@@ -214,3 +214,17 @@ def test_rule_order() -> None:
     assert rule(counts(), 1) is None
     with pytest.raises(ValueError, match="quorum"):
         consensus_spans([], 0, 0.0, 1.0)
+
+
+@SETTINGS
+@given(cases(), st.integers(-10, 160), st.integers(1, 3))
+def test_quorum_steps_are_each_part_with_the_quorum_in_force(case: Case, change: int,
+                                                              later: int) -> None:
+    """The quorum is a term: before `change` the case's quorum, from it `later`."""
+    steps = [(float(change), later), (-1000.0, case.quorum)]  # any order
+    got = consensus_spans(location_spans(case), steps, case.a, case.b, case.maint)
+    ref = [s if t < change else ref_consensus(
+        [ref_location_state(cs, t, case.now) for cs in case.locations],
+        any(ms <= t < me for ms, me in case.maint), later)
+        for t, s in zip(range(case.a, case.b), reference(case), strict=True)]
+    assert got == runs(ref, case.a)

@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slaprobe.core.evidence.terms import Terms, TermsHistory, Version
 from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.incidents import supportterms
 from slaprobe.core.incidents.business import Calendar
+from slaprobe.core.incidents.interms import InForce
 from slaprobe.core.incidents.rules import (
     BREACHED,
     HIGH,
@@ -278,3 +281,41 @@ def test_book_matches_a_full_recompute_at_every_step(data: st.DataObject) -> Non
             book.update(tr, now)
             timelines = {n: tr.target_spans(n, a, now, now) for n in crit}
             assert book.all(now) == incidents(timelines, crit, support, now), k
+
+
+def test_each_incident_is_judged_on_the_terms_in_force_and_the_book_agrees() -> None:
+    """`app` critical with a 15m merge gap and London hours until `change`, then not
+    critical, a 2h merge gap and 1h medium clocks in Tokyo: the incidents before the
+    change keep their priority, separation and deadlines; the ones after take the new."""
+    a = t("2026-11-30T10:00:00Z")  # a Monday
+    change = a + 5 * H
+    old = Terms(0.999, 0.0, False, {"app": True},
+                extra={"support": supportterms.encode(LONDON), "quorum": 1})
+    tokyo = Support(Calendar(ZoneInfo("Asia/Tokyo")), merge_gap=2 * H, high=Targets(H, 2 * H),
+                    medium=Targets(H, H), configured=True)
+    new = Terms(0.999, 0.0, False, {"app": False},
+                extra={"support": supportterms.encode(tokyo), "quorum": 1})
+    history = TermsHistory([Version(a - H, old), Version(change, new)])
+    force = InForce(history, {"app": False}, tokyo, zone=ZoneInfo)
+    downs = [(a + H, a + H + 600), (a + H + 1800, a + H + 2400),  # 20 min apart, before
+             (a + 6 * H, a + 6 * H + 600), (a + 6 * H + 1800, a + 6 * H + 2400)]  # after
+    checks = run("app", a, a + 9 * H, down=downs)
+    tr = Tracker({"app": False})
+    for c in checks:
+        tr.add(c)
+    now = a + 9 * H
+    timelines = {"app": tr.target_spans("app", a, now, now)}
+    got = incidents(timelines, force.critical_from, force.support_at, now)
+    assert [(i.id, i.priority) for i in got] == [
+        (incident_id(a + H), HIGH), (incident_id(a + H + 1800), HIGH),
+        (incident_id(a + 6 * H), MEDIUM)]  # after the change: medium, merged under 2h
+    # deadlines: before the change on London's calendar (4 h of its business time)
+    assert got[0].response_deadline == LONDON.calendar.add(a + H, 4 * H)
+    assert got[2].resolution_deadline == tokyo.calendar.add(a + 6 * H, H)
+    book = Book(tokyo, a)
+    book.set_terms(force.critical_from, force.support_at)
+    for k, c in enumerate(checks):
+        if k % 9 == 0:
+            book.update(tr, c.at + 1)
+    book.update(tr, now)
+    assert book.all(now) == got

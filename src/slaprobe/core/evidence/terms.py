@@ -2,8 +2,9 @@
 
 The terms are the parts of the config that decide figures and verdicts: the
 objective, the maintenance notice, whether retroactive windows are excluded, and
-which targets are critical (later the support calendar: `extra` holds any further
-term as JSON, so a new kind of term is additive). slaprobe records each version
+which targets are critical, the `[support]` table (calendar, merge gap, clocks: in
+`extra["support"]`) and the quorum (`extra["quorum"]`); `extra` holds any further
+term as JSON, so a new kind of term is additive. slaprobe records each version
 with the time it first saw it; a version is in force from then until the next.
 Before the first recorded version, the first one applies.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from slaprobe.core.incidents import supportterms
 from slaprobe.core.spec import Config
 
 
@@ -114,6 +116,26 @@ class TermsHistory:
                 return v.terms.critical[name]
         return default
 
+    def extra_at(self, key: str, at: float) -> Any:
+        """The term `key` of `extra` in force at `at`; a version that does not record it
+        (written before it was a term) takes the nearest later version that does, else
+        None."""
+        for v in self.versions[self._index(at):]:
+            if key in v.terms.extra:
+                return v.terms.extra[key]
+        return None
+
+    def steps(self, key: str, default: Any) -> list[tuple[float, Any]]:
+        """The term `key` as a step function: (since, value) for each version, the
+        first applying before its `since` too; `default` where no version records it."""
+        out: list[tuple[float, Any]] = []
+        for v in self.versions:
+            value = self.extra_at(key, v.since)
+            value = default if value is None else value
+            if not out or out[-1][1] != value:
+                out.append((v.since, value))
+        return out
+
 
 def changes(before: Terms, after: Terms) -> dict[str, tuple[Any, Any]]:
     """Which terms differ between two versions: key -> (old, new)."""
@@ -143,4 +165,5 @@ def of_config(cfg: Config) -> Terms:
         objective=cfg.slo.objective, maintenance_notice=cfg.slo.maintenance_notice,
         allow_retroactive_maintenance=cfg.slo.allow_retroactive_maintenance,
         critical={t.name: t.critical for t in cfg.targets},
+        extra={"support": supportterms.encode(cfg.support), "quorum": cfg.slo.quorum},
     )

@@ -11,15 +11,49 @@ built from that location's own checks at their recorded times; the consensus is 
 over the span boundaries, so it is exact to those times (no sampling, no rounding).
 With one location and quorum 1 it is exactly the single-daemon timeline
 (`timeline.effective` of that location's spans).
+
+The quorum is an SLA term: it may be one number, or `Quorum` steps (since, quorum)
+in time order, each in force from its `since` (the first also before it), so a
+quorum changed later leaves the consensus of the time before as it was.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 
 from slaprobe.core.history.timeline import N_STATES, History, OpenRun, Span, Spans
 from slaprobe.core.intervals import Interval, clip
 from slaprobe.core.model import State
+
+Quorum = int | Sequence[tuple[float, int]]
+
+
+def quorum_parts(quorum: Quorum, a: float, b: float) -> list[tuple[float, float, int]]:
+    """[a, b) cut where the quorum changes, each part with the quorum in force."""
+    if isinstance(quorum, int):
+        return [(a, b, quorum)] if b > a else []
+    steps = sorted(quorum)
+    if not steps:
+        raise ValueError("quorum steps need at least one step")
+    since = [s for s, _ in steps]
+    i = max(bisect.bisect_right(since, a) - 1, 0)
+    out: list[tuple[float, float, int]] = []
+    start = a
+    while start < b:
+        end = min(steps[i + 1][0], b) if i + 1 < len(steps) else b
+        if end > start:
+            out.append((start, end, steps[i][1]))
+            start = end
+        if i + 1 >= len(steps):
+            break
+        i += 1
+    return out
+
+
+def latest(quorum: Quorum) -> int:
+    """The quorum in force last (the one a new instant takes)."""
+    return quorum if isinstance(quorum, int) else max(quorum)[1]
 
 
 def rule(counts: Sequence[int], quorum: int) -> State | None:
@@ -36,7 +70,7 @@ def rule(counts: Sequence[int], quorum: int) -> State | None:
 
 
 def consensus_spans(
-    locations: Iterable[Sequence[Span]], quorum: int, a: float, b: float,
+    locations: Iterable[Sequence[Span]], quorum: Quorum, a: float, b: float,
     maint: Sequence[Interval] = (),
 ) -> list[Span]:
     """The consensus spans within [a, b), adjacent runs of one state merged.
@@ -45,6 +79,8 @@ def consensus_spans(
     `maint`: the target's excused maintenance intervals (sorted, disjoint), which
     override every location's state.
     """
+    if not isinstance(quorum, int):
+        return _stepped(list(locations), quorum, a, b, maint)
     if quorum < 1:
         raise ValueError(f"quorum must be at least 1, not {quorum}")
     events: list[tuple[float, int, int]] = []
@@ -81,8 +117,20 @@ def consensus_spans(
     return out
 
 
+def _stepped(locations: list[Sequence[Span]], quorum: Sequence[tuple[float, int]],
+             a: float, b: float, maint: Sequence[Interval]) -> list[Span]:
+    out: list[Span] = []
+    for pa, pb, q in quorum_parts(quorum, a, b):
+        for s, e, st in consensus_spans(locations, q, pa, pb, maint):
+            if out and out[-1][1] == s and out[-1][2] == st:
+                out[-1] = (out[-1][0], e, st)
+            else:
+                out.append((s, e, st))
+    return out
+
+
 def consensus_history(
-    histories: Mapping[str, History], quorum: int, a: float, b: float, now: float,
+    histories: Mapping[str, History], quorum: Quorum, a: float, b: float, now: float,
 ) -> History:
     """One History holding the consensus of the locations' histories over [a, b) as of
     `now` (each location's open run counted up to `now`, as the single-location engine

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from slaprobe.core.history.consensus import consensus_spans
+from slaprobe.core.history.consensus import Quorum, consensus_spans
 from slaprobe.core.history.timeline import History, OpenRun, Spans
 from slaprobe.core.model import Check
 
@@ -22,10 +22,10 @@ from slaprobe.core.model import Check
 class Vantage:
     """Timelines per location and target, fed check by check, and their consensus."""
 
-    def __init__(self, quorum: int, *, slack: float) -> None:
-        if quorum < 1:
+    def __init__(self, quorum: Quorum, *, slack: float) -> None:
+        if isinstance(quorum, int) and quorum < 1:
             raise ValueError(f"quorum must be at least 1, not {quorum}")
-        self.quorum = quorum
+        self.quorum: Quorum = quorum  # one number, or steps (the quorum as a term)
         self.slack = slack
         self.histories: dict[str, dict[str, History]] = {}  # location -> target -> History
         self.dirty: set[str] = set()  # targets whose consensus changed since `clean`

@@ -13,6 +13,12 @@ Priority is high from the first instant a critical target is down in it (the
 service is down), else medium; the clocks of a high incident run from that
 instant. Deadlines are the instants at which the priority's business-time
 targets have passed (core.business); outcomes are judged at `now`.
+
+The terms are those in force at each instant (DESIGN "Evidence"): whether a target
+is critical where it is down (`CriticalFrom`), the merge gap at the end of the earlier
+down period, the deadlines from the `[support]` in force when the clocks start, the
+business seconds on the calendar in force at the incident's start (`SupportAt`). A
+plain mapping or Support stands for terms that never changed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -134,6 +140,26 @@ class Incident:
         }
 
 
+# the first instant in [a, b) at which a target counts as critical, or None
+CriticalFrom = Callable[[str, float, float], float | None]
+SupportAt = Callable[[float], Support]  # the [support] terms in force at an instant
+
+
+def critical_from(critical: Mapping[str, bool] | CriticalFrom) -> CriticalFrom:
+    """`critical` as a CriticalFrom (a mapping: the same at every instant)."""
+    if callable(critical):
+        return critical
+    fixed = dict(critical)
+    return lambda name, a, b: a if fixed.get(name, True) else None
+
+
+def support_at(support: Support | SupportAt) -> SupportAt:
+    """`support` as a SupportAt (a Support: the same at every instant)."""
+    if isinstance(support, Support):
+        return lambda at: support
+    return support
+
+
 def incident_id(start: float) -> str:
     return "inc-" + dt.datetime.fromtimestamp(int(start // 1), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -151,12 +177,13 @@ class _Period:
 
 
 def _down_periods(timelines: Mapping[str, Sequence[Span]],
-                  critical: Mapping[str, bool]) -> list[_Period]:
+                  critical: Mapping[str, bool] | CriticalFrom) -> list[_Period]:
+    crit_from = critical_from(critical)
     downs = sorted((s, e, name) for name, spans in timelines.items()
                    for s, e, st in spans if st == State.DOWN and e > s)
     out: list[_Period] = []
     for s, e, name in downs:
-        crit = critical.get(name, True)
+        high = crit_from(name, s, e)
         p = out[-1] if out else None
         if p is not None and s <= p.end:
             p.targets.add(name)
@@ -164,10 +191,10 @@ def _down_periods(timelines: Mapping[str, Sequence[Span]],
                 p.end, p.last = e, {name}
             elif e == p.end:
                 p.last.add(name)
-            if crit and p.high_since is None:
-                p.high_since = s
+            if high is not None and (p.high_since is None or high < p.high_since):
+                p.high_since = high
         else:
-            out.append(_Period(s, e, {name}, {name}, s if crit else None))
+            out.append(_Period(s, e, {name}, {name}, high))
     return out
 
 
@@ -236,19 +263,28 @@ def _known(index: _Index, names: set[str], a: float, b: float) -> float:
     return sum(e - s for s, e in acc or [])
 
 
-def shapes(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool],
-           merge_gap: float, now: float, carry: Shape | None = None) -> list[Shape]:
+def _gap_at(merge_gap: float | Callable[[float], float]) -> Callable[[float], float]:
+    if callable(merge_gap):
+        return merge_gap
+    return lambda at: merge_gap
+
+
+def shapes(timelines: Mapping[str, Sequence[Span]],
+           critical: Mapping[str, bool] | CriticalFrom,
+           merge_gap: float | Callable[[float], float], now: float,
+           carry: Shape | None = None) -> list[Shape]:
     """Incidents in the given effective target spans (time order), up to `now`.
 
     `carry`: an incident whose last down period is the first one in the spans
     (they start there): the first incident found continues it.
     """
     index = _Index(timelines)
+    gap_at = _gap_at(merge_gap)
     groups: list[list[_Period]] = []
     for p in _down_periods(timelines, critical):
         if groups:
             prev = groups[-1][-1]
-            if _known(index, prev.last, prev.end, p.start) < merge_gap:
+            if _known(index, prev.last, prev.end, p.start) < gap_at(prev.end):
                 groups[-1].append(p)
                 continue
         groups.append([p])
@@ -273,14 +309,15 @@ def shapes(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool]
     return out
 
 
-def settled(shape: Shape, timelines: Mapping[str, Sequence[Span]], merge_gap: float,
-            final: float) -> bool:
+def settled(shape: Shape, timelines: Mapping[str, Sequence[Span]],
+            merge_gap: float | Callable[[float], float], final: float) -> bool:
     """Whether a closed incident can no longer change: the known time after its
     end up to `final` (where the timelines stop changing) reaches merge_gap."""
     if not shape.closed:
         return False
     ending = set(shape.ending or shape.targets)
-    return _known(_Index(timelines), ending, shape.last_down, final) >= merge_gap
+    gap = _gap_at(merge_gap)(shape.last_down)
+    return _known(_Index(timelines), ending, shape.last_down, final) >= gap
 
 
 # --- judging -----------------------------------------------------------------------
@@ -304,17 +341,20 @@ def _business(cal: Calendar, a: float, b: float) -> float:
     return cal.seconds_between(a, b)
 
 
-def judge(shape: Shape, support: Support, now: float,
+def judge(shape: Shape, support: Support | SupportAt, now: float,
           acknowledged: float | None = None) -> Incident:
-    """An incident's deadlines and outcomes at `now` (`acknowledged`: its first ack)."""
+    """An incident's deadlines and outcomes at `now` (`acknowledged`: its first ack):
+    the deadlines on the support terms in force when its clocks started, its business
+    seconds on the calendar in force at its start."""
+    at = support_at(support)
     response_deadline, resolution_deadline = _deadlines(
-        support, shape.priority, shape.priority_since)
+        at(shape.priority_since), shape.priority, shape.priority_since)
     end = shape.last_down if shape.closed else None
     until = max(now, shape.last_down) if end is None else end
     ack = acknowledged if acknowledged is not None and acknowledged >= shape.start else None
     return Incident(
         shape=shape, end=end, seconds=until - shape.start,
-        business_seconds=_business(support.calendar, shape.start, until),
+        business_seconds=_business(at(shape.start).calendar, shape.start, until),
         response_deadline=response_deadline, resolution_deadline=resolution_deadline,
         acknowledged=ack,
         response=_outcome(ack, response_deadline, now),
@@ -322,14 +362,16 @@ def judge(shape: Shape, support: Support, now: float,
     )
 
 
-def incidents(timelines: Mapping[str, Sequence[Span]], critical: Mapping[str, bool],
-              support: Support, now: float,
+def incidents(timelines: Mapping[str, Sequence[Span]],
+              critical: Mapping[str, bool] | CriticalFrom,
+              support: Support | SupportAt, now: float,
               acks: Mapping[str, float] | None = None) -> list[Incident]:
     """Every incident in the timelines, judged at `now`; `acks` maps an id to
     its first acknowledgement."""
     acks = acks or {}
-    return [judge(s, support, now, acks.get(s.id))
-            for s in shapes(timelines, critical, support.merge_gap, now)]
+    at = support_at(support)
+    return [judge(s, at, now, acks.get(s.id))
+            for s in shapes(timelines, critical, lambda t: at(t).merge_gap, now)]
 
 
 def overlapping(items: Sequence[Incident], a: float, b: float, now: float) -> list[Incident]:
@@ -375,6 +417,9 @@ class Book:
 
     def __init__(self, support: Support, start: float) -> None:
         self.support = support
+        # the terms in force at each instant (None / the one Support: never changed)
+        self.critical_from: CriticalFrom | None = None
+        self.support_at: SupportAt = support_at(support)
         self.start = start
         self.horizon = start
         self.settled: list[Shape] = []
@@ -392,10 +437,17 @@ class Book:
     def reset(self, support: Support | None = None, start: float | None = None) -> None:
         if support is not None:
             self.support = support
+            if self.critical_from is None:
+                self.support_at = support_at(support)
         if start is not None:
             self.start = start
         self.horizon, self.settled, self.live, self._key = self.start, [], [], None
         self._counts, self._carry = {}, None
+
+    def set_terms(self, critical: CriticalFrom, support: SupportAt) -> None:
+        """The terms in force at each instant (a new terms version): fold again."""
+        self.critical_from, self.support_at = critical, support
+        self.reset()
 
     def acknowledge(self, incident: str, at: float) -> None:
         """Record an incident's acknowledgement (the first one counts)."""
@@ -413,10 +465,14 @@ class Book:
                 self._carry = None
         final = tl.final_until()
         final = now if final is None else min(final, now)
-        gap = self.support.merge_gap
+        at = self.support_at
+
+        def gap(t: float) -> float:
+            return at(t).merge_gap
+
         h, carry = self.horizon, self._carry
         spans = {n: tl.target_spans(n, h, now, now) for n in tl.critical if not tl.up_since(n, h)}
-        live = shapes(spans, tl.critical, gap, now, carry)
+        live = shapes(spans, self.critical_from or tl.critical, gap, now, carry)
         if carry is not None and (not live or live[0].start != carry.start):
             # the carried incident's last period is gone (cannot happen with final
             # data): fold again from its start
@@ -432,7 +488,7 @@ class Book:
             k += 1
         self.settled.extend(live[:k])
         for shape in live[:k]:
-            inc = judge(shape, self.support, now, self.acks.get(shape.id))
+            inc = judge(shape, self.support_at, now, self.acks.get(shape.id))
             self._counts.setdefault(_month(shape.start), Counter())[
                 (inc.priority, inc.resolution)] += 1
         self.live = live[k:]
@@ -455,7 +511,7 @@ class Book:
                 before = self._seen.get(iid)
                 if before == (prio, closed, acked):
                     continue
-                inc = judge(held[iid], self.support, now, self.acks.get(iid))
+                inc = judge(held[iid], self.support_at, now, self.acks.get(iid))
                 if before is None:
                     events.append(Event("opened", inc))
                 if prio == HIGH and (before[0] == MEDIUM if before is not None
@@ -470,18 +526,18 @@ class Book:
 
     def all(self, now: float) -> list[Incident]:
         """Every incident the book holds, judged at `now`."""
-        return [judge(s, self.support, now, self.acks.get(s.id))
+        return [judge(s, self.support_at, now, self.acks.get(s.id))
                 for s in [*self.settled, *self.live]]
 
     def since(self, a: float, now: float) -> list[Incident]:
         """The incidents that started at or after `a` (this month's), judged at `now`."""
         i = bisect.bisect_left([s.start for s in self.settled], a)
-        return [judge(s, self.support, now, self.acks.get(s.id))
+        return [judge(s, self.support_at, now, self.acks.get(s.id))
                 for s in [*self.settled[i:], *self.live] if s.start >= a]
 
     def open(self, now: float) -> list[Incident]:
         """The open incidents, judged at `now`."""
-        return [judge(s, self.support, now, self.acks.get(s.id)) for s in self.live
+        return [judge(s, self.support_at, now, self.acks.get(s.id)) for s in self.live
                 if not s.closed]
 
     def month_counts(self, at: float, now: float) -> Counter[tuple[str, str]]:
@@ -490,7 +546,7 @@ class Book:
         out = Counter(self._counts.get(month, {}))
         for s in self.live:
             if _month(s.start) == month:
-                inc = judge(s, self.support, now, self.acks.get(s.id))
+                inc = judge(s, self.support_at, now, self.acks.get(s.id))
                 out[(inc.priority, inc.resolution)] += 1
         return out
 

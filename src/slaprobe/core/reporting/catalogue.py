@@ -75,6 +75,10 @@ SCHEDULER_LAG = MetricDef("slaprobe_scheduler_lag_seconds", "histogram",
 STORE_ERRORS = MetricDef("slaprobe_store_errors", "counter", "Failed database writes (retried).")
 STORE_PENDING = MetricDef("slaprobe_store_pending_checks", "gauge",
                           "Checks waiting to be written.")
+STORE_SPOOLED = MetricDef("slaprobe_store_spooled_checks", "gauge",
+                          "Checks waiting to be written that are kept in the spool file.")
+SPOOL_DROPPED = MetricDef("slaprobe_store_spool_dropped", "counter",
+                          "Checks dropped because the spool file reached its size bound.")
 RELOADS = MetricDef("slaprobe_config_reloads", "counter", "Config reloads by result.",
                     ("result",))
 RELOAD_OK = MetricDef("slaprobe_config_last_reload_successful", "gauge",
@@ -124,7 +128,8 @@ ALL: tuple[MetricDef, ...] = (
     DOWN_SECONDS, EXCLUDED_SECONDS, AVAILABILITY, COVERAGE, SERVICE_UP, SERVICE_UP_SECONDS,
     SERVICE_DOWN_SECONDS, SERVICE_EXCLUDED_SECONDS, OBJECTIVE, SERVICE_AVAILABILITY,
     BUDGET_REMAINING, SERVICE_COVERAGE, BURN_RATE, MAINTENANCE_WINDOWS, PROBE_DURATION, PROBES,
-    SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, RELOADS, RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
+    SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, STORE_SPOOLED, SPOOL_DROPPED, RELOADS,
+    RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
     CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
