@@ -56,7 +56,7 @@ async def test_checks_wait_on_disk_while_the_server_is_away(tmp_path: Path) -> N
             # logged when the error starts or changes (a dropped connection, then refused)
             assert 1 <= len(failed) <= 3, failed
             assert all("postgresql://" in e["error"] for e in failed)
-            assert failed[-1]["pending"] >= 2
+            assert all(e["pending"] >= 1 for e in failed)  # each names what waits unwritten
             assert not rec.writes_ok
             await asyncio.to_thread(srv.start)
             for _ in range(20):  # the writer's backoff runs on the fake clock
