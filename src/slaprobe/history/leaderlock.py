@@ -15,6 +15,7 @@ A SQLite history has one location, one daemon: it is always its own leader.
 from __future__ import annotations
 
 import hashlib
+import threading
 from contextlib import suppress
 from typing import Protocol
 
@@ -57,10 +58,15 @@ class PgLeaderLock:
         self.url = url
         self.timeout = timeout
         self._conn: Conn | None = None
+        self._lock = threading.Lock()  # one call on the connection at a time
         self.held = False
         self.error = ""  # why the last poll could not reach the server
 
     def poll(self) -> bool:
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             conn = self._connect()
             with deadline(conn, self.timeout):
@@ -77,7 +83,9 @@ class PgLeaderLock:
         return self.held
 
     def release(self) -> None:
-        self._drop()
+        """Give the lock up (waits for a poll under way: at most its deadline)."""
+        with self._lock:
+            self._drop()
 
     def _connect(self) -> Conn:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
