@@ -47,7 +47,13 @@ class Leader:
     async def run(self) -> None:
         while True:
             await self.clock.sleep(self.every)
-            await self.poll()
+            try:
+                await self.poll()
+            except Exception as e:  # an unexpected failure: not leading, try again later
+                if self.leading:
+                    self.log.warning("leader_lost", location=self.location, error=repr(e))
+                self.leading = False
+                self.instruments.leader.set(0)
 
     def release(self) -> None:
         """Give the lock up (blocking: call off the event loop at shutdown)."""
