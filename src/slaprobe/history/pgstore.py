@@ -40,11 +40,18 @@ from psycopg.rows import TupleRow
 from slaprobe.core.model import Check
 from slaprobe.core.urls import mask_password
 from slaprobe.history.chainstore import N_COLUMNS
+from slaprobe.history.pgdeadline import deadline
 from slaprobe.history.sql import CHECK_COLUMNS, Row, Sql
 from slaprobe.history.sqlstore import SqlStore
 from slaprobe.history.storeapi import StoreError, WriterLockLost
 
 SCHEMA_VERSION = 1
+# A hung server (stopped, or behind a partition without resets) is an error within
+# seconds: every transaction has a client-side deadline (`pgdeadline`), a connection
+# attempt a timeout. `verify`'s read snapshot walks the whole chain: it gets longer.
+CALL_DEADLINE = 5.0
+SNAPSHOT_DEADLINE = 300.0
+CONNECT_TIMEOUT = 3
 CHAIN_LOCK = 0x736C6170726F6265  # "slaprobe": the chain's transaction lock
 Conn = psycopg.Connection[TupleRow]
 _cursor_names = itertools.count()
@@ -344,7 +351,7 @@ class PgBackend:
             return self._conn
         self._drop()
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as e:
             raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
         if self.read_only:
@@ -377,24 +384,35 @@ class PgBackend:
 
     @contextmanager
     def _tx(self, *, write: bool, snapshot: bool = False) -> Iterator[Sql]:
-        with self._lock:
+        """One transaction, within its deadline from the call on: the wait for this
+        backend's lock, the connection and the transaction all count."""
+        limit = SNAPSHOT_DEADLINE if snapshot else CALL_DEADLINE
+        start = time.monotonic()
+        if not self._lock.acquire(timeout=limit):
+            raise StoreError(f"database {self.name}: no answer within {limit:g} s")
+        try:
             conn = self._connect()
-            try:
-                if snapshot:  # a repeatable-read snapshot: writers are not blocked
-                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    try:
+            left = max(limit - (time.monotonic() - start), 0.1)
+            with deadline(conn, left) as expired:
+                try:
+                    if snapshot:  # a repeatable-read snapshot: writers are not blocked
+                        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        try:
+                            yield PgSql(conn)
+                        finally:
+                            conn.execute("ROLLBACK")
+                        return
+                    with conn.transaction():
+                        if write:
+                            conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
                         yield PgSql(conn)
-                    finally:
-                        conn.execute("ROLLBACK")
-                    return
-                with conn.transaction():
-                    if write:
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
-                    yield PgSql(conn)
-            except psycopg.Error as e:
-                if conn.broken or conn.closed:
-                    self._drop()
-                raise StoreError(f"database {self.name}: {_reason(e)}") from e
+                except psycopg.Error as e:
+                    if conn.broken or conn.closed:
+                        self._drop()
+                    why = f"no answer within {limit:g} s" if expired.fired else _reason(e)
+                    raise StoreError(f"database {self.name}: {why}") from e
+        finally:
+            self._lock.release()
 
     def write(self) -> AbstractContextManager[Sql]:
         return self._tx(write=True)
@@ -413,8 +431,13 @@ class PgBackend:
             return _version(db.conn)
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        """Close the connection; while a call still waits on a hung server (at most its
+        deadline), leave it to that call and to the process's exit."""
+        if self._lock.acquire(timeout=1.0):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
     def check_writable(self) -> None:
         if self.read_only:

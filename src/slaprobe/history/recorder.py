@@ -41,6 +41,7 @@ BATCH_MAX = 5000  # checks per write transaction (a backlog goes in several)
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between failed writes
 FINAL_WRITE_DEADLINE = 4.0  # at shutdown, seconds of failed writes before giving up
 SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
+FAILING_SHUTDOWN_WAIT = 1.0  # the same while the last write failed (the spool keeps them)
 
 
 def horizon(cfg: Config) -> float:
@@ -215,11 +216,17 @@ class Recorder:
         self._wake.set()
         if writer is None:
             return
+        # a store that is failing gets one short try: what is unwritten stays on disk
+        wait = SHUTDOWN_WAIT if self.writes_ok else FAILING_SHUTDOWN_WAIT
         try:
-            async with self.clock.timeout(SHUTDOWN_WAIT):
+            async with self.clock.timeout(wait):
                 await asyncio.shield(writer)
         except TimeoutError:
-            self.log.error("pending_writes_lost", checks=self.pending)
+            if self.unwritten.path is not None:  # on local disk at close, written at start
+                self.log.warning("pending_writes_kept", checks=self.pending,
+                                 spool=str(self.unwritten.path))
+            else:
+                self.log.error("pending_writes_lost", checks=self.pending)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from slaprobe import config
 from slaprobe.core.spec import Config
+from slaprobe.history.leaderlock import Leadership, PgLeaderLock, SoleLeader
 from slaprobe.history.pgstore import PgStore
 from slaprobe.history.store import Store, unwritable_reason
 from slaprobe.history.storeapi import HistoryStore, StoreError
@@ -72,6 +73,12 @@ def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStor
         close(store, lock)
         raise
     return store, lock
+
+
+def leadership(cfg: Config) -> Leadership:
+    """Who freezes a closed month's statement: on a shared history the daemon holding
+    the leader lock; on SQLite the one daemon."""
+    return PgLeaderLock(cfg.daemon.database) if config.shared(cfg) else SoleLeader()
 
 
 def reader(cfg: Config, env: Mapping[str, str] | None) -> Callable[[], HistoryStore]:

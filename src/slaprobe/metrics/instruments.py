@@ -145,6 +145,7 @@ class Instruments:
         self.build_info = Gauge(cat.BUILD_INFO.name, cat.BUILD_INFO.help, cat.BUILD_INFO.labels,
                                 registry=registry)
         self.build_info.labels(__version__).set(1)
+        self.leader = Gauge(cat.LEADER.name, cat.LEADER.help, registry=registry)
         self.reload_ok.set(1)
         self._unknown_seen: set[tuple[str, str]] = set()
 
@@ -162,7 +163,7 @@ class Instruments:
                   self.reload_ok, self.reload_success_at,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
                   self.history_verified, self.history_verified_time, self.store_file_ok,
-                  self.clock_steps, self.clock_offset, self.build_info):
+                  self.clock_steps, self.clock_offset, self.build_info, self.leader):
             yield from m.collect()
 
     def reconfigure(self, cfg: Config) -> None:
@@ -198,6 +199,7 @@ class Snapshot:
     tracker: Tracker
     last: Mapping[str, Check]
     incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
+    locations: Sequence[Family] = ()  # each location's newest check and the silence limit
     target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
 
 
@@ -302,7 +304,7 @@ class SlaFigures:
             else:
                 into.rows += fam.rows
                 into.lines += fam.lines  # type: ignore[operator]
-        return [*families, *self._service(snap, windows), *snap.incidents]
+        return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective

@@ -98,6 +98,7 @@ class Daemon:
         self.tasks.spawn(r.housekeeper.run(), "housekeeping")
         self.tasks.spawn(r.verifier.run(), "verify")
         self.tasks.spawn(r.follower.run_feeds(), "feeds")
+        self.tasks.spawn(r.leader.run(), "leader")
         if r.vantage is not None:
             self.tasks.spawn(r.vantage.run(), "locations")
             if r.recorder.pending:  # checks a run that stopped left on local disk
@@ -120,6 +121,7 @@ class Daemon:
         await asyncio.to_thread(r.spool.close)  # what is left: on disk
         await r.session.close()
         await r.probes.close()
+        await asyncio.to_thread(r.leader.release)
         await asyncio.to_thread(stores.close, r.store, r.writer_lock)
         r.writer_lock = None
 

@@ -1,5 +1,5 @@
 """Housekeeping, once a second: credit, incidents, the database file's health, the
-maintenance file, imports, statements, pruning.
+maintenance file, imports, statements (on the leader), pruning.
 
 The only place the tracker's credit (the `_seconds_total` counters) moves: a scrape
 reads it, never advances it. The incident desk picks up new acknowledgements and
@@ -45,7 +45,9 @@ class Housekeeper:
         log: Any, *, cfg: Config, store: HistoryStore, instruments: Instruments,
         repeats: logs.Repeats | None = None, on_tick: Callable[[], None] | None = None,
         incidents: IncidentDesk | None = None, offset: Callable[[], float] | None = None,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
+        self.leading = leading  # whether this daemon freezes statements (None: it does)
         self.offset = offset  # the wall clock's offset from the time recorded
         self.incidents = incidents
         self.on_tick = on_tick  # e.g. the daemon's STATUS= for systemd
@@ -100,7 +102,10 @@ class Housekeeper:
 
     async def close_months(self, upto: float) -> None:
         """Chain the statement of every month that ended by `upto` (a check after its end
-        was written, or start-up) and has none."""
+        was written, or start-up) and has none. Only the leader does: on a shared
+        history one daemon of all the locations."""
+        if self.leading is not None and not self.leading():
+            return  # another daemon leads; `closed_upto` stays, to close them when we lead
         windows = list(self.tracker.maintenance)
         done = await asyncio.to_thread(statements.close, self.store, self.cfg,
                                        windows, self.clock.now(), upto=upto)

@@ -21,6 +21,7 @@ from slaprobe import config, logs
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
+from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.spec import Config, per_target_windows
 from slaprobe.evidence.verifier import HistoryVerifier
 from slaprobe.history import stores
@@ -31,10 +32,12 @@ from slaprobe.history.vantagepoint import POLL as VANTAGE_POLL
 from slaprobe.history.vantagepoint import VantagePoint
 from slaprobe.incidents.desk import IncidentDesk
 from slaprobe.maintenance.follower import MaintenanceFollower
-from slaprobe.metrics.instruments import Exporter, Instruments, Snapshot
+from slaprobe.metrics.exposition import Family
+from slaprobe.metrics.instruments import Exporter, Instruments, Snapshot, family
 from slaprobe.ops import sdnotify
 from slaprobe.ops.clocksteps import ClockStepWatch
 from slaprobe.ops.housekeeping import Housekeeper
+from slaprobe.ops.leader import Leader
 from slaprobe.ops.wallclock import GuardedClock
 from slaprobe.probe import prober
 from slaprobe.probe.plan import ProbePlan
@@ -72,14 +75,16 @@ class Rooms:
     verifier: HistoryVerifier
     scrape: Scrape
     exporter: Exporter
+    leader: Leader  # whether this daemon freezes the closed months' statements
 
 
 class Scrape:
     """What a scrape reads (it never advances credit: housekeeping does)."""
 
     def __init__(self, cfg: Config, clock: Clock, tracker: Tracker, recorder: Recorder,
-                 incidents: IncidentDesk) -> None:
+                 incidents: IncidentDesk, *, vantage: VantagePoint | None = None) -> None:
         self.cfg = cfg
+        self.vantage = vantage  # on a shared history: every location's newest check
         self.clock = clock
         self.tracker = tracker
         self.recorder = recorder  # each target's latest check
@@ -97,7 +102,22 @@ class Scrape:
             tracker=self.tracker, last=self.recorder.last,
             incidents=self.incidents.families(self.tracker, now),
             target_windows=per_target_windows(cfg.daemon, cfg.slo.windows),
+            locations=self.locations(),
         )
+
+    def locations(self) -> list[Family]:
+        """Each location's newest check in the history (on SQLite: this daemon's own) and
+        how long a location may be silent (SlaprobeLocationSilent compares the two)."""
+        if self.vantage is not None:
+            times = self.vantage.vantage.last_checks()
+        else:
+            own = [c.at for c in self.recorder.last.values()]
+            times = {self.cfg.daemon.location: max(own)} if own else {}
+        last, silence = family(cat.LOCATION_LAST_CHECK), family(cat.LOCATION_SILENCE)
+        for loc, at in sorted(times.items()):
+            last.add([loc], at)
+        silence.add([], silence_limit(self.cfg))
+        return [last, silence]
 
 
 async def build(cfg: Config, *, clock: Clock | None = None,
@@ -128,6 +148,9 @@ async def build(cfg: Config, *, clock: Clock | None = None,
         tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
                             replace=True)
         await incidents.poll_acks(store)
+        leader = Leader(stores.leadership(cfg), guarded, instruments, log,
+                        location=cfg.daemon.location)
+        await leader.poll()
     except BaseException:
         await asyncio.to_thread(stores.close, store, lock)
         raise
@@ -145,7 +168,7 @@ async def build(cfg: Config, *, clock: Clock | None = None,
     guarded.on_step = clock_steps = ClockStepWatch(recorder, instruments, log, cfg)
     notes = sdnotify.Notifier(lambda: states(recorder.last), lambda: len(tracker.critical),
                               env=env)
-    scrape = Scrape(cfg, guarded, tracker, recorder, incidents)
+    scrape = Scrape(cfg, guarded, tracker, recorder, incidents, vantage=vantage)
     return Rooms(
         store=store, writer_lock=lock, clock=guarded, log=log, repeats=repeats,
         instruments=instruments, tracker=tracker, spool=spool, vantage=vantage,
@@ -155,10 +178,17 @@ async def build(cfg: Config, *, clock: Clock | None = None,
         housekeeper=Housekeeper(guarded, tracker, recorder, follower, log, cfg=cfg,
                                 store=store, instruments=instruments, repeats=repeats,
                                 on_tick=notes.tick, incidents=incidents,
-                                offset=guarded.offset),
+                                offset=guarded.offset, leading=lambda: leader.leading),
         verifier=HistoryVerifier(guarded, stores.reader(cfg, env), instruments, log),
-        scrape=scrape, exporter=Exporter(instruments, scrape.snapshot),
+        scrape=scrape, exporter=Exporter(instruments, scrape.snapshot), leader=leader,
     )
+
+
+def silence_limit(cfg: Config) -> float:
+    """How long a location may add no check before it counts as silent (DESIGN: three of
+    its shortest intervals or 30 s, whichever is longer)."""
+    shortest = min((t.interval for t in cfg.targets), default=10.0)
+    return max(3 * shortest, 30.0)
 
 
 def states(last: Mapping[str, Check]) -> Counter[str]:

@@ -13,6 +13,7 @@ behind one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import math
@@ -96,6 +97,7 @@ def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
     """The /status page (in a worker thread: reads the store, renders)."""
     (ma, mb), (da, db) = status_ranges(now)
     tracker, (acks, ups) = _history(cfg, store, windows, min(ma, da), now)
+    targets = partial(tracker, targets, now)
     month = report.build(cfg, tracker, ma, mb, now, acks=acks, updates=ups)
     last90 = report.build(cfg, tracker, da, db, now, acks=acks, updates=ups)
     scopes = daily.build(tracker, cfg.daemon.service, da, db, now)
@@ -107,6 +109,20 @@ def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
         month=month, last=last90, days=scopes, windows=windows, incidents=shown,
         version=__version__, static=static)
     return text.encode()
+
+
+def partial(tracker: Tracker, targets: list[statuspage.TargetNow],
+            now: float) -> list[statuspage.TargetNow]:
+    """On a shared history, each target with the locations that see it down now (their
+    own checks); the page shows `partial` when the consensus is not down."""
+    if not tracker.locations:
+        return targets
+    out = []
+    for t in targets:
+        where = tuple(loc for loc, own in sorted(tracker.locations.items())
+                      if t.name in own.critical and own.effective_state(t.name, now) == State.DOWN)
+        out.append(dataclasses.replace(t, down_at=where))
+    return out
 
 
 def compute_report(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,

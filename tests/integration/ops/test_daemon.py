@@ -138,3 +138,23 @@ async def test_a_reload_reaches_every_room_that_follows_the_config(tmp_path: Pat
         assert r.probing.controls == d.cfg.controls
     finally:
         await d.shutdown()
+
+
+async def test_a_sqlite_daemon_leads_and_serves_its_location(tmp_path: Path) -> None:
+    """One location, one daemon: it is its own leader; its newest check is its location's,
+    and a location counts as silent after 30 s or three shortest intervals."""
+    d, _ = await opened(tmp_path, ["app"])
+    try:
+        await d.start()
+        m = Scrape(await d.rooms.exporter.render())
+        assert m.value("slaprobe_leader") == 1.0
+        assert m.value("slaprobe_location_silence_seconds") == 3 * 3600.0  # interval 1h
+        assert m.value("slaprobe_location_last_check_timestamp_seconds",
+                       {"vantage": "default"}) is None  # no check yet
+        d.rooms.recorder.record(Check("app", T0 - 5, True, 10.0))
+        m = Scrape(await d.rooms.exporter.render())
+        assert m.value("slaprobe_location_last_check_timestamp_seconds",
+                       {"vantage": "default"}) == T0 - 5
+    finally:
+        await d.shutdown()
+    assert Scrape(await d.rooms.exporter.render()).value("slaprobe_leader") == 0.0

@@ -75,3 +75,14 @@ def test_the_state_at_now_and_how_long_it_lasts() -> None:
     assert v.clean() == {"app"} and v.clean() == set()
     with pytest.raises(ValueError, match="quorum"):
         Vantage(0, slack=1.0)
+
+
+def test_each_locations_newest_check() -> None:
+    v = Vantage(2, slack=5.0)
+    assert v.last_checks() == {}
+    for loc, times in (("east", (0.0, 30.0, 60.0)), ("west", (7.0, 37.0))):
+        for at in times:
+            v.add(Check("app", at, True, 30.0, location=loc))
+    v.add(Check("api", 90.0, False, 30.0, location="west"))
+    v.add(Check("app", 10.0, True, 30.0, location="east"))  # older: not taken
+    assert v.last_checks() == {"east": 60.0, "west": 90.0}

@@ -55,6 +55,15 @@ class Vantage:
     def locations(self) -> list[str]:
         return sorted(self.histories)
 
+    def last_checks(self) -> dict[str, float]:
+        """Each location's newest check (its start) among the timelines held."""
+        out: dict[str, float] = {}
+        for loc, hs in self.histories.items():
+            times = [h.open.last_at for h in hs.values() if h.open is not None]
+            if times:
+                out[loc] = max(times)
+        return out
+
     def of(self, target: str) -> dict[str, History]:
         return {loc: hs[target] for loc, hs in self.histories.items() if target in hs}
 

@@ -123,6 +123,17 @@ INCIDENTS = MetricDef("slaprobe_incidents", "gauge",
                       ("priority", "resolution", "window"))
 BUILD_INFO = MetricDef("slaprobe_build_info", "gauge", "Build information.", ("version",))
 
+# several locations on one history ("Many vantage points" in DESIGN)
+LEADER = MetricDef("slaprobe_leader", "gauge", "1 on the daemon that holds the history's"
+                   " once-only duties (freezing a closed month's statement), 0 on the others.")
+LOCATION_LAST_CHECK = MetricDef(
+    "slaprobe_location_last_check_timestamp_seconds", "gauge", "Start of each location's"
+    " newest check in the history (on a shared history every daemon serves every location).",
+    ("vantage",))
+LOCATION_SILENCE = MetricDef("slaprobe_location_silence_seconds", "gauge", "How long a location"
+                             " may add no check to the history before it counts as silent:"
+                             " three of the shortest intervals, at least 30 s.")
+
 ALL: tuple[MetricDef, ...] = (
     PROBE_SUCCESS, LAST_CHECK, TARGET_UP, TARGET_CRITICAL, MAINTENANCE_ACTIVE, UP_SECONDS,
     DOWN_SECONDS, EXCLUDED_SECONDS, AVAILABILITY, COVERAGE, SERVICE_UP, SERVICE_UP_SECONDS,
@@ -133,6 +144,7 @@ ALL: tuple[MetricDef, ...] = (
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
     CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
+    LEADER, LOCATION_LAST_CHECK, LOCATION_SILENCE,
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slaprobe.core.reporting import figfmt, timelines
+from slaprobe.core.reporting import figfmt, htmllocations, timelines
 from slaprobe.core.reporting.daily import Scope
 from slaprobe.core.reporting.htmlparts import (
     LEGEND,
@@ -188,6 +188,7 @@ def render(
         headline(rep, service),
         "<h2>Service and targets</h2>",
         scope_rows(rep, service, critical),
+        htmllocations.section(rep, service),
         daily_section(rep, scopes),
         downtime_section(rep),
         maintenance_section(rep, reasons),

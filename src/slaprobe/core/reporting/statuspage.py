@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaprobe.core.maintenance.rules import Window
-from slaprobe.core.reporting import figfmt, htmlreport, timelines
+from slaprobe.core.reporting import figfmt, htmllocations, htmlreport, timelines
 from slaprobe.core.reporting.daily import Scope
 from slaprobe.core.reporting.htmlparts import dur, esc, page, table, wrap
 from slaprobe.core.timefmt import iso, parse_instant
@@ -32,6 +32,7 @@ class TargetNow:
     last_check: float | None
     latency: float | None
     error: str | None
+    down_at: tuple[str, ...] = ()  # locations that see it down (fewer than the quorum)
 
 
 STATE_BADGE = {"up": "met", "down": "miss", "maintenance": "info", "probe_network": "info",
@@ -45,6 +46,14 @@ def _badge(state: str) -> str:
             f"{esc(STATE_WORD.get(state, state))}</span>")
 
 
+def _state_cell(t: TargetNow) -> str:
+    """The target's state; `partial` when some locations, fewer than the quorum, see it
+    down (the consensus is not down)."""
+    if t.down_at and t.state != "down":
+        return htmllocations.partial_badge(list(t.down_at))
+    return _badge(t.state)
+
+
 def current_section(service_state: str, targets: Sequence[TargetNow], now: float) -> str:
     rows = []
     for t in targets:
@@ -52,7 +61,7 @@ def current_section(service_state: str, targets: Sequence[TargetNow], now: float
         lat = "" if t.latency is None else f"{t.latency * 1000:.0f} ms"
         rows.append([
             f'{esc(t.name)} <small>{"critical" if t.critical else "non-critical"}</small>',
-            _badge(t.state), esc(last), esc(lat), wrap(esc(t.error or "")),
+            _state_cell(t), esc(last), esc(lat), wrap(esc(t.error or "")),
         ])
     return (f"<h2>Now: {_badge(service_state)}</h2>"
             + table(["target", "state", "last check (UTC)", "latency", "error"], rows,
@@ -146,6 +155,7 @@ def render(
              f'{month["objective"] * 100:g}%.</p>',
              htmlreport.headline(month, service),
              htmlreport.scope_rows(month, service, {s.name: s.critical for s in days}),
+             htmllocations.section(month, service, title="This month per location"),
              htmlreport.daily_section(last, days, now=now,
                                       title=f"Last {len(days[0].days) if days else 0} days",
                                       open_service=False)]
