@@ -83,8 +83,13 @@ class PgLeaderLock:
         return self.held
 
     def release(self) -> None:
-        """Give the lock up (waits for a poll under way: at most its deadline)."""
+        """Give the lock up (waits for a poll under way: at most its deadline). Unlocked
+        before the connection closes: the server ends a closed session's locks only when
+        its backend has gone, so another daemon polling at once could still find it held."""
         with self._lock:
+            if self.held and self._conn is not None:
+                with suppress(psycopg.Error), deadline(self._conn, self.timeout):
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (leader_key(),))
             self._drop()
 
     def _connect(self) -> Conn:
