@@ -37,6 +37,7 @@ from slaprobe.core.timefmt import (
 )
 from slaprobe.evidence import statements
 from slaprobe.history.pgstore import LocationLockHeld
+from slaprobe.history.store import refuse_missing_folder
 from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
 from slaprobe.history.stores import open_history
 from slaprobe.history.writerlock import LockHeld
@@ -292,11 +293,18 @@ def _history(cfg: Config, *, create: bool) -> Path:
     return path
 
 
+def _refuse_missing_folder(cfg: Config) -> None:
+    """StoreError (exit 2) naming the path when the SQLite file's folder does not exist."""
+    if not config.shared(cfg):
+        refuse_missing_folder(config.database_path(cfg).absolute())
+
+
 def _store(cfg: Config, *, read_only: bool) -> HistoryStore:
     """The history the config names: a SQLite file, or a shared PostgreSQL database
     (a reader of an empty one is told so: StoreError)."""
     if config.shared(cfg):
         return open_history(cfg, read_only=read_only)
+    _refuse_missing_folder(cfg)
     path = _history(cfg, create=not read_only)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
@@ -325,6 +333,7 @@ def _open(cfg: Config, *, read_only: bool = False) -> tuple[HistoryStore, list[W
 
 
 def _import(cfg: Config, path: Path, interval_text: str | None) -> int:
+    _refuse_missing_folder(cfg)  # before the file is read: a typo is named first
     intervals = {t.name: t.interval for t in cfg.targets}
     if interval_text is not None:
         try:
@@ -534,6 +543,7 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
               "id; a changed window is a new announcement for its changed part)",
               file=sys.stderr)
         return EXIT_INPUT
+    _refuse_missing_folder(cfg)  # before the maintenance file is touched
     mid = args.mid or "maint-" + iso(start).replace(":", "").replace("-", "")[:13].lower()
     base, n = mid, 2
     while mid in existing:

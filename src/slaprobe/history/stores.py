@@ -16,7 +16,7 @@ from typing import Protocol
 from slaprobe import config
 from slaprobe.core.spec import Config
 from slaprobe.history.pgstore import PgStore, PgWriterLock
-from slaprobe.history.store import Store, unwritable_reason
+from slaprobe.history.store import Store, refuse_missing_folder, unwritable_reason
 from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.writerlock import WriterLock
 
@@ -91,6 +91,7 @@ def close(store: HistoryStore, lock: Lock | None) -> None:
 
 
 def _file_lock(cfg: Config, path: Path) -> WriterLock:
+    refuse_missing_folder(path)  # before the lock file: nothing is created
     try:
         return WriterLock(path, listen=listen_of(cfg))
     except OSError as e:  # e.g. a read-only file system: the daemon cannot write
