@@ -39,6 +39,7 @@ from typing import Any
 from slaprobe.core.evidence.chain import GENESIS, content_digest, next_record, record_digest
 from slaprobe.core.model import Check
 from slaprobe.core.timefmt import iso
+from slaprobe.history import derived
 from slaprobe.history.sql import Sql
 from slaprobe.history.storeapi import Verdict
 
@@ -344,7 +345,17 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
         problem = cross_check(kind, db.all(query), key, payloads[kind])
         if problem:
             return fail(problem)
+    if since_seq <= 1:  # the whole walk: what the figures read, against the checks
+        problem = derived.check(db, horizon(db))
+        if problem:
+            return fail(problem)
     return Verdict(True, "", n_records, n_checks, head)
+
+
+def horizon(db: Sql) -> float | None:
+    """The latest prune horizon (None: nothing was ever pruned)."""
+    befores = [float(p["before"]) for _, _, p in records(db, CHECKPOINT)]
+    return max(befores) if befores else None
 
 
 def _block_where(db: Sql, lo: int, hi: int) -> str:

@@ -27,7 +27,7 @@ from slaprobe.core.maintenance.rules import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import iso, month_range
-from slaprobe.history import chainstore
+from slaprobe.history import chainstore, derived
 from slaprobe.history.sql import CHECK_COLUMNS, Backend, Sql, check_of
 from slaprobe.history.storeapi import (
     ACK,
@@ -425,6 +425,12 @@ class _Records(_Base):
         """Walk the chain in one read snapshot (the writer is not blocked)."""
         with self.backend.snapshot() as db:
             return chainstore.verify(db, since_seq=since_seq, connect=self.backend.readers())
+
+    def verify_derived(self, since: float) -> str:
+        """'' when the stored timelines from `since` on agree with the checks held; else
+        the table, target and time that do not (one read snapshot)."""
+        with self.backend.snapshot() as db:
+            return derived.check(db, chainstore.horizon(db), since=since)
 
     def record_terms(self, terms: Terms, now: float) -> TermsHistory:
         """Record `terms` as first seen `now` unless they are the latest version; return

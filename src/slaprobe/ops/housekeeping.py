@@ -37,6 +37,7 @@ EVERY = 1.0
 SERVICE_CREDIT_STEP = 10.0
 PRUNE_EVERY = 3600.0
 FIRST_PRUNE_AFTER = 60.0
+RETRY_CLOSE = 60.0  # a month refused for unverified data is tried again this often
 
 
 class Housekeeper:
@@ -61,6 +62,7 @@ class Housekeeper:
         self._step = SERVICE_CREDIT_STEP
         self.reconfigure(cfg)
         self.closed_upto = -math.inf  # months ending by this have their statements
+        self.retry_close = -math.inf  # a refused statement is tried again from then on
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced"
 
@@ -87,7 +89,8 @@ class Housekeeper:
         await self.follower.follow_file()
         await self.recorder.follow_imports()
         written = self.recorder.written_upto
-        if math.isfinite(written) and month_start(written) > self.closed_upto:
+        if (math.isfinite(written) and month_start(written) > self.closed_upto
+                and self.clock.monotonic() >= self.retry_close):
             await self.close_months(written)
         if self.clock.monotonic() >= self.next_prune:
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
@@ -102,8 +105,15 @@ class Housekeeper:
         """Chain the statement of every month that ended by `upto` (a check after its end
         was written, or start-up) and has none."""
         windows = list(self.tracker.maintenance)
-        done = await asyncio.to_thread(statements.close, self.store, self.cfg,
-                                       windows, self.clock.now(), upto=upto)
+        try:
+            done = await asyncio.to_thread(statements.close, self.store, self.cfg,
+                                           windows, self.clock.now(), upto=upto)
+        except statements.Unverified as e:  # tried again each tick, logged once
+            self.repeats.failed("statement", "statement_refused", month=e.month,
+                                error=e.problem)
+            self.retry_close = self.clock.monotonic() + RETRY_CLOSE
+            return
+        self.repeats.recovered("statement", "statement_verified")
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
