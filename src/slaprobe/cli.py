@@ -78,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--interval", metavar="DURATION", default=None,
                    help="the covering interval of the imported checks (default: each "
                         "target's configured interval)")
-    cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record.")
+    ver = cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record.")
+    ver.add_argument("--head", metavar="SEQ:DIGEST", default=None,
+                     help="a head published earlier (`head:` of verify, the chain_head log "
+                          "event, slaprobe_statement_info): exit 1 when the history no "
+                          "longer holds that record (a cut tail)")
     rep = cmd("report", "SLA report from the history.")
     g = rep.add_mutually_exclusive_group(required=True)
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
@@ -151,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(cfg, args)
         if args.command == "verify":
-            return _verify(cfg)
+            return _verify(cfg, args.head)
         if args.command == "incidents":
             return _ack(cfg, args) if args.action == "ack" else _incidents(cfg, args)
         if args.action == "add":
@@ -374,13 +378,32 @@ def _dur(seconds: float) -> str:
     return format_duration(round(seconds)) if seconds >= 1 else f"{seconds:.1f}s"
 
 
-def _verify(cfg: Config) -> int:
+def _head_arg(text: str) -> tuple[int, str]:
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64 or any(
+            c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"--head {text!r}: expected SEQ:DIGEST (a chain record's number and "
+                         "its 64 hex digits, as `verify` prints after `head:`)")
+    return int(seq), digest
+
+
+def _verify(cfg: Config, head_text: str | None = None) -> int:
     """Walk the chain read-only; 0 intact, 1 naming the first record that was changed,
-    deleted or inserted outside slaprobe."""
+    deleted or inserted outside slaprobe, or the head given that the history no longer
+    holds (a cut tail)."""
+    try:
+        head = None if head_text is None else _head_arg(head_text)
+    except ValueError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
     store = _store(cfg, read_only=True)  # a reader: a missing database is exit 2, naming it
     path = store.name
     try:
         verdict = store.verify()
+        if verdict.ok and head is not None:
+            problem = _head_problem(store, head, verdict.head_seq)
+            if problem:
+                verdict = dataclasses.replace(verdict, ok=False, problem=problem)
         if verdict.ok:
             terms = announcements.terms(store, cfg, time.time())
             for month, text in sorted(statements.stored(store).items()):
@@ -397,8 +420,28 @@ def _verify(cfg: Config) -> int:
         logs.error_lines([f"slaprobe: history of {path} is NOT intact: {verdict.problem}"])
         return EXIT_DOWN
     print(f"history of {path} intact: {verdict.records} chain records, {verdict.checks} "
-          f"checks; head {verdict.head}")
+          f"checks")
+    print(f"head: {verdict.head_seq}:{verdict.head}")
+    if head is None:
+        print("note: a cut tail (the newest records deleted with their checks) cannot be "
+              "known without a head published earlier: give one with --head SEQ:DIGEST")
+    else:
+        print(f"the history still holds head {head[0]}:{head[1]}")
     return 0
+
+
+def _head_problem(store: HistoryStore, head: tuple[int, str], top: int) -> str:
+    """'' when the (intact) history holds the record `head` names; else what is wrong."""
+    seq, digest = head
+    held = store.digest_of(seq)
+    if held is None:
+        return (f"head {seq}:{digest} given is not in the history: it ends at chain record "
+                f"#{top}, so records #{top + 1}..#{seq} or more were cut off its tail outside "
+                "slaprobe")
+    if held != digest:
+        return (f"head {seq}:{digest} given does not match chain record #{seq} (digest "
+                f"{held}): the history was rewritten from there on outside slaprobe")
+    return ""
 
 
 def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:

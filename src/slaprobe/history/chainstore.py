@@ -296,7 +296,7 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
     head = prev
 
     def fail(problem: str) -> Verdict:
-        return Verdict(False, problem, n_records, n_checks, head)
+        return Verdict(False, problem, n_records, n_checks, head, expect - 1)
 
     for seq_v, kind, at, lo_v, hi_v, count, last_at, content, payload, prev_s, digest in db.stream(
             "SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev, digest"
@@ -349,7 +349,7 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
         problem = derived.check(db, horizon(db))
         if problem:
             return fail(problem)
-    return Verdict(True, "", n_records, n_checks, head)
+    return Verdict(True, "", n_records, n_checks, head, expect - 1)
 
 
 def horizon(db: Sql) -> float | None:

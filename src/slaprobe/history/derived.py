@@ -1,48 +1,79 @@
 """The derived tables (`spans`, `open_runs`) recomputed from the chained checks and
 compared, for `verify` (the comparison itself: `slaprobe.core.evidence.derived`).
 
-One SQL statement per database walks the checks of each location and target in time
-order with window functions and returns only the checks where something happens
-(a run starts, the prune horizon is crossed, the last check): a few rows per run, not
-one per check, so the work stays in the database engine. Both databases run the same
-text.
+One pass over the checks in storage order (no sort, no index: the cheapest read
+either database has; window functions in SQL cost three to four times as much) keeps
+only the checks where something happens (a run starts, the prune horizon is crossed,
+the last check): a few markers per run. Both databases run the same text.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from slaprobe.core.evidence.derived import Marker, Run, Span, compare
 from slaprobe.history.sql import Sql
 
 _STATE = "CASE WHEN unknown THEN -1 WHEN ok THEN 0 WHEN network THEN 2 ELSE 1 END"
-_MARKERS = f"""
-WITH c AS (
-    SELECT location, target, at, {_STATE} AS st, at + 2 * interval AS cap,
-           LAG({_STATE}) OVER w AS pst, LAG(at + 2 * interval) OVER w AS pcap,
-           LAG(at) OVER w AS pat, LEAD(at) OVER w AS nat
-    FROM checks WHERE at >= ? WINDOW w AS (PARTITION BY location, target ORDER BY at)
-)
-SELECT location, target, at, st, cap, pcap,
-       CASE WHEN pst IS NULL OR st <> pst OR at > pcap THEN 1 ELSE 0 END,
-       CASE WHEN nat IS NULL THEN 1 ELSE 0 END,
-       CASE WHEN at >= ? AND (pat IS NULL OR pat < ?) THEN 1 ELSE 0 END
-FROM c
-WHERE pst IS NULL OR st <> pst OR at > pcap OR nat IS NULL OR (at >= ? AND (pat IS NULL OR pat < ?))
-ORDER BY location, target, at
-"""  # noqa: S608
+_SEP = "\x1f"  # between location and target in one key column
+_ROWS = (f"SELECT location || CAST(? AS TEXT) || target, at, {_STATE},"  # noqa: S608
+         " at + 2 * interval FROM checks WHERE at >= ?")
 
 Key = tuple[str, str]
 
 
+class _Folder:
+    """The markers of every location's and target's checks, fed in any order that
+    keeps each one's checks in time order (a target whose checks come out of order is
+    set aside, to be fed again alone, in time order)."""
+
+    def __init__(self, horizon: float) -> None:
+        self.horizon = horizon
+        self.last: dict[str, tuple[float, int, float]] = {}
+        self.out: dict[str, list[Marker]] = defaultdict(list)
+        self.unsorted: set[str] = set()
+
+    def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        last, out, horizon, unsorted = self.last, self.out, self.horizon, self.unsorted
+        for key, at, st, cap in rows:
+            p = last.get(key)
+            if p is None:
+                starts, prev_cap, first = True, None, at >= horizon
+            elif at <= p[0]:
+                unsorted.add(key)
+                continue
+            else:
+                starts, prev_cap = st != p[1] or at > p[2], p[2]
+                first = at >= horizon > p[0]
+            if starts or first:
+                out[key].append(Marker(at, st, cap, prev_cap, starts, False, first))
+            last[key] = (at, st, cap)
+
+    def markers(self) -> dict[Key, list[Marker]]:
+        done: dict[Key, list[Marker]] = {}
+        for key, (at, st, cap) in self.last.items():
+            if key not in self.unsorted:
+                loc, _, target = key.partition(_SEP)
+                done[(loc, target)] = [*self.out[key], Marker(at, st, cap, None, False, True,
+                                                              False)]
+        return done
+
+
 def _markers(db: Sql, horizon: float, since: float) -> dict[Key, list[Marker]]:
-    out: dict[Key, list[Marker]] = defaultdict(list)
-    for loc, target, at, st, cap, pcap, start, last, first in db.stream(
-            _MARKERS, (since, horizon, horizon, horizon, horizon)):
-        out[(str(loc), str(target))].append(Marker(
-            float(at), int(st), float(cap), None if pcap is None else float(pcap),
-            bool(start), bool(last), bool(first)))
+    """One pass over the checks in storage order (no sort: the daemon writes each
+    target's checks in time order); a target imported out of order is read again
+    alone, sorted."""
+    folder = _Folder(horizon)
+    folder.feed(db.stream(_ROWS + " ORDER BY n", (_SEP, since)))
+    out = folder.markers()
+    for key in sorted(folder.unsorted):
+        again = _Folder(horizon)
+        loc, _, target = key.partition(_SEP)
+        again.feed(db.all(_ROWS + " AND location = ? AND target = ? ORDER BY at",
+                          (_SEP, since, loc, target)))
+        out.update(again.markers())
     return out
 
 

@@ -426,6 +426,17 @@ class _Records(_Base):
         with self.backend.snapshot() as db:
             return chainstore.verify(db, since_seq=since_seq, connect=self.backend.readers())
 
+    def chain_head(self) -> tuple[int, str]:
+        """(seq, digest) of the chain's last record: a witness to publish."""
+        with self._read() as db:
+            return chainstore.tail(db)
+
+    def digest_of(self, seq: int) -> str | None:
+        """The digest of chain record `seq` (None: the history does not hold it)."""
+        with self._read() as db:
+            v = db.value("SELECT digest FROM chain WHERE seq = ?", (seq,))
+        return None if v is None else str(v)
+
     def verify_derived(self, since: float) -> str:
         """'' when the stored timelines from `since` on agree with the checks held; else
         the table, target and time that do not (one read snapshot)."""

@@ -114,9 +114,25 @@ class Housekeeper:
             self.retry_close = self.clock.monotonic() + RETRY_CLOSE
             return
         self.repeats.recovered("statement", "statement_verified")
+        first = self.closed_upto == -math.inf
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
+        if done or first:
+            await self.publish_heads(done)
+
+    async def publish_heads(self, closed: list[str]) -> None:
+        """Witnesses: each statement's chain record as `slaprobe_statement_info`, and
+        the chain's head as a `chain_head` event when a month closed."""
+        def read() -> tuple[list[tuple[str, int, str]], tuple[int, str]]:
+            marks = [(str(p["month"]), seq, self.store.digest_of(seq) or "")
+                     for seq, _, p in self.store.records(statements.KIND)]
+            return marks, self.store.chain_head()
+        marks, (seq, digest) = await asyncio.to_thread(read)
+        for month, mseq, mdigest in marks:
+            self.instruments.statement_info.labels(month, str(mseq), mdigest).set(1)
+        if closed:
+            self.log.info("chain_head", seq=seq, digest=digest, month=closed[-1])
 
     async def check_store_file(self) -> None:
         store, repeats = self.store, self.repeats

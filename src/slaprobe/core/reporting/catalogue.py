@@ -95,6 +95,10 @@ HISTORY_VERIFIED = MetricDef(
     " slaprobe.")
 HISTORY_VERIFIED_TIME = MetricDef("slaprobe_history_verified_timestamp_seconds", "gauge",
                                   "When the history's hash chain was last verified intact.")
+STATEMENT_INFO = MetricDef(
+    "slaprobe_statement_info", "gauge", "1 for each closed month's chained statement; its"
+    " chain record's seq and digest are a witness of the history's head then (kept by"
+    " Prometheus, out of the database's reach).", ("month", "seq", "digest"))
 CLOCK_STEPS = MetricDef("slaprobe_clock_steps", "counter", "Wall-clock steps seen against the"
                         " monotonic clock, by direction (backward, forward).", ("direction",))
 CLOCK_OFFSET = MetricDef("slaprobe_clock_offset_seconds", "gauge", "Wall clock minus the time"
