@@ -12,13 +12,16 @@ import dataclasses
 import getpass
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from slaprobe import __version__, config, logs
 from slaprobe.config import ConfigError, default_path, load
+from slaprobe.core.evidence import statementfile
 from slaprobe.core.history.importer import CsvError, iter_csv
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
@@ -35,7 +38,7 @@ from slaprobe.core.timefmt import (
     parse_duration,
     plausible,
 )
-from slaprobe.evidence import statements
+from slaprobe.evidence import signed, statements
 from slaprobe.history.pgstore import LocationLockHeld
 from slaprobe.history.store import refuse_missing_folder
 from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
@@ -78,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--interval", metavar="DURATION", default=None,
                    help="the covering interval of the imported checks (default: each "
                         "target's configured interval)")
-    ver = cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record.")
-    ver.add_argument("--head", metavar="SEQ:DIGEST", default=None,
+    cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record."
+        ).add_argument("--head", metavar="SEQ:DIGEST", default=None,
                      help="a head published earlier (`head:` of verify, the chain_head log "
                           "event, slaprobe_statement_info): exit 1 when the history no "
                           "longer holds that record (a cut tail)")
@@ -113,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="length of the live part (default 90)")
     demo.add_argument("--fast", action="store_true",
                       help="a short live part (20 s, checks every second), e.g. for CI")
+    _statement_parser(sub)
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -127,6 +131,92 @@ def _parser() -> argparse.ArgumentParser:
     for c in (add, ls):
         _state_dir(c)
     return p
+
+
+def _statement_parser(sub: Any) -> None:
+    st = sub.add_parser("statement", help="Signed monthly statements a customer can verify.")
+    ssub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kg = ssub.add_parser("keygen", help="Write a new Ed25519 key pair (never overwrites).")
+    kg.add_argument("--key", type=Path, required=True, metavar="PATH",
+                    help="the private key (PEM, mode 0600): [evidence] signing_key")
+    kg.add_argument("--public-key", type=Path, required=True, metavar="PATH",
+                    help="the public key (PEM), for customers")
+    ex = ssub.add_parser("export", help="A closed month's statement, its chain records and a "
+                                        "signature, as one file.")
+    ex.add_argument("--month", required=True, help="a closed UTC calendar month, YYYY-MM")
+    ex.add_argument("--config", type=Path, default=None)
+    ex.add_argument("--out", type=Path, default=None, metavar="FILE",
+                    help="where to write it (default: stdout)")
+    _state_dir(ex)
+    ve = ssub.add_parser("verify", help="Check a statement file; no config or database "
+                                        "needed.")
+    ve.add_argument("file", type=Path, metavar="FILE")
+    ve.add_argument("--public-key", type=Path, default=None, metavar="PATH",
+                    help="the vendor's public key: the file must be signed by it")
+
+
+def _statement(args: argparse.Namespace) -> int:
+    """`statement keygen|export|verify`; keygen and verify need no config."""
+    try:
+        if args.action == "keygen":
+            signed.keygen(args.key, args.public_key)
+            print(f"wrote {args.key} (private, mode 0600: set [evidence] signing_key to it) "
+                  f"and {args.public_key} (public: give it to customers)")
+            return 0
+        if args.action == "verify":
+            return _statement_verify(args)
+        return _statement_export(_load(args.config), args)
+    except signed.KeyError_ as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _statement_export(cfg: Config, args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"slaprobe: --month {args.month!r}: expected YYYY-MM", file=sys.stderr)
+        return EXIT_INPUT
+    key_path = config.signing_key_path(cfg)
+    key = None if key_path is None else signed.load_private(key_path, "evidence.signing_key")
+    store = _store(cfg, read_only=True)
+    try:
+        text = signed.export(store, args.month, key)
+    except signed.NotClosed:
+        print(f"slaprobe: {args.month} has no statement: it is not closed yet (a month closes "
+              "once the daemon records a check after its end)", file=sys.stderr)
+        return EXIT_INPUT
+    finally:
+        store.close()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.out)
+        print(f"wrote the statement of {args.month} to {args.out}"
+              + ("" if key else " (unsigned: no [evidence] signing_key)"), file=sys.stderr)
+    return 0
+
+
+def _statement_verify(args: argparse.Namespace) -> int:
+    key = None if args.public_key is None else signed.load_public(args.public_key)
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"slaprobe: cannot read {args.file}: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        month, rep, said = signed.verify(text, key)
+    except statementfile.Mismatch as e:
+        print(f"slaprobe: {args.file} does NOT verify: {e}", file=sys.stderr)
+        return EXIT_DOWN
+    svc = rep.get("service", {})
+    print(f"{args.file}: the statement of {month} is consistent with its chain records")
+    avail = svc.get("availability")
+    print(f"service availability: {'undefined' if avail is None else f'{avail * 100:.4f}%'}"
+          f" (down {svc.get('down_seconds')} s, excluded {svc.get('excluded_seconds')} s,"
+          f" unknown {svc.get('unknown_seconds')} s)")
+    print(f"signature: {said}")
+    return 0
 
 
 def _state_dir(c: argparse.ArgumentParser) -> None:
@@ -145,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "statement":
+            return _statement(args)
         cfg = _load(args.config)
         if args.command == "check":
             return _check(cfg)

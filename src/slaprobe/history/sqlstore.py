@@ -431,6 +431,13 @@ class _Records(_Base):
         with self._read() as db:
             return chainstore.tail(db)
 
+    def chain_rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """Chain records lo..hi with all their fields, in order (a statement's file)."""
+        with self._read() as db:
+            return db.all("SELECT seq, kind, at, lo, hi, count, last_at, content, payload,"
+                          " prev, digest FROM chain WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                          (lo, hi))
+
     def digest_of(self, seq: int) -> str | None:
         """The digest of chain record `seq` (None: the history does not hold it)."""
         with self._read() as db:
