@@ -4,10 +4,14 @@ from outside names the table, the target and the time (both backends)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from backends import Backend
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from test_store_contract import T0, _history, make_checks
 
+from slaprobe.evidence import signed
 from slaprobe.history import chainstore
 from slaprobe.history.storeapi import HistoryStore
 
@@ -81,3 +85,33 @@ def test_tail_verification_leaves_the_derived_tables_to_the_full_walk(backend: B
     backend.raw("DELETE FROM open_runs WHERE target = 'api'")
     assert store.verify(since_seq=store.chain_top()).ok
     assert "table open_runs" in store.verify().problem
+
+
+def test_verify_derived_scopes_to_a_month(backend: Backend) -> None:
+    store = backend.open()
+    _history(store)
+    assert store.verify_derived(T0) == ""
+    backend.raw("UPDATE spans SET state = 0 WHERE target = 'api' AND state = 1")
+    assert "table spans, target api" in store.verify_derived(T0)
+    assert store.verify_derived(T0 + 86400) == ""  # nothing of it from then on
+
+
+def test_a_statement_file_from_either_backend_verifies(backend: Backend) -> None:
+    """The chain rows as each database returns them make a file that checks out,
+    signed; the head and digests are the chain's."""
+    store = backend.open()
+    _history(store)
+    store.append_record("statement", {"month": "2026-09", "report": "{}"}, T0 + 2000)
+    store.write(make_checks("app", "1", start=T0 + 2100))
+    seq = store.append_record("statement", {"month": "2026-10", "report": '{"service": {}}'},
+                              T0 + 2200)
+    assert store.chain_head() == (seq, store.digest_of(seq))
+    assert store.digest_of(seq + 1) is None
+    key = Ed25519PrivateKey.generate()
+    text = signed.export(store, "2026-10", key)
+    doc = json.loads(text)
+    assert [r["kind"] for r in doc["records"]] == ["checks", "statement"]  # since 2026-09's
+    month, _, said = signed.verify(text, key.public_key())
+    assert month == "2026-10" and said.startswith("valid")
+    with pytest.raises(signed.NotClosed):
+        signed.export(store, "2026-11", None)
