@@ -215,6 +215,10 @@ def _statement_verify(args: argparse.Namespace) -> int:
     print(f"service availability: {'undefined' if avail is None else f'{avail * 100:.4f}%'}"
           f" (down {svc.get('down_seconds')} s, excluded {svc.get('excluded_seconds')} s,"
           f" unknown {svc.get('unknown_seconds')} s)")
+    for name, t in sorted(rep.get("targets", {}).items()):
+        ta = t.get("availability") if isinstance(t, dict) else None
+        print(f"target {name}: availability "
+              f"{'undefined' if ta is None else f'{ta * 100:.4f}%'}")
     print(f"signature: {said}")
     return 0
 

@@ -105,6 +105,8 @@ async def test_export_verify_and_each_tampering(
     avail = json.loads(report.stdout)["service"]["availability"]
     assert f"service availability: {avail * 100:.4f}%" in ok.stdout
     assert "2026-10" in ok.stdout and "signature: valid" in ok.stdout
+    app = json.loads(report.stdout)["targets"]["app"]["availability"]
+    assert f"target app: availability {app * 100:.4f}%" in ok.stdout
 
     def refused(text: str, key: str = "vendor.pub") -> str:
         (elsewhere / "bad.json").write_text(text)
@@ -159,3 +161,24 @@ async def test_without_a_key_the_export_is_unsigned_and_verify_says_so(
                     cwd=tmp_path).returncode == 0
     r = slaprobe("statement", "verify", "oct.json", "--public-key", "k.pub", cwd=tmp_path)
     assert r.returncode == 1 and "the file is not signed" in r.stderr
+
+
+def test_a_signing_key_that_cannot_be_read_is_exit_2_naming_the_key(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(),
+                       extra='[evidence]\nsigning_key = "missing.pem"\n', targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+""")
+    r = slaprobe("statement", "export", "--month", "2026-10", "--config", str(cfg),
+                 cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"evidence.signing_key: cannot read {tmp_path / 'missing.pem'}" in r.stderr
+    (tmp_path / "missing.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n"
+                                          "-----END PRIVATE KEY-----\n")
+    r = slaprobe("statement", "export", "--month", "2026-10", "--config", str(cfg),
+                 cwd=tmp_path)
+    assert r.returncode == 2 and "is not an unencrypted PEM private key" in r.stderr
+    assert "not a key" not in r.stderr  # the key's contents are never printed
+    r = slaprobe("statement", "verify", "nothing.json", cwd=tmp_path)
+    assert r.returncode == 2 and "cannot read nothing.json" in r.stderr
