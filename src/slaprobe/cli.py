@@ -166,7 +166,7 @@ def _statement(args: argparse.Namespace) -> int:
         if args.action == "verify":
             return _statement_verify(args)
         return _statement_export(_load(args.config), args)
-    except signed.KeyError_ as e:
+    except signed.KeyFileError as e:
         print(f"slaprobe: {e}", file=sys.stderr)
         return EXIT_INPUT
 

@@ -21,7 +21,7 @@ from slaprobe.evidence import statements
 from slaprobe.history.storeapi import HistoryStore
 
 
-class KeyError_(Exception):
+class KeyFileError(Exception):
     """A key file that cannot be written or read (exit 2, naming the file)."""
 
 
@@ -29,34 +29,36 @@ def keygen(key: Path, public_key: Path) -> None:
     """Write a new key pair: the private key mode 0600; an existing file is refused."""
     for p in (key, public_key):
         if p.exists():
-            raise KeyError_(f"{p} exists: a key is never overwritten (move it away first)")
+            raise KeyFileError(f"{p} exists: a key is never overwritten (move it away first)")
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     pub = private.public_key().public_bytes(serialization.Encoding.PEM,
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+    written: list[Path] = []
     try:
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        fd = os.open(public_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pub)
+        for path, data, mode in ((key, pem, 0o600), (public_key, pub, 0o644)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            written.append(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
     except OSError as e:
-        raise KeyError_(f"cannot write {e.filename}: {e.strerror}") from None
+        for path in written:  # nothing half-written
+            path.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot write {e.filename or key}: {e.strerror}") from None
 
 
 def load_private(path: Path, where: str) -> Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise KeyError_(f"{where}: cannot read {path}: {e.strerror}") from None
+        raise KeyFileError(f"{where}: cannot read {path}: {e.strerror}") from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
-        raise KeyError_(f"{where}: {path} is not an unencrypted PEM private key") from None
+        raise KeyFileError(f"{where}: {path} is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyError_(f"{where}: {path} is not an Ed25519 key")
+        raise KeyFileError(f"{where}: {path} is not an Ed25519 key")
     return key
 
 
@@ -64,13 +66,13 @@ def load_public(path: Path) -> Ed25519PublicKey:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise KeyError_(f"--public-key: cannot read {path}: {e.strerror}") from None
+        raise KeyFileError(f"--public-key: cannot read {path}: {e.strerror}") from None
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
-        raise KeyError_(f"--public-key: {path} is not a PEM public key") from None
+        raise KeyFileError(f"--public-key: {path} is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyError_(f"--public-key: {path} is not an Ed25519 public key")
+        raise KeyFileError(f"--public-key: {path} is not an Ed25519 public key")
     return key
 
 
