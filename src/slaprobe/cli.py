@@ -13,13 +13,16 @@ import dataclasses
 import getpass
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from slaprobe import __version__, config, logs
 from slaprobe.config import ConfigError, default_path, load
+from slaprobe.core.evidence import statementfile
 from slaprobe.core.history.importer import CsvError, iter_csv
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
@@ -36,8 +39,9 @@ from slaprobe.core.timefmt import (
     parse_duration,
     plausible,
 )
-from slaprobe.evidence import statements
+from slaprobe.evidence import signed, statements
 from slaprobe.history.pgstore import LocationLockHeld
+from slaprobe.history.store import refuse_missing_folder
 from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
 from slaprobe.history.stores import open_history
 from slaprobe.history.writerlock import LockHeld
@@ -80,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--interval", metavar="DURATION", default=None,
                    help="the covering interval of the imported checks (default: each "
                         "target's configured interval)")
-    cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record.")
+    cmd("verify", "Check the history's hash chain; exit 1 naming the first broken record."
+        ).add_argument("--head", metavar="SEQ:DIGEST", default=None,
+                     help="a head published earlier (`head:` of verify, the chain_head log "
+                          "event, slaprobe_statement_info): exit 1 when the history no "
+                          "longer holds that record (a cut tail)")
     rep = cmd("report", "SLA report from the history.")
     g = rep.add_mutually_exclusive_group(required=True)
     g.add_argument("--month", help="a UTC calendar month, YYYY-MM")
@@ -113,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("dir", type=Path, metavar="DIR")
     exp.add_argument("--config", type=Path, default=None)
     _state_dir(exp)
+    _statement_parser(sub)
     m = sub.add_parser("maintenance", help="Announce or list maintenance windows.")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = msub.add_parser("add", help="Announce a window now (appended to the maintenance file).")
@@ -150,6 +159,96 @@ def _incident_actions(inc: argparse.ArgumentParser) -> None:
     upd.add_argument("--by", metavar="NAME", default=None, help="who (default: the user)")
 
 
+def _statement_parser(sub: Any) -> None:
+    st = sub.add_parser("statement", help="Signed monthly statements a customer can verify.")
+    ssub = st.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kg = ssub.add_parser("keygen", help="Write a new Ed25519 key pair (never overwrites).")
+    kg.add_argument("--key", type=Path, required=True, metavar="PATH",
+                    help="the private key (PEM, mode 0600): [evidence] signing_key")
+    kg.add_argument("--public-key", type=Path, required=True, metavar="PATH",
+                    help="the public key (PEM), for customers")
+    ex = ssub.add_parser("export", help="A closed month's statement, its chain records and a "
+                                        "signature, as one file.")
+    ex.add_argument("--month", required=True, help="a closed UTC calendar month, YYYY-MM")
+    ex.add_argument("--config", type=Path, default=None)
+    ex.add_argument("--out", type=Path, default=None, metavar="FILE",
+                    help="where to write it (default: stdout)")
+    _state_dir(ex)
+    ve = ssub.add_parser("verify", help="Check a statement file; no config or database "
+                                        "needed.")
+    ve.add_argument("file", type=Path, metavar="FILE")
+    ve.add_argument("--public-key", type=Path, default=None, metavar="PATH",
+                    help="the vendor's public key: the file must be signed by it")
+
+
+def _statement(args: argparse.Namespace) -> int:
+    """`statement keygen|export|verify`; keygen and verify need no config."""
+    try:
+        if args.action == "keygen":
+            signed.keygen(args.key, args.public_key)
+            print(f"wrote {args.key} (private, mode 0600: set [evidence] signing_key to it) "
+                  f"and {args.public_key} (public: give it to customers)")
+            return 0
+        if args.action == "verify":
+            return _statement_verify(args)
+        return _statement_export(_load(args.config), args)
+    except signed.KeyFileError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _statement_export(cfg: Config, args: argparse.Namespace) -> int:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"slaprobe: --month {args.month!r}: expected YYYY-MM", file=sys.stderr)
+        return EXIT_INPUT
+    key_path = config.signing_key_path(cfg)
+    key = None if key_path is None else signed.load_private(key_path, "evidence.signing_key")
+    store = _store(cfg, read_only=True)
+    try:
+        text = signed.export(store, args.month, key)
+    except signed.NotClosed:
+        print(f"slaprobe: {args.month} has no statement: it is not closed yet (a month closes "
+              "once the daemon records a check after its end)", file=sys.stderr)
+        return EXIT_INPUT
+    finally:
+        store.close()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.out)
+        print(f"wrote the statement of {args.month} to {args.out}"
+              + ("" if key else " (unsigned: no [evidence] signing_key)"), file=sys.stderr)
+    return 0
+
+
+def _statement_verify(args: argparse.Namespace) -> int:
+    key = None if args.public_key is None else signed.load_public(args.public_key)
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"slaprobe: cannot read {args.file}: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        month, rep, said = signed.verify(text, key)
+    except statementfile.Mismatch as e:
+        print(f"slaprobe: {args.file} does NOT verify: {e}", file=sys.stderr)
+        return EXIT_DOWN
+    svc = rep.get("service", {})
+    print(f"{args.file}: the statement of {month} is consistent with its chain records")
+    avail = svc.get("availability")
+    print(f"service availability: {'undefined' if avail is None else f'{avail * 100:.4f}%'}"
+          f" (down {svc.get('down_seconds')} s, excluded {svc.get('excluded_seconds')} s,"
+          f" unknown {svc.get('unknown_seconds')} s)")
+    for name, t in sorted(rep.get("targets", {}).items()):
+        ta = t.get("availability") if isinstance(t, dict) else None
+        print(f"target {name}: availability "
+              f"{'undefined' if ta is None else f'{ta * 100:.4f}%'}")
+    print(f"signature: {said}")
+    return 0
+
+
 def _state_dir(c: argparse.ArgumentParser) -> None:
     c.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
                    help="where a relative [daemon] database lives, as systemd's "
@@ -166,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "statement":
+            return _statement(args)
         cfg = _load(args.config)
         if args.command == "check":
             return _check(cfg)
@@ -176,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(cfg, args)
         if args.command == "verify":
-            return _verify(cfg)
+            return _verify(cfg, args.head)
         if args.command == "incidents":
             action = {"ack": _ack, "update": _update}.get(args.action or "", _incidents)
             return action(cfg, args)
@@ -321,11 +422,18 @@ def _history(cfg: Config, *, create: bool) -> Path:
     return path
 
 
+def _refuse_missing_folder(cfg: Config) -> None:
+    """StoreError (exit 2) naming the path when the SQLite file's folder does not exist."""
+    if not config.shared(cfg):
+        refuse_missing_folder(config.database_path(cfg).absolute())
+
+
 def _store(cfg: Config, *, read_only: bool) -> HistoryStore:
     """The history the config names: a SQLite file, or a shared PostgreSQL database
     (a reader of an empty one is told so: StoreError)."""
     if config.shared(cfg):
         return open_history(cfg, read_only=read_only)
+    _refuse_missing_folder(cfg)
     path = _history(cfg, create=not read_only)
     if not path.exists():
         print(f"slaprobe: note: {path} did not exist; starting an empty history there",
@@ -354,6 +462,7 @@ def _open(cfg: Config, *, read_only: bool = False) -> tuple[HistoryStore, list[W
 
 
 def _import(cfg: Config, path: Path, interval_text: str | None) -> int:
+    _refuse_missing_folder(cfg)  # before the file is read: a typo is named first
     intervals = {t.name: t.interval for t in cfg.targets}
     if interval_text is not None:
         try:
@@ -394,13 +503,32 @@ def _dur(seconds: float) -> str:
     return format_duration(round(seconds)) if seconds >= 1 else f"{seconds:.1f}s"
 
 
-def _verify(cfg: Config) -> int:
+def _head_arg(text: str) -> tuple[int, str]:
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64 or any(
+            c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"--head {text!r}: expected SEQ:DIGEST (a chain record's number and "
+                         "its 64 hex digits, as `verify` prints after `head:`)")
+    return int(seq), digest
+
+
+def _verify(cfg: Config, head_text: str | None = None) -> int:
     """Walk the chain read-only; 0 intact, 1 naming the first record that was changed,
-    deleted or inserted outside slaprobe."""
+    deleted or inserted outside slaprobe, or the head given that the history no longer
+    holds (a cut tail)."""
+    try:
+        head = None if head_text is None else _head_arg(head_text)
+    except ValueError as e:
+        print(f"slaprobe: {e}", file=sys.stderr)
+        return EXIT_INPUT
     store = _store(cfg, read_only=True)  # a reader: a missing database is exit 2, naming it
     path = store.name
     try:
         verdict = store.verify()
+        if verdict.ok and head is not None:
+            problem = _head_problem(store, head, verdict.head_seq)
+            if problem:
+                verdict = dataclasses.replace(verdict, ok=False, problem=problem)
         if verdict.ok:
             terms = announcements.terms(store, cfg, time.time())
             for month, text in sorted(statements.stored(store).items()):
@@ -417,8 +545,28 @@ def _verify(cfg: Config) -> int:
         logs.error_lines([f"slaprobe: history of {path} is NOT intact: {verdict.problem}"])
         return EXIT_DOWN
     print(f"history of {path} intact: {verdict.records} chain records, {verdict.checks} "
-          f"checks; head {verdict.head}")
+          f"checks")
+    print(f"head: {verdict.head_seq}:{verdict.head}")
+    if head is None:
+        print("note: a cut tail (the newest records deleted with their checks) cannot be "
+              "known without a head published earlier: give one with --head SEQ:DIGEST")
+    else:
+        print(f"the history still holds head {head[0]}:{head[1]}")
     return 0
+
+
+def _head_problem(store: HistoryStore, head: tuple[int, str], top: int) -> str:
+    """'' when the (intact) history holds the record `head` names; else what is wrong."""
+    seq, digest = head
+    held = store.digest_of(seq)
+    if held is None:
+        return (f"head {seq}:{digest} given is not in the history: it ends at chain record "
+                f"#{top}, so records #{top + 1}..#{seq} or more were cut off its tail outside "
+                "slaprobe")
+    if held != digest:
+        return (f"head {seq}:{digest} given does not match chain record #{seq} (digest "
+                f"{held}): the history was rewritten from there on outside slaprobe")
+    return ""
 
 
 def _range(args: argparse.Namespace, now: float) -> tuple[float, float]:
@@ -618,6 +766,7 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
               "id; a changed window is a new announcement for its changed part)",
               file=sys.stderr)
         return EXIT_INPUT
+    _refuse_missing_folder(cfg)  # before the maintenance file is touched
     mid = args.mid or "maint-" + iso(start).replace(":", "").replace("-", "")[:13].lower()
     base, n = mid, 2
     while mid in existing:

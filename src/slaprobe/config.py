@@ -29,7 +29,14 @@ from slaprobe.core.incidents.business import (
     parse_hours,
 )
 from slaprobe.core.incidents.rules import Support, Targets
-from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
+from slaprobe.core.spec import (
+    Config,
+    DaemonSpec,
+    EvidenceSpec,
+    MaintenanceSpec,
+    ProbeSpec,
+    SloSpec,
+)
 from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
 from slaprobe.core.urls import mask_password
 
@@ -469,7 +476,7 @@ _SLO_FIELDS: dict[str, KeyDecoder] = {
 }
 _PROBE_KEYS = frozenset(_PROBE_FIELDS)
 _TOP_KEYS = frozenset(
-    {"daemon", "slo", "defaults", "targets", "controls", "maintenance", "support"})
+    {"daemon", "slo", "defaults", "targets", "controls", "maintenance", "support", "evidence"})
 _TARGET_KEYS = _PROBE_KEYS | {"name", "url"}  # name and url: read by `_probes` itself
 _CONTROL_KEYS = (_PROBE_KEYS - {"critical"}) | {"name", "url"}
 
@@ -711,12 +718,37 @@ def parse(
         names |= {str(t.get("name")) for t in raw_targets if isinstance(t, Mapping)}
     maintenance = _maintenance(d, raw.get("maintenance"), "config", "maintenance", names)
     support = _support(d, raw.get("support"))
+    evidence = _evidence(d, d.table(raw.get("evidence", {}), "evidence"))
     if d.problems:
         raise ConfigError(d.problems)
     return Config(
         daemon=daemon, slo=slo, targets=targets, controls=controls, maintenance=maintenance,
-        support=support, path=path,
+        support=support, path=path, evidence=evidence,
     )
+
+
+def _evidence(d: _Decoder, raw: Mapping[str, Any]) -> EvidenceSpec:
+    """`[evidence] signing_key`: the path (relative to probe.toml) of the key that signs
+    exported statements; only the path is kept, the key is read when it signs."""
+    d.unknown(raw, {"signing_key"}, "evidence")
+    key = raw.get("signing_key")
+    if key is None:
+        return EvidenceSpec()
+    path = d.string(key, "evidence.signing_key")
+    if path is not None and not path.strip():
+        d.problem("evidence.signing_key", "must not be empty (omit it to export unsigned)")
+        return EvidenceSpec()
+    return EvidenceSpec(signing_key=path)
+
+
+def signing_key_path(cfg: Config) -> Path | None:
+    """`[evidence] signing_key`, resolved beside the config file."""
+    if not cfg.evidence.signing_key:
+        return None
+    p = Path(cfg.evidence.signing_key).expanduser()
+    if not p.is_absolute() and cfg.path:
+        p = Path(cfg.path).parent / p
+    return p
 
 
 def load(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from procs import Daemon, Metrics, Switch, free_port, sample, slaprobe, write_config
 
+from slaprobe.history import sqlstore
+from slaprobe.history.store import Store
+
 pytestmark = pytest.mark.slow
 
 
@@ -237,7 +240,8 @@ interval = "60s"
     assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
     r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "intact: 2 chain records, 10 checks; head " in r.stdout
+    assert "intact: 2 chain records, 10 checks" in r.stdout
+    assert "\nhead: 2:" in r.stdout
     with sqlite3.connect(tmp_path / "history.db") as c:
         c.execute("UPDATE checks SET ok = 1 WHERE ok = 0")
     r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
@@ -291,3 +295,81 @@ interval = "60s"
     assert r.returncode == 2
     assert "line 2: app at 2026-10-20T00:00:00Z is in 2026-10, a closed month with a " \
            "statement" in r.stderr
+
+
+def _head(out: str) -> str:
+    found = re.search(r"^head: (\d+:[0-9a-f]{64})$", out, re.M)
+    assert found, out
+    return found.group(1)
+
+
+def test_a_cut_tail_is_found_only_with_a_head_published_earlier(tmp_path: Path) -> None:
+    """Delete the newest block and its checks from outside (and refold the timeline as
+    a careful forger would): `verify` alone cannot know and says so; `verify --head`
+    with the head published before the cut exits 1 naming it; an older head still
+    holds."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "60s"
+""")
+    for hour in (0, 1):
+        rows = [f"app,2026-10-01T0{hour}:{m:02d}:00Z,{int(m != 3)}" for m in range(10)]
+        (tmp_path / "h.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+        assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+        r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        if hour == 0:
+            older = _head(r.stdout)
+    newest = _head(r.stdout)
+    seq = int(newest.split(":")[0])
+    assert int(older.split(":")[0]) < seq
+    db = tmp_path / "history.db"
+    with sqlite3.connect(db) as c:
+        lo, hi = c.execute("SELECT lo, hi FROM chain WHERE seq = ?", (seq,)).fetchone()
+        assert c.execute("DELETE FROM checks WHERE n BETWEEN ? AND ?", (lo, hi)).rowcount == 10
+        c.execute("DELETE FROM chain WHERE seq = ?", (seq,))
+    store = Store(db)
+    with store.backend.write() as sql:  # the forger refolds the timeline too
+        sqlstore.rebuild(sql, "default", "app")
+    store.close()
+
+    r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _head(r.stdout) == older
+    assert "a cut tail (the newest records deleted with their checks) cannot be known " \
+           "without a head published earlier" in r.stdout
+    r = slaprobe("verify", "--head", newest, "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert f"head {newest} given is not in the history: it ends at chain record #{seq - 1}" \
+        in r.stderr
+    assert "Traceback" not in r.stderr
+    r = slaprobe("verify", "--head", older, "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"the history still holds head {older}" in r.stdout
+    forged = older[:-1] + ("0" if older[-1] != "0" else "1")
+    r = slaprobe("verify", "--head", forged, "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 1 and "does not match chain record" in r.stderr
+    r = slaprobe("verify", "--head", "12", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 2 and "expected SEQ:DIGEST" in r.stderr
+
+
+def test_an_edited_timeline_fails_verify_naming_the_table(tmp_path: Path) -> None:
+    """The issue's reproduction: an UPDATE of `spans` erasing a recorded outage."""
+    cfg = write_config(tmp_path / "probe.toml", port=free_port(), targets="""
+[[targets]]
+name = "app"
+url = "http://127.0.0.1:9/"
+interval = "60s"
+""")
+    rows = [f"app,2026-10-01T00:{m:02d}:00Z,{int(not 3 <= m < 23)}" for m in range(40)]
+    (tmp_path / "h.csv").write_text("target,time,ok\n" + "\n".join(rows) + "\n")
+    assert slaprobe("import", "h.csv", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    assert slaprobe("verify", "--config", str(cfg), cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "history.db") as c:
+        assert c.execute("UPDATE spans SET state = 0 WHERE state = 1").rowcount == 1
+    r = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
+    assert r.returncode == 1
+    assert "table spans, target app at location default, from 2026-10-01T00:03:00Z" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -94,6 +94,11 @@ class SloSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceSpec:
+    signing_key: str | None = None  # an Ed25519 private key (PEM), relative to probe.toml
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     daemon: DaemonSpec = DaemonSpec()
     slo: SloSpec = SloSpec()
@@ -102,6 +107,7 @@ class Config:
     maintenance: tuple[MaintenanceSpec, ...] = ()
     support: Support = field(default_factory=Support)
     path: str | None = None
+    evidence: EvidenceSpec = EvidenceSpec()
 
     def target(self, name: str) -> ProbeSpec | None:
         return next((t for t in self.targets if t.name == name), None)

@@ -59,13 +59,28 @@ def to_close(store: HistoryStore, now: float, *, upto: float) -> list[str]:
     return out
 
 
+class Unverified(Exception):
+    """A month is not frozen: the timelines its figures read do not agree with the
+    chained checks (an edit from outside)."""
+
+    def __init__(self, month: str, problem: str) -> None:
+        super().__init__(f"the statement of {month} is not stored: {problem}")
+        self.month = month
+        self.problem = problem
+
+
 def close(store: HistoryStore, cfg: Config, windows: list[Window], now: float, *,
           upto: float) -> list[str]:
-    """Compute and chain the statement of every month closed by `upto`; the months."""
+    """Compute and chain the statement of every month closed by `upto`; the months.
+    A month is frozen only from verified data: its stored timelines are first checked
+    against its checks (Unverified names what differs; nothing is stored)."""
     done = []
     for month in to_close(store, now, upto=upto):
         a, b = month_range(month)
         since = a - 2 * max((t.interval for t in cfg.targets), default=0.0)
+        problem = store.verify_derived(since)
+        if problem:
+            raise Unverified(month, problem)
         tracker = report.load_tracker(cfg, store, since, windows, now)
         text = report.render_json(report.build(cfg, tracker, a, b, now))
         store.append_record(KIND, {"month": month, "report": text}, now)

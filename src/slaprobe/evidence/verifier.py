@@ -2,7 +2,10 @@
 
 All of the chain at start-up and every VERIFY_FULL_EVERY, else its tail (the records
 since the last one found intact) every VERIFY_EVERY; a read transaction, so the
-writer is never blocked. The verdict is the `slaprobe_history_verified` gauge.
+writer is never blocked. The verdict is the `slaprobe_history_verified` gauge. The
+head of an intact chain is logged as a `chain_head` event (seq, digest) every
+HEAD_EVERY: a witness in the journal that deleting the database cannot reach
+(`slaprobe verify --head`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from slaprobe.metrics.instruments import Instruments
 
 VERIFY_EVERY = 60.0
 VERIFY_FULL_EVERY = 86400.0
+HEAD_EVERY = 300.0  # the chain's head is logged (`chain_head`) at least this often
 
 
 def _verify_tail(open_reader: Callable[[], HistoryStore], since: int,
@@ -45,6 +49,7 @@ class HistoryVerifier:
 
     async def run(self) -> None:
         since, last_full = 0, self.clock.monotonic()
+        last_head = -HEAD_EVERY
         while True:
             try:
                 verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since)
@@ -55,6 +60,9 @@ class HistoryVerifier:
                     self.instruments.history_verified.set(1)
                     self.instruments.history_verified_time.set(self.clock.now())
                     since = top
+                    if self.clock.monotonic() - last_head >= HEAD_EVERY - VERIFY_EVERY / 2:
+                        last_head = self.clock.monotonic()
+                        self.log.info("chain_head", seq=verdict.head_seq, digest=verdict.head)
                 else:
                     self.instruments.history_verified.set(0)
                     self.log.error("history_tampered", problem=verdict.problem)

@@ -39,6 +39,7 @@ from typing import Any
 from slaprobe.core.evidence.chain import GENESIS, content_digest, next_record, record_digest
 from slaprobe.core.model import Check
 from slaprobe.core.timefmt import iso
+from slaprobe.history import derived
 from slaprobe.history.sql import Sql
 from slaprobe.history.storeapi import Verdict
 
@@ -295,7 +296,7 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
     head = prev
 
     def fail(problem: str) -> Verdict:
-        return Verdict(False, problem, n_records, n_checks, head)
+        return Verdict(False, problem, n_records, n_checks, head, expect - 1)
 
     for seq_v, kind, at, lo_v, hi_v, count, last_at, content, payload, prev_s, digest in db.stream(
             "SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev, digest"
@@ -317,14 +318,14 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
         prev = head = digest
         expect += 1
         n_records += 1
-    here, suspects = blocks[-1:], set()
+    here = blocks[-1:]
     closed = blocks[:-1]
+    full = since_seq <= 1  # the whole walk: also what the figures read, against the checks
+    derived_problem = ""
     if connect is not None and workers > 1 and len(closed) >= 2 * workers:
-        parts = [closed[i::workers] for i in range(workers)]
-        with ThreadPoolExecutor(workers) as pool:
-            for n, bad in pool.map(lambda p: _suspects(connect, p, pruned), parts):
-                n_checks += n
-                suspects.update(bad)
+        n_checks, suspects, derived_problem = _in_parallel(connect, closed, pruned, workers,
+                                                           timelines=full)
+        full = False
         here += [b for b in closed if b[0] in suspects]
         here.sort()
     else:
@@ -344,7 +345,40 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
         problem = cross_check(kind, db.all(query), key, payloads[kind])
         if problem:
             return fail(problem)
-    return Verdict(True, "", n_records, n_checks, head)
+    problem = derived_problem
+    if full and not problem:
+        problem = derived.check(db, horizon(db))
+    if problem:
+        return fail(problem)
+    return Verdict(True, "", n_records, n_checks, head, expect - 1)
+
+
+def _in_parallel(connect: Connect, closed: list[Block], pruned: set[int], workers: int, *,
+                 timelines: bool) -> tuple[int, set[int], str]:
+    """Closed blocks checked by `workers` threads (checks found, suspect seqs) and, with
+    `timelines`, the derived timelines on a snapshot of their own beside them (mostly
+    Python, while the blocks' threads spend theirs in SQLite and SHA-256)."""
+    n_checks, suspects = 0, set()
+    parts = [closed[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(workers + timelines) as pool:
+        derived_future = pool.submit(_derived, connect) if timelines else None
+        for n, bad in pool.map(lambda p: _suspects(connect, p, pruned), parts):
+            n_checks += n
+            suspects.update(bad)
+        problem = "" if derived_future is None else derived_future.result()
+    return n_checks, suspects, problem
+
+
+def _derived(connect: Connect) -> str:
+    """The timelines checked on a snapshot of their own (see `derived.check`)."""
+    with connect() as db:
+        return derived.check(db, horizon(db))
+
+
+def horizon(db: Sql) -> float | None:
+    """The latest prune horizon (None: nothing was ever pruned)."""
+    befores = [float(p["before"]) for _, _, p in records(db, CHECKPOINT)]
+    return max(befores) if befores else None
 
 
 def _block_where(db: Sql, lo: int, hi: int) -> str:

@@ -27,7 +27,7 @@ from slaprobe.core.maintenance.rules import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import iso, month_range
-from slaprobe.history import chainstore
+from slaprobe.history import chainstore, derived
 from slaprobe.history.sql import CHECK_COLUMNS, Backend, Sql, check_of
 from slaprobe.history.storeapi import (
     ACK,
@@ -425,6 +425,30 @@ class _Records(_Base):
         """Walk the chain in one read snapshot (the writer is not blocked)."""
         with self.backend.snapshot() as db:
             return chainstore.verify(db, since_seq=since_seq, connect=self.backend.readers())
+
+    def chain_head(self) -> tuple[int, str]:
+        """(seq, digest) of the chain's last record: a witness to publish."""
+        with self._read() as db:
+            return chainstore.tail(db)
+
+    def chain_rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """Chain records lo..hi with all their fields, in order (a statement's file)."""
+        with self._read() as db:
+            return db.all("SELECT seq, kind, at, lo, hi, count, last_at, content, payload,"
+                          " prev, digest FROM chain WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                          (lo, hi))
+
+    def digest_of(self, seq: int) -> str | None:
+        """The digest of chain record `seq` (None: the history does not hold it)."""
+        with self._read() as db:
+            v = db.value("SELECT digest FROM chain WHERE seq = ?", (seq,))
+        return None if v is None else str(v)
+
+    def verify_derived(self, since: float) -> str:
+        """'' when the stored timelines from `since` on agree with the checks held; else
+        the table, target and time that do not (one read snapshot)."""
+        with self.backend.snapshot() as db:
+            return derived.check(db, chainstore.horizon(db), since=since)
 
     def record_terms(self, terms: Terms, now: float) -> TermsHistory:
         """Record `terms` as first seen `now` unless they are the latest version; return

@@ -271,6 +271,14 @@ def unwritable_reason(path: Path) -> str:
     return ""
 
 
+def refuse_missing_folder(path: Path) -> None:
+    """StoreError naming the path when the database's folder does not exist: a typo or
+    a missing state directory, never a place to start a new history (nothing made)."""
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot open database {path.absolute()}: directory "
+                         f"{path.parent.absolute()} does not exist (slaprobe does not create it)")
+
+
 class SqliteBackend:
     """One SQLite file's connection: opened (and migrated) once, used by one thread at
     a time (a lock), its errors turned into StoreError."""
@@ -280,10 +288,8 @@ class SqliteBackend:
         self.read_only = read_only
         self._lock = threading.Lock()
         memory = str(path) == ":memory:"
-        if not memory and not self.path.parent.is_dir():
-            # A typo or a missing state directory, never a place to start a history.
-            raise StoreError(f"cannot open database {self.path.absolute()}: directory "
-                             f"{self.path.parent.absolute()} does not exist")
+        if not memory:
+            refuse_missing_folder(self.path)
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None,
                                         check_same_thread=False, timeout=30)

@@ -17,7 +17,7 @@ from slaprobe import config
 from slaprobe.core.spec import Config
 from slaprobe.history.leaderlock import Leadership, PgLeaderLock, SoleLeader
 from slaprobe.history.pgstore import PgStore
-from slaprobe.history.store import Store, unwritable_reason
+from slaprobe.history.store import Store, refuse_missing_folder, unwritable_reason
 from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.writerlock import WriterLock
 
@@ -104,6 +104,7 @@ def close(store: HistoryStore, lock: Lock | None) -> None:
 
 
 def _file_lock(cfg: Config, path: Path) -> WriterLock:
+    refuse_missing_folder(path)  # before the lock file: nothing is created
     try:
         return WriterLock(path, listen=listen_of(cfg))
     except OSError as e:  # e.g. a read-only file system: the daemon cannot write

@@ -37,7 +37,6 @@ class WriterLock:
 
     def __init__(self, database: Path, *, listen: str) -> None:
         self.path = lock_path(database)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -135,6 +135,8 @@ class Instruments:
                                       registry=registry)
         self.history_verified_time = Gauge(cat.HISTORY_VERIFIED_TIME.name,
                                            cat.HISTORY_VERIFIED_TIME.help, registry=registry)
+        self.statement_info = Gauge(cat.STATEMENT_INFO.name, cat.STATEMENT_INFO.help,
+                                    cat.STATEMENT_INFO.labels, registry=registry)
         self.clock_steps = Counter(cat.CLOCK_STEPS.name, cat.CLOCK_STEPS.help,
                                    cat.CLOCK_STEPS.labels, registry=registry)
         self.clock_offset = Gauge(cat.CLOCK_OFFSET.name, cat.CLOCK_OFFSET.help,
@@ -162,7 +164,8 @@ class Instruments:
                   self.store_pending, self.store_spooled, self.spool_dropped, self.reloads,
                   self.reload_ok, self.reload_success_at,
                   self.feed_errors, self.maintenance_file_problems, self.unknown_checks,
-                  self.history_verified, self.history_verified_time, self.store_file_ok,
+                  self.history_verified, self.history_verified_time, self.statement_info,
+                  self.store_file_ok,
                   self.clock_steps, self.clock_offset, self.build_info, self.leader):
             yield from m.collect()
 

@@ -37,6 +37,7 @@ EVERY = 1.0
 SERVICE_CREDIT_STEP = 10.0
 PRUNE_EVERY = 3600.0
 FIRST_PRUNE_AFTER = 60.0
+RETRY_CLOSE = 60.0  # a month refused for unverified data is tried again this often
 
 
 class Housekeeper:
@@ -63,6 +64,7 @@ class Housekeeper:
         self._step = SERVICE_CREDIT_STEP
         self.reconfigure(cfg)
         self.closed_upto = -math.inf  # months ending by this have their statements
+        self.retry_close = -math.inf  # a refused statement is tried again from then on
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced"
 
@@ -89,7 +91,8 @@ class Housekeeper:
         await self.follower.follow_file()
         await self.recorder.follow_imports()
         written = self.recorder.written_upto
-        if math.isfinite(written) and month_start(written) > self.closed_upto:
+        if (math.isfinite(written) and month_start(written) > self.closed_upto
+                and self.clock.monotonic() >= self.retry_close):
             await self.close_months(written)
         if self.clock.monotonic() >= self.next_prune:
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
@@ -107,11 +110,34 @@ class Housekeeper:
         if self.leading is not None and not self.leading():
             return  # another daemon leads; `closed_upto` stays, to close them when we lead
         windows = list(self.tracker.maintenance)
-        done = await asyncio.to_thread(statements.close, self.store, self.cfg,
-                                       windows, self.clock.now(), upto=upto)
+        try:
+            done = await asyncio.to_thread(statements.close, self.store, self.cfg,
+                                           windows, self.clock.now(), upto=upto)
+        except statements.Unverified as e:  # tried again each tick, logged once
+            self.repeats.failed("statement", "statement_refused", month=e.month,
+                                error=e.problem)
+            self.retry_close = self.clock.monotonic() + RETRY_CLOSE
+            return
+        self.repeats.recovered("statement", "statement_verified")
+        first = self.closed_upto == -math.inf
         self.closed_upto = month_start(upto)
         for month in done:
             self.log.info("statement_stored", month=month)
+        if done or first:
+            await self.publish_heads(done)
+
+    async def publish_heads(self, closed: list[str]) -> None:
+        """Witnesses: each statement's chain record as `slaprobe_statement_info`, and
+        the chain's head as a `chain_head` event when a month closed."""
+        def read() -> tuple[list[tuple[str, int, str]], tuple[int, str]]:
+            marks = [(str(p["month"]), seq, self.store.digest_of(seq) or "")
+                     for seq, _, p in self.store.records(statements.KIND)]
+            return marks, self.store.chain_head()
+        marks, (seq, digest) = await asyncio.to_thread(read)
+        for month, mseq, mdigest in marks:
+            self.instruments.statement_info.labels(month, str(mseq), mdigest).set(1)
+        if closed:
+            self.log.info("chain_head", seq=seq, digest=digest, month=closed[-1])
 
     async def check_store_file(self) -> None:
         store, repeats = self.store, self.repeats

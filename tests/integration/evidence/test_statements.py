@@ -94,3 +94,19 @@ def test_an_altered_statement_is_named_by_verify(tmp_path: Path, store: Store) -
     assert not v.ok
     assert "(statement, written 2026-11-01T00:00:10Z) was changed outside slaprobe (payload)" \
         in v.problem
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE spans SET state = 0 WHERE state = 1",  # the month's downtime erased
+    "UPDATE open_runs SET state = 1, start = start - 190000",  # two days of downtime made up
+])
+def test_a_month_is_not_frozen_from_edited_timelines(tmp_path: Path, store: Store,
+                                                     edit: str) -> None:
+    with closing(sqlite3.connect(tmp_path / "h.db")) as c:
+        assert c.execute(edit).rowcount >= 1
+        c.commit()
+    with pytest.raises(statements.Unverified, match=r"the statement of 2026-10 is not stored: "
+                                                    r"table (spans|open_runs), target app"):
+        statements.close(store, config(), [], NOV + 10, upto=NOV + 5)
+    assert statements.stored(store) == {}  # nothing frozen
+    assert not store.verify().ok

@@ -15,7 +15,14 @@ from slaprobe.core.evidence.terms import Terms
 from slaprobe.core.model import Check
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.history import chainstore
-from slaprobe.history.store import COLUMNS_V7, MIGRATIONS, SCHEMA_VERSION, SqliteSql, Store
+from slaprobe.history.store import (
+    COLUMNS_V7,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SqliteSql,
+    Store,
+    _rebuild_v2,
+)
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 TERMS = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
@@ -161,6 +168,7 @@ def test_a_v4_database_upgrades_and_its_rows_become_the_first_block(tmp_path: Pa
         c.executemany("INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       [("app", T0 + k * 30.0, int(k % 9 != 0), 0.01, 200, None, 30.0, 0)
                        for k in range(5000)])
+        _rebuild_v2(c, "app")  # its timeline as the v4 daemon kept it
         c.execute("INSERT INTO maintenance_seen VALUES ('k', 'w', ?, ?, ?, NULL, ?)",
                   (T0, T0 + 60, T0 - 86400 * 3, T0 - 86400))
     with closing(Store(path)) as s:

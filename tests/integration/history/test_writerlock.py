@@ -14,6 +14,7 @@ from slaprobe.history.writerlock import LockHeld, WriterLock, lock_path
 
 def test_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
     db = tmp_path / "state" / "h.db"
+    db.parent.mkdir()
     first = WriterLock(db, listen="127.0.0.1:9469")
     with pytest.raises(LockHeld) as e:
         WriterLock(db, listen="127.0.0.1:9470")
@@ -23,6 +24,13 @@ def test_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
     second = WriterLock(db, listen="127.0.0.1:9470")  # released: free again
     second.release()
     assert lock_path(db).exists()  # the file may stay: the lock is the kernel's
+
+
+def test_the_lock_never_creates_the_database_folder(tmp_path: Path) -> None:
+    """A typo in the database path is an error, not a new folder (DESIGN "Evidence")."""
+    with pytest.raises(FileNotFoundError):
+        WriterLock(tmp_path / "typo" / "h.db", listen="x")
+    assert not (tmp_path / "typo").exists()
 
 
 def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ then hourly; a failing tick is logged and the next one runs."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +17,8 @@ from slaprobe.clock import FakeClock
 from slaprobe.config import parse
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
+from slaprobe.evidence import statements
+from slaprobe.history import sqlstore
 from slaprobe.history.recorder import Recorder
 from slaprobe.history.store import Store
 from slaprobe.maintenance.follower import MaintenanceFollower
@@ -96,3 +100,36 @@ async def test_a_failing_tick_is_logged_and_housekeeping_goes_on(tmp_path: Path)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await session.close()
+
+
+async def test_a_month_with_edited_timelines_is_not_frozen_until_they_check_out(
+        tmp_path: Path) -> None:
+    """An outside UPDATE of `spans` before a month closes: the statement is refused
+    (`statement_refused`, logged once, tried again a minute later), nothing is chained;
+    once the timeline agrees with its checks again the month closes."""
+    clock, store, _, _, session, keeper = await rooms(tmp_path)
+    dec = 1796083200.0  # 2026-12-01T00:00:00Z, a month before the fake clock's
+    store.write([Check("app", dec + 60 * k, k % 10 != 3, 60.0) for k in range(30)])
+    with closing(sqlite3.connect(tmp_path / "h.db")) as c:
+        assert c.execute("UPDATE spans SET state = 0 WHERE state = 1").rowcount == 3
+        c.commit()
+    try:
+        with structlog.testing.capture_logs() as events:
+            await keeper.close_months(clock.now())
+            await keeper.close_months(clock.now())
+        refused = [e for e in events if e["event"] == "statement_refused"]
+        assert len(refused) == 1 and refused[0]["month"] == "2026-12"
+        assert "table spans, target app at location default" in refused[0]["error"]
+        assert statements.stored(store) == {}
+        assert keeper.retry_close == clock.monotonic() + housekeeping.RETRY_CLOSE
+        with store.backend.write() as sql:  # put right (as a restore would)
+            sqlstore.rebuild(sql, "default", "app")
+        with structlog.testing.capture_logs() as events:
+            await keeper.close_months(clock.now())
+        assert "2026-12" in statements.stored(store)
+        assert [e["event"] for e in events if e["event"].startswith("statement")] == [
+            "statement_verified", "statement_stored"]
+        assert any(e["event"] == "chain_head" for e in events)
+    finally:
+        await session.close()
+        store.close()

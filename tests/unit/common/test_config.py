@@ -593,3 +593,15 @@ class TestVantagePoints:
         found = problems_of(minimal(**raw), env)
         assert any(p.startswith(problem) for p in found), found
         assert not any("pw@" in p for p in found)
+
+
+def test_evidence_signing_key_is_a_path_beside_the_config(tmp_path: Path) -> None:
+    cfg = config.parse(minimal(evidence={"signing_key": "keys/statement.pem"}), env={},
+                       path=str(tmp_path / "probe.toml"))
+    assert config.signing_key_path(cfg) == tmp_path / "keys" / "statement.pem"
+    assert config.signing_key_path(config.parse(minimal(), env={})) is None
+    assert problems_of(minimal(evidence={"signing_key": 3})) == [
+        "evidence.signing_key: must be a string, not an integer"]
+    assert problems_of(minimal(evidence={"signing_key": " "}))[0].startswith(
+        "evidence.signing_key: must not be empty")
+    assert problems_of(minimal(evidence={"key": "x"}))[0].startswith("evidence.key")

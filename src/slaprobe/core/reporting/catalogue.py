@@ -99,6 +99,10 @@ HISTORY_VERIFIED = MetricDef(
     " slaprobe.")
 HISTORY_VERIFIED_TIME = MetricDef("slaprobe_history_verified_timestamp_seconds", "gauge",
                                   "When the history's hash chain was last verified intact.")
+STATEMENT_INFO = MetricDef(
+    "slaprobe_statement_info", "gauge", "1 for each closed month's chained statement; its"
+    " chain record's seq and digest are a witness of the history's head then (kept by"
+    " Prometheus, out of the database's reach).", ("month", "seq", "digest"))
 CLOCK_STEPS = MetricDef("slaprobe_clock_steps", "counter", "Wall-clock steps seen against the"
                         " monotonic clock, by direction (backward, forward).", ("direction",))
 CLOCK_OFFSET = MetricDef("slaprobe_clock_offset_seconds", "gauge", "Wall clock minus the time"
@@ -142,6 +146,7 @@ ALL: tuple[MetricDef, ...] = (
     SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, STORE_SPOOLED, SPOOL_DROPPED, RELOADS,
     RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
+    STATEMENT_INFO,
     CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
     LEADER, LOCATION_LAST_CHECK, LOCATION_SILENCE,
