@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from slaprobe.core.escaping import for_markdown, for_terminal, markdown_row
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.business import DAY_NAMES, Calendar
 from slaprobe.core.incidents.rules import Incident, Support, incidents, judge, overlapping
@@ -100,7 +101,7 @@ def rows(items: Sequence[dict[str, Any]]) -> list[list[str]]:
 
 
 def text_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
-    out = [f"Incidents ({len(items)})  {note}"]
+    out = [f"Incidents ({len(items)})  {for_terminal(note)}"]
     if items:
         out += ["  " + line for line in table([HEAD, *rows(items)], rule=True)]
     else:
@@ -109,11 +110,11 @@ def text_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
 
 
 def markdown_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
-    out = [f"_{note}_", ""]
+    out = [f"_{for_markdown(note)}_", ""]
     if not items:
         return [*out, "None."]
     out += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in rows(items)]
+    out += [markdown_row(r) for r in rows(items)]
     return out
 
 
