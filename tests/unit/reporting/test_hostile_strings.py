@@ -39,8 +39,9 @@ def _hostile_case() -> tuple[dict[str, object], str]:
     service = " ".join(HOSTILE)
     tr = reportcase.tracker()
     rep = report.build(cfg, tr, reportcase.A, reportcase.B, reportcase.NOW)
+    # maintenance ids: from the file, iCal UIDs, Statuspage ids alike
     base = rep["maintenance"][0]
-    rep["maintenance"] = [dict(base, id=h, status=h) for h in HOSTILE]  # file, iCal, Statuspage ids
+    rep["maintenance"] = [dict(base, id=h, status=h) for h in HOSTILE]
     rep["downtime"] = [dict(d, target=h) for d, h in zip(rep["downtime"] * 6, HOSTILE, strict=False)]
     return rep, service
 
