@@ -42,7 +42,8 @@ def _hostile_case() -> tuple[dict[str, object], str]:
     # maintenance ids: from the file, iCal UIDs, Statuspage ids alike
     base = rep["maintenance"][0]
     rep["maintenance"] = [dict(base, id=h, status=h) for h in HOSTILE]
-    rep["downtime"] = [dict(d, target=h) for d, h in zip(rep["downtime"] * 6, HOSTILE, strict=False)]
+    rep["downtime"] = [dict(d, target=h)
+                       for d, h in zip(rep["downtime"] * 6, HOSTILE, strict=False)]
     return rep, service
 
 
