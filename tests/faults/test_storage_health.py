@@ -132,6 +132,10 @@ def _can_chattr(where: Path) -> bool:
         probe.unlink()
 
 
+def _chattr(flag: str, path: Path, *, check: bool = True) -> None:
+    subprocess.run(["chattr", flag, str(path)], capture_output=True, check=check)
+
+
 @pytest.mark.skipif(not _can_chattr(Path(os.environ.get("TMPDIR", "/tmp"))),
                     reason="needs chattr +i (root with CAP_LINUX_IMMUTABLE)")
 async def test_an_immutable_shm_file_is_an_error_event_never_sigbus(
@@ -151,7 +155,7 @@ async def test_an_immutable_shm_file_is_an_error_event_never_sigbus(
         await d.launch()
         await d.wait_for_value("slaprobe_store_file_ok", 1.0)
         assert shm.exists()
-        subprocess.run(["chattr", "+i", str(shm)], check=True)
+        _chattr("+i", shm)
 
         async def unready() -> bool:
             return await _readyz(d) == 503
@@ -165,7 +169,7 @@ async def test_an_immutable_shm_file_is_an_error_event_never_sigbus(
 
         assert await _wait(write_refused), d.logs()
         assert d.proc is not None and d.proc.poll() is None, d.logs()
-        subprocess.run(["chattr", "-i", str(shm)], check=True)
+        _chattr("-i", shm)
 
         async def ready() -> bool:
             return await _readyz(d) == 200
@@ -175,5 +179,5 @@ async def test_an_immutable_shm_file_is_an_error_event_never_sigbus(
         d.signal(signal.SIGTERM)
         assert d.wait(15) == 0
     finally:
-        subprocess.run(["chattr", "-i", str(shm)], capture_output=True, check=False)
+        _chattr("-i", shm, check=False)
         d.stop()
