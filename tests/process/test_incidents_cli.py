@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -141,3 +142,26 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
         assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
     r = slaprobe("incidents", "ack", "x", "--at", "yesterday", "--config", str(cfg), cwd=tmp_path)
     assert r.returncode == 2 and "--at" in r.stderr
+
+
+def test_ack_by_and_incident_id_are_escaped_on_the_terminal(tmp_path: Path) -> None:
+    """`--by` and a mistyped incident id with terminal escape sequences (clear screen,
+    an OSC title, BEL) are shown visibly, never acted on."""
+    control = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+    cfg, _ = history(tmp_path)
+    now_doc = json.loads(slaprobe("incidents", "--config", str(cfg), "--format", "json",
+                                  cwd=tmp_path).stdout)
+    [live] = [i for i in now_doc["incidents"] if i["end"] is None]
+    bad = slaprobe("incidents", "ack", "inc-\x1b[2J\x1b]0;pwned\x07", "--config", str(cfg),
+                   cwd=tmp_path)
+    assert bad.returncode == 2 and not control.search(bad.stdout + bad.stderr), bad.stderr
+    ok = slaprobe("incidents", "ack", live["id"], "--by", "eve\x1b[2J\x1b]0;pwned\x07\x9b",
+                  "--note", "n\x1b[31m", "--config", str(cfg), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert not control.search(ok.stdout + ok.stderr) and "\\x1b[2J" in ok.stdout, ok.stdout
+    again = slaprobe("incidents", "ack", live["id"], "--by", "bob", "--config", str(cfg),
+                     cwd=tmp_path)
+    assert again.returncode == 0 and not control.search(again.stdout), again.stdout
+    for fmt in ("text", "markdown"):
+        r = slaprobe("incidents", "--config", str(cfg), "--format", fmt, cwd=tmp_path)
+        assert r.returncode == 0 and not control.search(r.stdout), r.stdout
