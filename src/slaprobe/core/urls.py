@@ -7,9 +7,11 @@ import re
 
 MASK = "***"
 
-# scheme://user:password@host... in any text: the user info runs to the LAST `@` of the
-# same word, so an unencoded `/`, `#`, `?` or `@` in the password stays inside it
-_URL_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.\- ]{0,30}:/{1,2})([^\s'\"<>@]*?:)([^\s'\"<>]*)@")
+# in any text, each word (a run without spaces or quotes) holding `scheme:/...@` has a
+# user info: from the scheme to the word's LAST `@`, so an unencoded `/`, `#`, `?` or
+# `@` in the password stays inside it (plain string search: linear on any input)
+_WORD = re.compile(r"[^\s'\"<>]+")
+_SCHEME_IN = re.compile(r"(?i)(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*:/{1,2}")
 # password=... (libpq key=value strings, URL query parameters, sslpassword=...)
 _PASSWORD_KEY = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]*)")
 # a libpq key=value connection string: `host=... dbname=...`
@@ -48,8 +50,23 @@ def masked(text: str, *urls: str) -> str:
     for url in urls or (text,):
         for secret in secrets_of(url):
             out = out.replace(secret, MASK)
-    out = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}@", out)
+    out = _WORD.sub(_mask_word, out)
     return _PASSWORD_KEY.sub(lambda m: f"{m.group(1)}{MASK}", out)
+
+
+def _mask_word(m: re.Match[str]) -> str:
+    word = m.group(0)
+    at = word.rfind("@")
+    if at < 0:
+        return word
+    scheme = _SCHEME_IN.search(word, 0, at)
+    if scheme is None:
+        return word
+    userinfo = word[scheme.end():at]
+    colon = userinfo.find(":")
+    if colon < 0:
+        return word
+    return f"{word[:scheme.end()]}{userinfo[:colon + 1]}{MASK}{word[at:]}"
 
 
 def is_keyword_string(text: str) -> bool:

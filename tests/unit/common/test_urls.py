@@ -3,6 +3,8 @@ the URL parses (one masking function for every error, log event and output)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from slaprobe.core.urls import is_keyword_string, looks_like_url, masked
@@ -49,3 +51,12 @@ def test_connection_string_shapes() -> None:
     assert not is_keyword_string("/var/lib/slaprobe/history.db")
     assert looks_like_url("postgresq://u:p@h/db") and looks_like_url("pg:/u:p@h")
     assert not looks_like_url("history.db") and not looks_like_url("./a:b.db")
+
+
+def test_masking_is_linear_on_hostile_text() -> None:
+    """A target's error text passes through `masked`: no input makes it backtrack."""
+    for text in ("a://" + "x:" * 50000, "a:/" * 50000, "a" * 100000 + "@",
+                 "a:/" + "b" * 50000 + ":" + "@" * 50000, "password=" * 20000):
+        started = time.perf_counter()
+        masked(text, "http://u:pw@h/")
+        assert time.perf_counter() - started < 1.0, text[:20]
