@@ -243,11 +243,17 @@ def _terms_lines(rep: dict[str, Any]) -> list[str]:
     return out
 
 
+def _scope_row(cells: list[str], names: int = 1) -> str:
+    """A markdown row whose first `names` cells are names (escaped); the figures after
+    them are slaprobe's own text and stay as they are (`MISSED (< 99.9%)`)."""
+    return markdown_row(cells[:names])[:-2] + " | " + " | ".join(cells[names:]) + " |"
+
+
 def render_markdown(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"# SLA report {rep['from']} to {rep['to']}", "",
            f"Objective: **{rep['objective'] * 100:g}%**", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += [markdown_row(r) for r in _rows(rep, service)]
+    out += [_scope_row(r) for r in _rows(rep, service)]
     out += ["", "## Downtime", ""]
     if rep["downtime"]:
         out += ["| target | start | end | duration |", "|---|---|---|---|"]
@@ -268,7 +274,7 @@ def render_markdown(rep: dict[str, Any], service: str, support: Support | None =
         out += ["", "## Locations", "",
                 "Each location's own checks; the figures above are their consensus.", "",
                 "| location | scope | availability | down | coverage |", "|---|---|---|---|---|"]
-        out += [markdown_row(r) for r in _location_rows(rep, service)]
+        out += [_scope_row(r, names=2) for r in _location_rows(rep, service)]
     out += ["", "## SLA terms", ""]
     out += [f"- {for_markdown(line)}" for line in _terms_lines(rep)]
     out += ["", "## Incidents", "",
