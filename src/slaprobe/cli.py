@@ -22,6 +22,7 @@ from typing import Any
 
 from slaprobe import __version__, config, logs
 from slaprobe.config import ConfigError, default_path, load
+from slaprobe.core.escaping import for_terminal
 from slaprobe.core.evidence import statementfile
 from slaprobe.core.history.importer import CsvError, iter_csv
 from slaprobe.core.history.tracker import Tracker
@@ -624,7 +625,7 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
         try:
             inc = incidents.check_ack(items, args.incident.strip(), at, now)
         except incidents.AckRefused as e:
-            print(f"slaprobe: {e}", file=sys.stderr)
+            print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
             return EXIT_INPUT
         first = store.record_ack(inc.id, at, by, args.note, now)
         responded, _ = incidents.notes(store)  # an earlier update may be the response
@@ -633,8 +634,8 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
     judged = incidents.judge(inc.shape, cfg.support, now, responded.get(inc.id, first.at))
     counted = "" if first.at == at and first.by == by else (
         f" (already acknowledged {iso(first.at)} by {first.by}: the first one counts)")
-    print(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
-          f"{judged.response} (deadline {iso(judged.response_deadline)})")
+    print(for_terminal(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
+          f"{judged.response} (deadline {iso(judged.response_deadline)})"))
     return 0
 
 
@@ -773,13 +774,20 @@ def _maint_add(cfg: Config, args: argparse.Namespace) -> int:
         mid, n = f"{base}-{n}", n + 1
     spec = MaintenanceSpec(id=mid, start=start, end=end, announced=now, targets=targets,
                            reason=args.reason, source=str(path))
+    # everything the window needs first: the history opens and can be written (else
+    # StoreError, exit 2, and the maintenance file is left as it was)
+    store = _store(cfg, read_only=False)
+    try:
+        store.check_writable()
+    finally:
+        store.close()
     announcements.append_window(path, spec)
     store, windows = _open(cfg)
     store.close()
     w = next((w for w in windows if w.id == mid), None)
     status = w.status if w else "?"
-    print(f"added {mid}: {iso(start)} .. {iso(end)} to {path}; notice "
-          f"{format_duration(max(start - now, 0))}: {status}")
+    print(for_terminal(f"added {mid}: {iso(start)} .. {iso(end)} to {path}; notice "
+                       f"{format_duration(max(start - now, 0))}: {status}"))
     return 0
 
 

@@ -38,7 +38,7 @@ from slaprobe.core.spec import (
     SloSpec,
 )
 from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
-from slaprobe.core.urls import mask_password
+from slaprobe.core.urls import is_keyword_string, looks_like_url, masked
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
@@ -265,7 +265,7 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     if isinstance(value, str) and value.startswith("env:"):
         shown = f"the value of {value[4:]}"
     else:
-        shown = repr(mask_password(s))
+        shown = repr(masked(s))
     try:
         parts = urlsplit(s)
     except ValueError as e:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
@@ -436,8 +436,15 @@ def _database(d: _Decoder, value: Any, path: str) -> str | None:
     if s is not None and not s.strip():
         d.problem(path, "must not be empty")
         return None
-    if s is not None and is_url(s) and not s.startswith(("postgresql://", "postgres://")):
-        d.problem(path, f"{mask_password(s)!r}: only postgresql:// URLs (or a SQLite file path)")
+    if s is None:
+        return None
+    shown = repr(masked(s))
+    if is_keyword_string(s):  # never a file name: it would be named after the password
+        d.problem(path, f"{shown}: a key=value connection string is not supported; write it"
+                  " as a postgresql://user:password@host:port/dbname URL")
+        return None
+    if (is_url(s) or looks_like_url(s)) and not s.startswith(("postgresql://", "postgres://")):
+        d.problem(path, f"{shown}: only postgresql:// URLs (or a SQLite file path)")
         return None
     return s
 

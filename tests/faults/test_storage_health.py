@@ -118,3 +118,66 @@ async def test_a_read_only_database_at_start_is_an_error_exit(
     assert "Traceback" not in proc.stderr
     assert str(db) in proc.stderr, proc.stderr
     assert "read-only file system" in proc.stderr, proc.stderr
+
+
+def _can_chattr(where: Path) -> bool:
+    probe = where / "chattr-probe"
+    probe.touch()
+    try:
+        ok = shutil.which("chattr") is not None and subprocess.run(
+            ["chattr", "+i", str(probe)], capture_output=True, check=False).returncode == 0
+        return ok
+    finally:
+        subprocess.run(["chattr", "-i", str(probe)], capture_output=True, check=False)
+        probe.unlink()
+
+
+def _chattr(flag: str, path: Path, *, check: bool = True) -> None:
+    subprocess.run(["chattr", flag, str(path)], capture_output=True, check=check)
+
+
+@pytest.mark.skipif(not _can_chattr(Path(os.environ.get("TMPDIR", "/tmp"))),
+                    reason="needs chattr +i (root with CAP_LINUX_IMMUTABLE)")
+async def test_an_immutable_shm_file_is_an_error_event_never_sigbus(
+    tmp_path: Path, target: tuple[str, Switch],
+) -> None:
+    """`chattr +i` on the mapped -shm file: SQLite's next write through its mapping
+    would be SIGBUS (the daemon dead, no word logged). The store touches nothing while
+    a database file is unwritable: one error event, /readyz 503, the daemon lives and
+    writes again once the file is writable."""
+    url, _ = target
+    state = tmp_path / "state"
+    state.mkdir()
+    port = free_port()
+    d = Daemon(_config(tmp_path, port, url, str(state / "history.db")), port)
+    shm = state / "history.db-shm"
+    try:
+        await d.launch()
+        await d.wait_for_value("slaprobe_store_file_ok", 1.0)
+        assert shm.exists()
+        _chattr("+i", shm)
+
+        async def unready() -> bool:
+            return await _readyz(d) == 503
+
+        assert await _wait(unready), d.logs()
+        await d.wait_for_value("slaprobe_store_file_ok", 0.0)
+        assert d.logs().count('"event": "database_unwritable"') == 1, d.logs()
+
+        async def write_refused() -> bool:  # a write came due: refused, not a crash
+            return '"event": "store_write_failed"' in d.logs()
+
+        assert await _wait(write_refused), d.logs()
+        assert d.proc is not None and d.proc.poll() is None, d.logs()
+        _chattr("-i", shm)
+
+        async def ready() -> bool:
+            return await _readyz(d) == 200
+
+        assert await _wait(ready), d.logs()
+        await d.wait_for_value("slaprobe_store_pending_checks", 0.0)
+        d.signal(signal.SIGTERM)
+        assert d.wait(15) == 0
+    finally:
+        _chattr("-i", shm, check=False)
+        d.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -207,7 +208,7 @@ def test_updates_timeline_response_and_verify(tmp_path: Path) -> None:
     md = slaprobe("incidents", "--config", str(cfg), "--month", "2026-11", "--format",
                   "markdown", cwd=tmp_path).stdout
     assert "- 2026-11-28T10:00:00Z **identified**: a bad \\*migration\\* (bob)" in md
-    assert "fix deployed, \\<watching\\>" in md
+    assert "fix deployed, &lt;watching&gt;" in md
     html = slaprobe("report", "--config", str(cfg), "--month", "2026-11", "--format", "html",
                     cwd=tmp_path).stdout
     assert "fix deployed, &lt;watching&gt;" in html and "<watching>" not in html
@@ -223,3 +224,24 @@ def test_updates_timeline_response_and_verify(tmp_path: Path) -> None:
     assert broken.returncode == 1
     assert "incident_update" in broken.stdout + broken.stderr
     assert "changed outside slaprobe" in broken.stdout + broken.stderr
+def test_ack_by_and_incident_id_are_escaped_on_the_terminal(tmp_path: Path) -> None:
+    """`--by` and a mistyped incident id with terminal escape sequences (clear screen,
+    an OSC title, BEL) are shown visibly, never acted on."""
+    control = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+    cfg, _ = history(tmp_path)
+    now_doc = json.loads(slaprobe("incidents", "--config", str(cfg), "--format", "json",
+                                  cwd=tmp_path).stdout)
+    [live] = [i for i in now_doc["incidents"] if i["end"] is None]
+    bad = slaprobe("incidents", "ack", "inc-\x1b[2J\x1b]0;pwned\x07", "--config", str(cfg),
+                   cwd=tmp_path)
+    assert bad.returncode == 2 and not control.search(bad.stdout + bad.stderr), bad.stderr
+    ok = slaprobe("incidents", "ack", live["id"], "--by", "eve\x1b[2J\x1b]0;pwned\x07\x9b",
+                  "--note", "n\x1b[31m", "--config", str(cfg), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert not control.search(ok.stdout + ok.stderr) and "\\x1b[2J" in ok.stdout, ok.stdout
+    again = slaprobe("incidents", "ack", live["id"], "--by", "bob", "--config", str(cfg),
+                     cwd=tmp_path)
+    assert again.returncode == 0 and not control.search(again.stdout), again.stdout
+    for fmt in ("text", "markdown"):
+        r = slaprobe("incidents", "--config", str(cfg), "--format", fmt, cwd=tmp_path)
+        assert r.returncode == 0 and not control.search(r.stdout), r.stdout

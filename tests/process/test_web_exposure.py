@@ -129,3 +129,69 @@ url = "http://127.0.0.1:9/"
     assert "Traceback" not in r.stderr
     run = slaprobe("run", "--config", str(cfg), cwd=tmp_path)
     assert run.returncode == 2 and "tls_server_config.cert_file" in run.stderr
+
+
+async def test_report_flood_on_the_real_daemon_leaves_scrapes_answered(
+    tmp_path: Path, target: tuple[str, Switch], daemons: Callable[[Path, int], Daemon],
+) -> None:
+    """300 clients asking for reports for 4 s (the issue's 1990..2200 range: 400 at
+    once; a 399-day one: a few at a time, 429 beyond) while /metrics and /healthz keep
+    answering 200 (their latency printed)."""
+    url, _ = target
+    port = free_port()
+    cfg = write_config(tmp_path / "probe.toml", port=port,
+                       targets=f'[[targets]]\nname = "app"\nurl = "{url}/"\n')
+    d = daemons(cfg, port)
+    d.start()
+    base = f"http://127.0.0.1:{port}"
+    answers: dict[int, int] = {}
+    async with aiohttp.ClientSession() as s:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with s.get(f"{base}/readyz") as r:
+                    if r.status == 200:
+                        break
+            assert d.proc is not None and d.proc.poll() is None, d.logs()
+            assert time.monotonic() < deadline, d.logs()
+            await asyncio.sleep(0.1)
+        async with s.get(f"{base}/api/v1/report?from=1990-01-01&to=2200-01-01") as r:
+            assert r.status == 400 and "at most 400 days" in (await r.json())["error"]
+    flood_end = time.monotonic() + 4.0
+    conn = aiohttp.TCPConnector(limit=0, force_close=True)
+    async with aiohttp.ClientSession(connector=conn,
+                                     timeout=aiohttp.ClientTimeout(total=15)) as s:
+        async def reporter(i: int) -> None:
+            query = "from=1990-01-01&to=2200-01-01" if i % 10 == 0 else "from=now-399d"
+            while time.monotonic() < flood_end:
+                try:
+                    async with s.get(f"{base}/api/v1/report?{query}") as r:
+                        await r.read()
+                        answers[r.status] = answers.get(r.status, 0) + 1
+                except (aiohttp.ClientError, TimeoutError):
+                    answers[0] = answers.get(0, 0) + 1
+                await asyncio.sleep(0.1)  # and again (a client that retries at once)
+
+        flood = [asyncio.create_task(reporter(i)) for i in range(300)]
+        latencies: list[float] = []
+        statuses: list[int] = []
+        errors: list[str] = []
+        while time.monotonic() < flood_end - 0.3:
+            for path in ("/metrics", "/healthz"):
+                started = time.monotonic()
+                try:
+                    async with s.get(f"{base}{path}") as r:
+                        await r.read()
+                        statuses.append(r.status)
+                except (aiohttp.ClientError, TimeoutError) as e:
+                    statuses.append(0)
+                    errors.append(repr(e))
+                latencies.append(time.monotonic() - started)
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*flood)
+    ms = sorted(x * 1000 for x in latencies)
+    print(f"\nscrape during a 300-client report flood: n={len(ms)} median "
+          f"{ms[len(ms) // 2]:.0f} ms, max {ms[-1]:.0f} ms; report answers {answers}")
+    assert statuses and set(statuses) == {200}, (statuses, answers, errors)
+    assert 500 not in answers and "Traceback" not in d.logs()
+    assert d.proc is not None and d.proc.poll() is None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import re
 import socket
 import threading
 import time
@@ -38,7 +37,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from slaprobe.core.model import Check
-from slaprobe.core.urls import mask_password
+from slaprobe.core.urls import masked
 from slaprobe.history.chainstore import N_COLUMNS
 from slaprobe.history.pgdeadline import deadline
 from slaprobe.history.sql import CHECK_COLUMNS, Row, Sql
@@ -102,13 +101,6 @@ _V1 = """
 """
 MIGRATIONS: dict[int, str] = {1: _V1}
 
-_PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&#]*")
-
-
-def masked(url: str) -> str:
-    """The URL with its password (in the user part or a `password=` parameter) replaced
-    by `***`, for logs, errors and metrics."""
-    return _PASSWORD_PARAM.sub(r"\1***", mask_password(url))
 
 
 def _micro(x: float | None) -> str:
@@ -180,7 +172,7 @@ class PgWriterLock:
         try:
             self._conn: Conn | None = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as e:
-            raise StoreError(f"cannot open database {masked(url)}: {_reason(e)}") from e
+            raise StoreError(f"cannot open database {masked(url)}: {_reason(e, url)}") from e
         conn = self._conn
         try:
             _migrate(conn, url)
@@ -196,8 +188,9 @@ class PgWriterLock:
             self._conn = None
 
 
-def _reason(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+def _reason(e: BaseException, url: str) -> str:
+    """The driver's first line, its password masked (libpq quotes a URL back)."""
+    return masked(str(e).strip().splitlines()[0], url) if str(e).strip() else type(e).__name__
 
 
 def _version(conn: Conn) -> int:
@@ -335,7 +328,7 @@ class PgBackend:
                         self._locking = True
             except psycopg.Error as e:
                 self._drop()
-                raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
+                raise StoreError(f"cannot open database {self.name}: {_reason(e, self.url)}") from e
             except BaseException:
                 self._drop()
                 raise
@@ -353,7 +346,7 @@ class PgBackend:
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as e:
-            raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
+            raise StoreError(f"cannot open database {self.name}: {_reason(e, self.url)}") from e
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
         if self._locking and self.writer is not None:
@@ -374,7 +367,7 @@ class PgBackend:
         except psycopg.Error as e:
             with suppress(psycopg.Error):
                 conn.close()
-            raise StoreError(f"cannot open database {self.name}: {_reason(e)}") from e
+            raise StoreError(f"cannot open database {self.name}: {_reason(e, self.url)}") from e
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -409,7 +402,7 @@ class PgBackend:
                 except psycopg.Error as e:
                     if conn.broken or conn.closed:
                         self._drop()
-                    why = f"no answer within {limit:g} s" if expired.fired else _reason(e)
+                    why = f"no answer within {limit:g} s" if expired.fired else _reason(e, self.url)
                     raise StoreError(f"database {self.name}: {why}") from e
         finally:
             self._lock.release()
@@ -449,7 +442,7 @@ class PgBackend:
                     conn.execute("INSERT INTO meta VALUES ('write_probe', '1') ON CONFLICT (key)"
                                  " DO UPDATE SET value = excluded.value")
         except psycopg.Error as e:
-            raise StoreError(f"cannot write database {self.name}: {_reason(e)}") from e
+            raise StoreError(f"cannot write database {self.name}: {_reason(e, self.url)}") from e
 
     def file_problem(self) -> str | None:
         return None  # a server's database has no file of ours to lose

@@ -287,6 +287,7 @@ class SqliteBackend:
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.Lock()
+        self._identity: tuple[int, int] | None = None
         memory = str(path) == ":memory:"
         if not memory:
             refuse_missing_folder(self.path)
@@ -328,9 +329,30 @@ class SqliteBackend:
     def _error(self, e: sqlite3.Error) -> StoreError:
         return StoreError(f"database {self.path}: {e}")
 
+    def unwritable_file(self) -> str | None:
+        """The name of the database's file (itself, its -wal or -shm) the daemon can no
+        longer write (made immutable, say), else None. SQLite maps the -shm file: a
+        write to it then is SIGBUS, a crash with no word logged. So a writer's store
+        touches no file while one is unwritable: the transaction is refused instead
+        (StoreError, logged and retried like any failed write)."""
+        if self.read_only or self._identity is None:
+            return None
+        for suffix in ("", "-wal", "-shm"):
+            f = Path(f"{self.path}{suffix}")
+            if not os.access(f, os.W_OK) and f.exists():
+                return f.name
+        return None
+
+    def _guard(self) -> None:
+        if (name := self.unwritable_file()) is not None:
+            raise StoreError(f"database {self.path}: {name} cannot be written (immutable or "
+                             "read-only): not touched until it can be (SQLite maps it to "
+                             "memory, where a write would crash the daemon)")
+
     @contextmanager
     def write(self) -> Iterator[Sql]:
         with self._lock:
+            self._guard()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as e:
@@ -348,6 +370,7 @@ class SqliteBackend:
     @contextmanager
     def read(self) -> Iterator[Sql]:
         with self._lock:
+            self._guard()
             try:
                 yield self.sql
             except sqlite3.Error as e:
@@ -393,14 +416,17 @@ class SqliteBackend:
     def file_problem(self) -> str | None:
         """Whether the database file is still the one this store opened: None when it
         is, else `missing` (removed, or its directory) or `replaced` (another file now
-        at the path). Writes would go to a file nobody will read again."""
+        at the path): writes would go to a file nobody will read again; or
+        `unwritable` (it, its -wal or -shm cannot be written: writes wait)."""
         if self._identity is None:
             return None
         try:
             now = self._file_identity()
         except OSError:
             return "missing"
-        return None if now == self._identity else "replaced"
+        if now != self._identity:
+            return "replaced"
+        return "unwritable" if self.unwritable_file() is not None else None
 
     def check_writable(self) -> None:
         """Raise StoreError unless the database accepts a write (a read-only file or

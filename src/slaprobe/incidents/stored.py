@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slaprobe.core.escaping import for_markdown, for_terminal, markdown_row
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.business import DAY_NAMES, Calendar
 from slaprobe.core.incidents.interms import InForce
@@ -131,7 +132,7 @@ def _one_line(text: str) -> str:
 
 
 def text_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
-    out = [f"Incidents ({len(items)})  {note}"]
+    out = [f"Incidents ({len(items)})  {for_terminal(note)}"]
     if items:
         out += ["  " + line for line in table([HEAD, *rows(items)], rule=True)]
     else:
@@ -139,28 +140,25 @@ def text_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
     for i in items:
         if i.get("updates"):
             out += ["", f"  Updates of {i['id']}"]
-            out += [f"    {u['at']}  {u['status']:<13}  {_one_line(u['text'])}  "
-                    f"({_one_line(u['by'])})" for u in i["updates"]]
+            out += [f"    {u['at']}  {u['status']:<13}  {for_terminal(_one_line(u['text']))}  "
+                    f"({for_terminal(_one_line(u['by']))})" for u in i["updates"]]
     return out
 
 
 def _md(text: str) -> str:
-    """Free text for a markdown table cell or list item: one line, markup escaped."""
-    out = _one_line(text).replace("\\", "\\\\")
-    for ch in "|*_`[]<>#~":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    """Free text for a markdown list item: one line, markup escaped (`for_markdown`)."""
+    return for_markdown(_one_line(text))
 
 
 def markdown_lines(items: Sequence[dict[str, Any]], note: str) -> list[str]:
-    out = [f"_{note}_", ""]
+    out = [f"_{for_markdown(note)}_", ""]
     if not items:
         return [*out, "None."]
     out += ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in rows(items)]
+    out += [markdown_row(r) for r in rows(items)]
     for i in items:
         if i.get("updates"):
-            out += ["", f"Updates of {i['id']}:", ""]
+            out += ["", f"Updates of {for_markdown(i['id'])}:", ""]
             out += [f"- {u['at']} **{u['status']}**: {_md(u['text'])} ({_md(u['by'])})"
                     for u in i["updates"]]
     return out

@@ -26,7 +26,7 @@ import aiohttp
 
 from slaprobe.core.maintenance.feeds import FeedError
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.core.urls import mask_password
+from slaprobe.core.urls import masked
 
 __all__ = ["DEFAULT_MAX_BYTES", "FeedCache", "FeedLogger", "fetch", "refresh"]
 
@@ -287,7 +287,7 @@ async def _refresh_one(
     seconds: float,
     max_bytes: int,
 ) -> None:
-    shown = mask_password(source)
+    shown = masked(source)
     problems: list[str] = []
     try:
         data, content_type = await _fetch(

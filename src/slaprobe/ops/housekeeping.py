@@ -32,6 +32,12 @@ from slaprobe.maintenance.follower import MaintenanceFollower
 from slaprobe.metrics.instruments import Instruments
 
 EVERY = 1.0
+CONSEQUENCE = {  # what a database file problem costs, for its error event
+    "missing": "checks written now are lost at restart; restore the file and restart slaprobe",
+    "replaced": "checks written now are lost at restart; restore the file and restart slaprobe",
+    "unwritable": "checks wait in memory, unwritten (lost if the daemon stops); make the file"
+                  " writable again (chattr -i, permissions) and they are written",
+}
 # seconds of final service time credited at once (it reads every target), at most the
 # shortest interval: the service's counters already lag by about one interval
 SERVICE_CREDIT_STEP = 10.0
@@ -66,7 +72,7 @@ class Housekeeper:
         self.closed_upto = -math.inf  # months ending by this have their statements
         self.retry_close = -math.inf  # a refused statement is tried again from then on
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
-        self.store_file_problem: str | None = None  # "missing" / "replaced"
+        self.store_file_problem: str | None = None  # "missing" / "replaced" / "unwritable"
 
     async def run(self) -> None:
         while True:
@@ -147,7 +153,6 @@ class Housekeeper:
         if problem is not None:
             repeats.failed(
                 "store-file", f"database_{problem}", error=problem, database=store.name,
-                consequence="checks written now are lost at restart; restore the file and"
-                            " restart slaprobe")
+                consequence=CONSEQUENCE.get(problem, CONSEQUENCE["missing"]))
         else:
             repeats.recovered("store-file", "database_back", database=store.name)

@@ -39,6 +39,7 @@ from slaprobe.core.model import Attempt, ErrorKind
 from slaprobe.core.probe import http1
 from slaprobe.core.probe.checks import judge
 from slaprobe.core.spec import ProbeSpec
+from slaprobe.core.urls import masked
 from slaprobe.probe import plainhttp
 
 USER_AGENT = f"slaprobe/{__version__}"
@@ -183,7 +184,7 @@ async def attempt(
     except Exception as exc:  # outside the request itself (session set-up or teardown)
         kind, detail = own_failure(exc)
         return Attempt(ok=False, latency=clock.monotonic() - start, error=kind,
-                       detail=detail[:_DETAIL_MAX])
+                       detail=masked(detail, spec.url)[:_DETAIL_MAX])
     finally:
         await client.close()
 
@@ -220,7 +221,7 @@ async def _attempt_in(
         latency=clock.monotonic() - start,
         status=seen[-1] if seen else None,
         error=kind,
-        detail=detail[:_DETAIL_MAX],
+        detail=masked(detail, spec.url)[:_DETAIL_MAX],  # a reason quoting the URL: masked
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slaprobe import __version__
+from slaprobe.core.escaping import for_markdown, for_terminal, markdown_row
 from slaprobe.core.evidence.terms import TermsHistory, Version, of_config
 from slaprobe.core.history.consensus import consensus_history
 from slaprobe.core.history.tracker import Tracker
@@ -201,10 +202,11 @@ def render_text(rep: dict[str, Any], service: str, support: Support | None = Non
     out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
     out += table([HEAD, *_rows(rep, service)], rule=True)
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
-    out += [f"  {d['target']:<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
+    out += [f"  {for_terminal(d['target']):<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]
     out += ["", f"Maintenance ({len(rep['maintenance'])} windows)"]
-    out += [f"  {m['id']:<24} {m['start']} .. {m['end']}  {m['status']:<12} notice "
+    out += [f"  {for_terminal(m['id']):<24} {m['start']} .. {m['end']}  "
+            f"{for_terminal(m['status']):<12} notice "
             f"{_signed_dur(m['notice_seconds'])}"
             f"  excluded {_dur(m['excluded_seconds'])}"
             for m in rep["maintenance"]] or ["  none"]
@@ -214,7 +216,7 @@ def render_text(rep: dict[str, Any], service: str, support: Support | None = Non
             [["location", "scope", "availability", "down", "coverage"],
              *_location_rows(rep, service)])]
     out += ["", "SLA terms applied (each in force from its time until the next)"]
-    out += [f"  {line}" for line in _terms_lines(rep)]
+    out += [f"  {for_terminal(line)}" for line in _terms_lines(rep)]
     out += ["", *incidents.text_lines(rep.get("incidents", []),
                                       incidents.calendar_note(support or Support()))]
     return "\n".join(out) + "\n"
@@ -252,33 +254,40 @@ def _terms_lines(rep: dict[str, Any]) -> list[str]:
     return out
 
 
+def _scope_row(cells: list[str], names: int = 1) -> str:
+    """A markdown row whose first `names` cells are names (escaped); the figures after
+    them are slaprobe's own text and stay as they are (`MISSED (< 99.9%)`)."""
+    return markdown_row(cells[:names])[:-2] + " | " + " | ".join(cells[names:]) + " |"
+
+
 def render_markdown(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"# SLA report {rep['from']} to {rep['to']}", "",
            f"Objective: **{rep['objective'] * 100:g}%**", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
-    out += ["| " + " | ".join(r) + " |" for r in _rows(rep, service)]
+    out += [_scope_row(r) for r in _rows(rep, service)]
     out += ["", "## Downtime", ""]
     if rep["downtime"]:
         out += ["| target | start | end | duration |", "|---|---|---|---|"]
-        out += [f"| {d['target']} | {d['start']} | {d['end']} | {_dur(d['seconds'])} |"
+        out += [markdown_row([d["target"], d["start"], d["end"], _dur(d["seconds"])])
                 for d in rep["downtime"]]
     else:
         out.append("None.")
     out += ["", "## Maintenance", ""]
     if rep["maintenance"]:
         out += ["| id | start | end | status | notice | excluded |", "|---|---|---|---|---|---|"]
-        out += [f"| {m['id']} | {m['start']} | {m['end']} | {m['status']} | "
-                f"{_dur(abs(m['notice_seconds']))}{' late' if m['notice_seconds'] < 0 else ''} | "
-                f"{_dur(m['excluded_seconds'])} |" for m in rep["maintenance"]]
+        out += [markdown_row([
+            m["id"], m["start"], m["end"], m["status"],
+            f"{_dur(abs(m['notice_seconds']))}{' late' if m['notice_seconds'] < 0 else ''}",
+            _dur(m["excluded_seconds"])]) for m in rep["maintenance"]]
     else:
         out.append("None.")
     if rep.get("locations"):
         out += ["", "## Locations", "",
                 "Each location's own checks; the figures above are their consensus.", "",
                 "| location | scope | availability | down | coverage |", "|---|---|---|---|---|"]
-        out += ["| " + " | ".join(r) + " |" for r in _location_rows(rep, service)]
+        out += [_scope_row(r, names=2) for r in _location_rows(rep, service)]
     out += ["", "## SLA terms", ""]
-    out += [f"- {line}" for line in _terms_lines(rep)]
+    out += [f"- {for_markdown(line)}" for line in _terms_lines(rep)]
     out += ["", "## Incidents", "",
             *incidents.markdown_lines(rep.get("incidents", []),
                                       incidents.calendar_note(support or Support()))]

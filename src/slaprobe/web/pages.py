@@ -31,7 +31,7 @@ from slaprobe.core.model import Check, State
 from slaprobe.core.reltime import parse_time
 from slaprobe.core.reporting import daily, statuspage
 from slaprobe.core.spec import Config
-from slaprobe.core.timefmt import month_range, month_start, parse_instant
+from slaprobe.core.timefmt import month_range, month_start, parse_instant, plausible
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
 from slaprobe.reporting import report
@@ -41,6 +41,7 @@ DAY = 86400.0
 STATUS_DAYS = 90
 STATUS_TTL = 15.0
 API_CONCURRENCY = 2
+MAX_API_DAYS = 400  # the longest range one /api/v1 request may ask for: its work is bounded
 STATE_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe_network",
                State.MAINTENANCE: "maintenance"}
 
@@ -147,18 +148,22 @@ def parse_range(query: Mapping[str, str], now: float) -> tuple[float, float]:
         raise ValueError(f"unknown parameter {unknown[0]!r} (use from and to)")
     if not query.get("from"):
         raise ValueError("from is required (e.g. from=now-7d or from=2026-10-01)")
-    try:
-        a = parse_time(query["from"], now)
-    except ValueError as e:
+    try:  # what the command line refuses, refused the same way (never a 500)
+        a = plausible(parse_time(query["from"], now), repr(query["from"]))
+    except (ValueError, OverflowError) as e:
         raise ValueError(f"from: {e}") from None
     try:
-        b = parse_time(query["to"], now) if query.get("to") else now
-    except ValueError as e:
+        b = (plausible(parse_time(query["to"], now), repr(query["to"])) if query.get("to")
+             else now)
+    except (ValueError, OverflowError) as e:
         raise ValueError(f"to: {e}") from None
     if not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError("from and to must be finite times")
     if b <= a:
         raise ValueError("to must be after from")
+    if b - a > MAX_API_DAYS * DAY:
+        raise ValueError(f"at most {MAX_API_DAYS} days per request (ask for a shorter range, or"
+                         " run `slaprobe report` for longer ones)")
     return a, b
 
 

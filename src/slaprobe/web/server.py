@@ -6,10 +6,15 @@ A hostile or careless client must not take descriptors or CPU from the probes:
   timer runs from the connection's start and closes it while no request is
   complete), and lives at most `CONNECTION_TIMEOUT`;
 - at most `connection_limit()` connections are open at once (aiohttp has no such
-  limit: hence the small protocol factory below). At the limit, the oldest
-  connection that has not sent a whole request for `STALLED` seconds is closed to
-  make room (reads aiohttp's per-connection request count); when there is none,
-  the new client gets an immediate 503 and its descriptor is released at once;
+  limit: hence the small protocol factory below). At the limit, a connection that
+  holds its slot for nothing is closed to make room: the oldest that has not sent a
+  whole request for `STALLED` seconds (reads aiohttp's per-connection request
+  count), else a request waiting in an expensive kind's queue, else a kept-alive
+  connection idle for `STALLED` seconds; when there is none, the new client gets an
+  immediate 503 and its descriptor is released at once;
+- slots by kind (`admission`): /metrics, /healthz and /readyz have a reserve no
+  other request can take; /api/v1 and /status run a few at a time, with a short
+  queue, 429 beyond it;
 - concurrent scrapes of /metrics share one rendering (`Shared`).
 """
 
@@ -26,6 +31,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from slaprobe.metrics.exposition import CONTENT_TYPE
+from slaprobe.web.admission import Admission
 
 HEADER_TIMEOUT = 10.0      # seconds for a connection to send its request (and idle keep-alive)
 CONNECTION_TIMEOUT = 60.0  # seconds a connection may stay open at all
@@ -104,8 +110,10 @@ def make_app(
             headers["Content-Encoding"] = "gzip"
         return web.Response(body=body, headers=headers)
 
-    app = web.Application(middlewares=list(middlewares))
+    admission = Admission()
+    app = web.Application(middlewares=[admission.middleware, *middlewares])
     app[SHARED] = shared
+    app[ADMISSION] = admission
     app.router.add_get("/", index)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
@@ -115,6 +123,7 @@ def make_app(
 
 
 SHARED = web.AppKey("shared", Shared)
+ADMISSION = web.AppKey("admission", Admission)
 
 
 class _Busy(asyncio.Protocol):
@@ -130,9 +139,11 @@ class LimitedSite(web.TCPSite):
     """A TCPSite that caps open connections and their lifetime."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, *, limit: int,
-                 lifetime: float = CONNECTION_TIMEOUT, **kw: Any) -> None:
+                 lifetime: float = CONNECTION_TIMEOUT, admission: Admission | None = None,
+                 **kw: Any) -> None:
         super().__init__(runner, host, port, **kw)
         self.limit = limit
+        self.admission = admission
         self.lifetime = lifetime
         self.refused = 0
         self._born: dict[RequestHandler, float] = {}  # open connections, oldest first
@@ -150,22 +161,36 @@ class LimitedSite(web.TCPSite):
         return handler
 
     def _expire(self, handler: RequestHandler) -> None:
+        self._close(handler)
+
+    def _close(self, handler: RequestHandler) -> None:
         self._born.pop(handler, None)
+        if self.admission is not None:
+            self.admission.forget(handler)
         handler.force_close()
 
     def _evict_stalled(self, now: float) -> bool:
-        """Close the oldest connection that has not sent one whole request in
-        STALLED seconds, to make room: slow clients cannot lock out a scraper."""
+        """Close one connection that holds its slot for nothing, to make room: the
+        oldest that has not sent one whole request in STALLED seconds, else one whose
+        request waits in a queue, else one kept alive idle for STALLED seconds. Slow
+        clients and queued requests cannot lock out a scraper."""
         server = self._runner.server
         assert server is not None
         live = set(server.connections)
         for handler, born in list(self._born.items()):
             if handler not in live:
-                del self._born[handler]
+                self._born.pop(handler, None)
+                if self.admission is not None:
+                    self.admission.forget(handler)
             elif now - born >= STALLED and getattr(handler, "_request_count", 1) == 0:
-                del self._born[handler]
-                handler.force_close()
+                self._close(handler)
                 return True
+        if self.admission is not None:
+            for handler in self.admission.evictable(now, STALLED):
+                if handler in live:
+                    self._close(handler)
+                    return True
+                self.admission.forget(handler)
         return False
 
     async def start(self) -> None:
@@ -190,7 +215,10 @@ async def start(
     cap = connection_limit() if limit is None else limit
     # asyncio accepts up to `backlog` sockets per wake-up, before any protocol runs:
     # keep that burst small too, so accepting can never use up the descriptors
-    site = LimitedSite(runner, host, port, limit=cap, lifetime=lifetime,
+    admission = app.get(ADMISSION)
+    if admission is not None:
+        admission.limit = cap
+    site = LimitedSite(runner, host, port, limit=cap, lifetime=lifetime, admission=admission,
                        backlog=min(128, max(8, cap // 2)), ssl_context=ssl_context)
     await site.start()
     return runner

@@ -215,14 +215,27 @@ def _users(p: _Problems, raw: Any) -> dict[str, bytes]:
     return users
 
 
+class _Encrypted(Exception):
+    """The TLS key needs a pass phrase."""
+
+
+def _no_pass_phrase() -> str:
+    raise _Encrypted
+
+
 def _context(p: _Problems, tls: TlsSpec) -> ssl.SSLContext | None:
     section = "tls_server_config"
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = TLS_VERSIONS[tls.min_version]
     if tls.max_version is not None:
         ctx.maximum_version = TLS_VERSIONS[tls.max_version]
-    try:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    try:  # an encrypted key asks this callback, never a pass phrase at a terminal
+        ctx.load_cert_chain(tls.cert_file, tls.key_file, password=_no_pass_phrase)
+    except _Encrypted:
+        p.add(f"{section}.key_file", f"{tls.key_file} is encrypted (it needs a pass phrase);"
+              " give the key unencrypted (`openssl pkey -in KEY -out PLAIN`), readable only"
+              " by slaprobe (e.g. a systemd credential)")
+        return None
     except (ssl.SSLError, OSError) as e:
         p.add(f"{section}.cert_file/key_file", f"cannot load {tls.cert_file} with "
               f"{tls.key_file}: {getattr(e, 'reason', None) or e}")

@@ -168,6 +168,14 @@ async def test_api_report_equals_the_report_code(
     ("?from=now-1h&to=2026-13-01", "to: invalid time"),
     ("?from=now&to=now-1h", "to must be after from"),
     ("?from=now-1h&bogus=1", "unknown parameter 'bogus'"),
+    # what the command line refuses: never a 500
+    ("?from=now-99999999999d", "outside the plausible range"),
+    ("?from=1e300", "outside the plausible range"),
+    ("?from=-1e300", "outside the plausible range"),
+    ("?from=now-1h&to=now%2B99999999999d", "outside the plausible range"),
+    ("?from=9999-12-31T23:59:59Z", "outside the plausible range"),
+    # work per request is bounded: a range limit
+    ("?from=1990-01-01&to=2200-01-01", "at most 400 days"),
 ])
 async def test_api_bad_parameters_get_400_with_a_message(
     running: tuple[Daemon, webui.Views, str], query: str, message: str,

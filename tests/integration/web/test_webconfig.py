@@ -15,6 +15,7 @@ import aiohttp
 import bcrypt
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 from slaprobe.web import server, webconfig
 from slaprobe.web.webauth import BasicAuth
@@ -212,6 +213,20 @@ def test_invalid_files_name_the_key(certs: Path, text: str, key: str) -> None:
     assert any(key in p for p in e.value.problems), e.value.problems
     assert all(p.startswith("daemon.web_config") for p in e.value.problems)
     assert "hunter2" not in str(e.value)
+
+
+def test_encrypted_key_is_a_clear_error_never_a_prompt(certs: Path) -> None:
+    """An encrypted key: exit-2 problem naming the key, without asking for a pass phrase
+    (OpenSSL's default would read one from the terminal)."""
+    key = serialization.load_pem_private_key((certs / "server.key").read_bytes(), None)
+    (certs / "server.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pass phrase")))
+    with pytest.raises(webconfig.WebConfigError) as e:
+        webconfig.load(write(certs, "tls_server_config:\n  cert_file: server.crt\n"
+                                    "  key_file: server.key\n"))
+    assert any("tls_server_config.key_file" in p and "is encrypted" in p
+               for p in e.value.problems), e.value.problems
 
 
 def test_missing_file_and_empty_file(tmp_path: Path) -> None:

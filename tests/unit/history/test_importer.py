@@ -163,6 +163,26 @@ class TestBadRows:
         assert str(e).startswith("line 4: ")
         assert words in str(e)
 
+    @pytest.mark.parametrize(("row", "words"), [
+        ("app,1790812800\x00,1,,", "time: control character U+0000"),
+        ("app\x00,1790812800,1,,", "target: control character U+0000"),
+        ("app,1790812800,1\x1b[2J,,", "ok: control character U+001B"),
+        ("app,1790812800,1,0.5\x07,", "latency_seconds: control character U+0007"),
+        ("app,1790812800,1,,200\x85", "status_code: control character U+0085"),
+        ('app,"1790812800\n",1,,', "time: control character U+000A"),
+    ])
+    def test_control_characters_refused_with_their_line(self, row: str, words: str) -> None:
+        text = f"target,time,ok,latency_seconds,status_code\napp,1790812770,1,0.1,200\n{row}\n"
+        e = error_of(text)
+        assert e.line == 3 + row.count("\n") and words in str(e), str(e)
+
+    def test_control_characters_in_error_text(self) -> None:
+        """A quoted error may span lines; NUL and ESC are refused there too."""
+        e = error_of('target,time,ok,error\napp,1790812800,0,"x\x1b]0;t\x07"\n')
+        assert e.line == 2 and "error: control character U+001B" in str(e)
+        e = error_of("target,time,ok,error\napp,1790812800,0,a\x00b\n")
+        assert e.line == 2 and "U+0000" in str(e)
+
     def test_first_bad_row_reported(self) -> None:
         """With several bad rows, the first one is reported."""
         e = error_of("target,time,ok\napp,1790812800,1\napp,x,1\nweb,1790812800,1\n")

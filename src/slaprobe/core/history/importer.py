@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from slaprobe.core.model import Check
@@ -15,6 +16,9 @@ from slaprobe.core.timefmt import parse_instant, plausible
 
 REQUIRED = ("target", "time", "ok")
 OPTIONAL = ("latency_seconds", "status_code", "error")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 (TAB, CR, LF too), DEL, C1
+# a quoted error may hold line breaks and tabs, nothing else
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 OK_VALUES = {"1": True, "true": True, "up": True, "0": False, "false": False, "down": False}
 
 
@@ -61,6 +65,10 @@ def iter_csv(
                 continue
             if len(row) != len(header):
                 raise CsvError(line, f"{len(row)} fields, the header has {len(header)}")
+            for name, cell in zip(header, row, strict=True):
+                if bad := (_CONTROL_IN_TEXT if name == "error" else _CONTROL).search(cell):
+                    raise CsvError(line, f"{name}: control character U+{ord(bad.group()):04X}"
+                                   " (NUL, a line break inside a field, ESC ...) is not allowed")
             check = _row(row, col, intervals, line)
             if check.at > not_after:
                 raise CsvError(line, f"time {row[col['time']].strip()!r} is in the future")

@@ -28,7 +28,7 @@ import recurring_ical_events
 
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import NoOffset, iso, parse_rfc3339, to_epoch
-from slaprobe.core.urls import mask_password
+from slaprobe.core.urls import masked
 
 __all__ = [
     "MAX_OCCURRENCES",
@@ -64,7 +64,7 @@ class FeedError(Exception):
     """
 
     def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"maintenance feed {mask_password(source)}: {message}")
+        super().__init__(f"maintenance feed {masked(source)}: {message}")
         self.source = source
         self.message = message
 
