@@ -9,6 +9,7 @@ the database and the maintenance file live, and which config file is the default
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tomllib
@@ -29,6 +30,8 @@ from slaprobe.core.incidents.business import (
     parse_hours,
 )
 from slaprobe.core.incidents.rules import Support, Targets
+from slaprobe.core.probe import jsonbody
+from slaprobe.core.probe.jsonbody import JsonAssertion
 from slaprobe.core.spec import Config, DaemonSpec, MaintenanceSpec, ProbeSpec, SloSpec
 from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to_epoch
 from slaprobe.core.urls import mask_password
@@ -250,6 +253,21 @@ def _headers(d: _Decoder, value: Any, path: str) -> tuple[tuple[str, str], ...] 
     return tuple(out)
 
 
+def _body_json(d: _Decoder, value: Any, path: str) -> tuple[JsonAssertion, ...] | None:
+    """`{ "EXPR" = VALUE, ... }`: each EXPR compiled now, a bad one named by its key path."""
+    table = d.table(value, path)
+    out: list[JsonAssertion] = []
+    for expr, expected in table.items():
+        where = f"{path}.{json.dumps(str(expr))}"
+        try:
+            out.append(jsonbody.assertion(str(expr), expected))
+        except jsonbody.BadAssertion as e:
+            d.problem(where, str(e))
+    if isinstance(value, Mapping) and not value:
+        d.problem(path, "must hold at least one expression")
+    return tuple(out)
+
+
 def _url(d: _Decoder, value: Any, path: str) -> str | None:
     s = d.resolved(value, path)
     if s is None:
@@ -417,6 +435,7 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "headers": _headers,
     "body_contains": _Decoder.string,
     "body_regex": _regex,
+    "body_json": _body_json,
     "max_latency": _Decoder.duration,
     "verify_tls": _Decoder.boolean,
     "follow_redirects": _follow_redirects,

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from slaprobe.core.incidents.rules import Support
+from slaprobe.core.probe.jsonbody import JsonAssertion
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class ProbeSpec:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     body_contains: str | None = None
     body_regex: re.Pattern[str] | None = None
+    body_json: tuple[JsonAssertion, ...] = ()  # JMESPath expression = expected JSON value
     max_latency: float | None = None
     verify_tls: bool = True
     follow_redirects: bool | str = True  # True, False or "same-origin"
