@@ -47,6 +47,15 @@ class State(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CertExpiry:
+    """A TLS connection's certificates: the leaf's not-after and the earliest not-after of
+    the verified chain (leaf included; None when nothing was verified), Unix seconds."""
+
+    leaf: float
+    chain: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One HTTP attempt: success or an error kind, with what was seen."""
 
@@ -55,6 +64,7 @@ class Attempt:
     status: int | None = None
     error: ErrorKind | None = None
     detail: str = ""
+    cert: CertExpiry | None = None  # a TLS attempt whose handshake completed
 
     @property
     def unknown(self) -> bool:
