@@ -26,7 +26,7 @@ from slaprobe import __version__
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.windows import window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
-from slaprobe.core.model import Check, State
+from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.reporting.catalogue import MetricDef
 from slaprobe.core.slo import Figures
@@ -65,6 +65,7 @@ class ProbeStats:
         self._le = (*(repr(b) for b in self.buckets), "+Inf")
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
+        self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
 
     def observe(self, target: str, result: str, latency: float) -> None:
         h = self.latency.get(target)
@@ -75,8 +76,13 @@ class ProbeStats:
         key = (target, result)
         self.results[key] = self.results.get(key, 0.0) + 1
 
+    def cert(self, target: str, cert: CertExpiry) -> None:
+        """The certificates seen by a TLS attempt of `target` (the last one stands)."""
+        self.certs[target] = cert
+
     def forget(self, target: str) -> None:
         self.latency.pop(target, None)
+        self.certs.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
 
@@ -98,7 +104,12 @@ class ProbeStats:
         probes = family(cat.PROBES)
         for key, n in self.results.items():
             probes.add(key, n)
-        return [duration, probes]
+        leaf, chain = family(cat.TLS_LEAF_EXPIRY), family(cat.TLS_CHAIN_EXPIRY)
+        for target, c in self.certs.items():
+            leaf.add((target,), c.leaf)
+            if c.chain is not None:
+                chain.add((target,), c.chain)
+        return [duration, probes, leaf, chain]
 
 
 class Instruments:
@@ -165,6 +176,7 @@ class Instruments:
         latency buckets follow `target_latency_histogram`."""
         named = set(self.probe.latency)
         named.update(k[0] for k in self.probe.results)
+        named.update(self.probe.certs)
         named.update(k[0] for k in self._unknown_seen)
         for name in sorted(named - {t.name for t in cfg.targets}):
             self.forget_target(name)

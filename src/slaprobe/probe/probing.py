@@ -44,6 +44,8 @@ class Probing:
     def _observe(self, name: str, a: Attempt) -> None:
         result = "success" if a.ok else str(ErrorKind.PROBE_ERROR if a.unknown else a.error)
         self.instruments.probe.observe(name, result, a.latency)
+        if a.cert is not None:
+            self.instruments.probe.cert(name, a.cert)
 
     async def _probe_control(self, spec: ProbeSpec, budget: float | None) -> bool | None:
         """A control's result: ok, failed, or None when slaprobe could not judge it."""

@@ -26,7 +26,7 @@ from slaprobe import __version__
 from slaprobe.clock import Clock
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
-from slaprobe.core.model import Check, State
+from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reltime import parse_time
 from slaprobe.core.reporting import daily, statuspage
 from slaprobe.core.spec import Config
@@ -56,6 +56,8 @@ class Source(Protocol):
     def clock(self) -> Clock: ...
     @property
     def last(self) -> Mapping[str, Check]: ...
+    @property
+    def certs(self) -> Mapping[str, CertExpiry]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,8 @@ class Views:
                 name=t.name, critical=t.critical, state=_state(st),
                 last_check=None if last is None else last.at,
                 latency=None if last is None else last.latency,
-                error=None if last is None or last.ok else last.error))
+                error=None if last is None or last.ok else last.error,
+                cert=src.certs.get(t.name)))
         return {"cfg": src.cfg, "store": store, "windows": list(tracker.maintenance),
                 "targets": targets, "service_state": _state(tracker.service_state(now)),
                 "now": now}

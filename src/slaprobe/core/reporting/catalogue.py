@@ -104,6 +104,16 @@ STORE_FILE_OK = MetricDef("slaprobe_store_file_ok", "gauge", "1 while the databa
                           " one slaprobe opened; 0 when it was removed or replaced (writes"
                           " would be lost).")
 
+# certificates of TLS checks (DESIGN "Check kinds, certificates, degraded, JSON"), from the
+# last attempt whose handshake completed
+TLS_LEAF_EXPIRY = MetricDef("slaprobe_tls_leaf_expiry_timestamp_seconds", "gauge",
+                            "When the leaf certificate of the target's TLS expires (not-after).",
+                            T)
+TLS_CHAIN_EXPIRY = MetricDef(
+    "slaprobe_tls_chain_expiry_timestamp_seconds", "gauge", "Earliest not-after in the"
+    " certificate chain that was verified (leaf and trust anchor used included; unused roots"
+    " not).", T)
+
 # incidents (DESIGN "Incidents"), judged at scrape time
 INCIDENTS_OPEN = MetricDef("slaprobe_incidents_open", "gauge",
                            "Open incidents (SLA section 4), by priority.", ("priority",))
@@ -126,7 +136,7 @@ ALL: tuple[MetricDef, ...] = (
     BUDGET_REMAINING, SERVICE_COVERAGE, BURN_RATE, MAINTENANCE_WINDOWS, PROBE_DURATION, PROBES,
     SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, RELOADS, RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
-    CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
+    CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK, TLS_LEAF_EXPIRY, TLS_CHAIN_EXPIRY,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
 )
 
