@@ -17,6 +17,8 @@ class ErrorKind(enum.StrEnum):
     BODY_MISMATCH = "body_mismatch"
     TOO_SLOW = "too_slow"
     PROTOCOL_ERROR = "protocol_error"  # the response violates HTTP (headers, framing)
+    ANSWER_MISMATCH = "answer_mismatch"  # tcp: answer not matching `expect`; dns: an
+    #                                      expected answer missing
     # slaprobe's own side: the check's outcome is unknown, never down
     PROBE_ERROR = "probe_error"              # an exception slaprobe did not expect
     FD_EXHAUSTED = "probe_fd_exhausted"      # out of file descriptors (EMFILE/ENFILE)

@@ -34,6 +34,13 @@ class ProbeSpec:
     verify_tls: bool = True
     follow_redirects: bool | str = True  # True, False or "same-origin"
     max_body_bytes: int = 1 << 20
+    # the check kind, from the URL's scheme: "http" (http:// and https://), "tcp", "dns"
+    kind: str = "http"
+    send: str | None = None                  # tcp: written once connected
+    expect: re.Pattern[str] | None = None    # tcp: the answer must match (searched)
+    tls: bool = False                        # tcp: TLS after connecting
+    record_type: str = "A"                   # dns: the type asked for
+    expect_answers: tuple[str, ...] = ()     # dns: each must be in the answer
 
     def accepts_status(self, code: int) -> bool:
         text = str(code)

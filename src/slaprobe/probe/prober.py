@@ -40,7 +40,7 @@ from slaprobe.core.model import Attempt, CertExpiry, ErrorKind
 from slaprobe.core.probe import http1
 from slaprobe.core.probe.checks import judge
 from slaprobe.core.spec import ProbeSpec
-from slaprobe.probe import plainhttp, tlscerts
+from slaprobe.probe import netchecks, plainhttp, tlscerts
 
 USER_AGENT = f"slaprobe/{__version__}"
 MAX_REDIRECTS = 10
@@ -201,9 +201,15 @@ async def _attempt_in(
 ) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
     certs: list[CertExpiry] = []  # the first TLS hop's certificates (https only)
+    other: netchecks.Verdict | None = None  # a tcp:// or dns:// check's verdict
     try:
         async with clock.timeout(limit):
-            body = await _fetch(client, spec, seen, certs)
+            if spec.kind == "http":
+                body = await _fetch(client, spec, seen, certs)
+            elif spec.kind == "tcp":
+                other = await netchecks.tcp(spec, client.ssl_context)
+            else:
+                other = await netchecks.query(spec)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
         late = clock.monotonic() - start - limit
         lag = 0.0 if watch is None else watch.max_lag(start)
@@ -215,13 +221,16 @@ async def _attempt_in(
             kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
         kind, detail = classify(exc)
-    except (http1.HttpViolation, http1.BodyCut, http1.Disconnected, RedirectLoop) as exc:
+    except (http1.HttpViolation, http1.BodyCut, http1.Disconnected, RedirectLoop,
+            netchecks.DnsNoAnswer) as exc:
         kind, detail = classify(exc)
         if isinstance(exc, RedirectLoop):
             seen.append(exc.status)
     except Exception as exc:  # not the target's doing: the outcome is unknown
         kind, detail = own_failure(exc)
     else:
+        if other is not None:
+            return _judge_other(spec, other, clock.monotonic() - start)
         judged = judge(spec, status=seen[-1], body=body, latency=clock.monotonic() - start)
         return dataclasses.replace(judged, cert=certs[0]) if certs else judged
     return Attempt(
@@ -232,6 +241,15 @@ async def _attempt_in(
         detail=detail[:_DETAIL_MAX],
         cert=certs[0] if certs else None,
     )
+
+
+def _judge_other(spec: ProbeSpec, verdict: netchecks.Verdict, latency: float) -> Attempt:
+    """A tcp:// or dns:// attempt: its own verdict, then `max_latency` as for HTTP."""
+    kind, detail, cert = verdict
+    if kind is None and spec.max_latency is not None and latency > spec.max_latency:
+        kind, detail = ErrorKind.TOO_SLOW, f"latency {latency:.3f}s > {spec.max_latency:g}s"
+    return Attempt(ok=kind is None, latency=latency, error=kind, detail=detail[:_DETAIL_MAX],
+                   cert=cert)
 
 
 async def check(
@@ -390,6 +408,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.TIMEOUT, "timed out"
     if isinstance(exc, aiohttp.TooManyRedirects | RedirectLoop):
         return ErrorKind.BAD_STATUS, "redirect loop"
+    if isinstance(exc, netchecks.DnsNoAnswer):
+        return ErrorKind.PROTOCOL_ERROR, f"unusable DNS answer: {exc}"
     if isinstance(exc, http1.HttpViolation):
         return ErrorKind.PROTOCOL_ERROR, f"invalid HTTP response: {exc}"
     if isinstance(exc, http1.BodyCut):
