@@ -49,6 +49,7 @@ DURATION_BOUNDS: dict[str, tuple[float, float]] = {
     "timeout": (0.0, 3600.0),
     "retry_interval": (0.0, 3600.0),
     "max_latency": (0.0, 3600.0),
+    "degraded_latency": (0.0, 3600.0),
     "retention": (DAY, MAX_DURATION),
     "maintenance_notice": (0.0, 365 * DAY),
     "maintenance_feed_interval": (0.0, DAY),
@@ -392,6 +393,9 @@ def _probes(
             for key, kinds in _KIND_KEYS.items():  # another kind's default is not used here
                 if fields["kind"] not in kinds and key not in table:
                     fields.pop(key, None)
+        if fields.get("degraded_latency", 0.0) >= fields.get("max_latency", float("inf")):
+            d.problem(f"{path}.degraded_latency",
+                      "must be less than max_latency (slower checks fail as too_slow)")
         if url is not None and _has_userinfo(url) and any(
                 h.lower() == "authorization" for h, _ in fields.get("headers", ())):
             d.problem(f"{path}.headers.Authorization",
@@ -485,6 +489,7 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "body_regex": _regex,
     "body_json": _body_json,
     "max_latency": _Decoder.duration,
+    "degraded_latency": _Decoder.duration,
     "verify_tls": _Decoder.boolean,
     "follow_redirects": _follow_redirects,
     "max_body_bytes": lambda d, v, p: d.integer(v, p, 1, MAX_BODY_BYTES),

@@ -67,6 +67,7 @@ class Attempt:
     error: ErrorKind | None = None
     detail: str = ""
     cert: CertExpiry | None = None  # a TLS attempt whose handshake completed
+    degraded: bool = False  # a success slower than the target's degraded_latency
 
     @property
     def unknown(self) -> bool:

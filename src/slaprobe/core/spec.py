@@ -31,6 +31,7 @@ class ProbeSpec:
     body_regex: re.Pattern[str] | None = None
     body_json: tuple[JsonAssertion, ...] = ()  # JMESPath expression = expected JSON value
     max_latency: float | None = None
+    degraded_latency: float | None = None  # a successful check slower than this is degraded
     verify_tls: bool = True
     follow_redirects: bool | str = True  # True, False or "same-origin"
     max_body_bytes: int = 1 << 20

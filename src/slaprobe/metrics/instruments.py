@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import Metric
 
 from slaprobe import __version__
+from slaprobe.core.history.degraded import sli
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.windows import window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
@@ -229,6 +230,22 @@ def _target_series(windows: tuple[str, ...]) -> tuple[_Series, ...]:
     )
 
 
+def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Family]:
+    """Degraded seconds credited and the latency SLI per window, for the targets that
+    have degraded time (`core.degraded`): the share of up time that was not degraded."""
+    now, tr = snap.now, snap.tracker
+    credited, ratio = family(cat.DEGRADED_SECONDS), family(cat.LATENCY_SLI)
+    for name in tr.degraded:
+        if name not in tr.critical:
+            continue
+        credited.add((name,), tr.degraded_credit.get(name, 0.0))
+        for label, length in windows:
+            up = tr.target_totals(name, now - length, now, now)[State.UP]
+            ratio.add((name, label), _num(sli(up, tr.degraded_seconds(
+                name, now - length, now, now))))
+    return [credited, ratio]
+
+
 class SlaFigures:
     """Availability, coverage, error budget and burn rate, computed at scrape time.
 
@@ -309,6 +326,7 @@ class SlaFigures:
             else:
                 into.rows += fam.rows
                 into.lines += fam.lines  # type: ignore[operator]
+        families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:

@@ -125,6 +125,8 @@ async def build(cfg: Config, *, clock: Clock | None = None,
                             repeats=repeats, spool=spool, vantage=vantage,
                             batch_pause=poll / 2 if vantage else BATCH_PAUSE,
                             on_reload=incidents.history_reread)
+        recorder.degraded_targets = {t.name for t in cfg.targets
+                                     if t.degraded_latency is not None}
         tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
                             replace=True)
         await incidents.poll_acks(store)

@@ -38,7 +38,7 @@ from slaprobe import __version__
 from slaprobe.clock import Clock, SystemClock
 from slaprobe.core.model import Attempt, CertExpiry, ErrorKind
 from slaprobe.core.probe import http1
-from slaprobe.core.probe.checks import judge
+from slaprobe.core.probe.checks import degraded, judge
 from slaprobe.core.spec import ProbeSpec
 from slaprobe.probe import netchecks, plainhttp, tlscerts
 
@@ -248,6 +248,8 @@ def _judge_other(spec: ProbeSpec, verdict: netchecks.Verdict, latency: float) ->
     kind, detail, cert = verdict
     if kind is None and spec.max_latency is not None and latency > spec.max_latency:
         kind, detail = ErrorKind.TOO_SLOW, f"latency {latency:.3f}s > {spec.max_latency:g}s"
+    if kind is None and spec.degraded_latency is not None and latency > spec.degraded_latency:
+        return dataclasses.replace(degraded(spec, latency), cert=cert)
     return Attempt(ok=kind is None, latency=latency, error=kind, detail=detail[:_DETAIL_MAX],
                    cert=cert)
 

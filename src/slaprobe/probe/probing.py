@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from slaprobe.clock import Clock
+from slaprobe.core.history.degraded import DEGRADED
 from slaprobe.core.model import Attempt, Check, ErrorKind
 from slaprobe.core.spec import Config, ProbeSpec
 from slaprobe.history.recorder import Recorder
@@ -84,7 +85,9 @@ class Probing:
             network = bool(failed)
         return Check(
             target=spec.name, at=at, ok=last.ok, interval=spec.interval, latency=last.latency,
-            status=last.status, error=None if last.error is None else str(last.error),
+            status=last.status,
+            error=DEGRADED if last.ok and last.degraded else (
+                None if last.error is None else str(last.error)),
             network=network, unknown=unknown,
         ), last.detail
 

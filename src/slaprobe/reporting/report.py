@@ -41,6 +41,10 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
            for loc in locations}
     if len(locations) == 1:
         tracker = Tracker(critical, per[locations[0]], windows)
+        for t in cfg.targets:
+            if t.degraded_latency is not None:
+                tracker.degraded[t.name] = store.load_degraded(t.name, since,
+                                                               location=locations[0])
     else:
         end = max(now, since)
         tracker = Tracker(critical, {
@@ -68,7 +72,7 @@ def _locations(tracker: Tracker, a: float, b: float, *, end: float, now: float,
     return out
 
 
-def _scope(f: Figures, objective: float) -> dict[str, Any]:
+def _scope(f: Figures, objective: float, degraded: float | None = None) -> dict[str, Any]:
     return {
         "availability": f.availability,
         "up_seconds": f.up,
@@ -79,6 +83,9 @@ def _scope(f: Figures, objective: float) -> dict[str, Any]:
         "coverage": f.coverage,
         "error_budget_remaining_ratio": f.budget_remaining(objective),
         "objective_met": f.objective_met(objective),
+        # up time that was degraded (DESIGN "degraded"); null where it is not known
+        # (a shared history's consensus)
+        "degraded_seconds": degraded,
     }
 
 
@@ -104,7 +111,8 @@ def build(
 
         targets[t.name] = _scope(
             dataclasses.replace(tracker.target_figures(t.name, a, end, now), length=b - a),
-            tracker.objective(a, end, totals, default))
+            tracker.objective(a, end, totals, default),
+            None if tracker.locations else tracker.degraded_seconds(t.name, a, end, now))
         for s, e, st in tracker.target_spans(t.name, a, end, now):
             if st == State.DOWN:
                 downtime.append({"target": t.name, "start": iso(s), "end": iso(e),
@@ -126,7 +134,11 @@ def build(
     ]
     out = {
         "from": iso(a), "to": iso(b), "objective": obj,
-        "service": _scope(service, obj), "targets": targets, "downtime": downtime,
+        "service": _scope(service, obj, None if tracker.locations else
+                          tracker.service_degraded_seconds(
+                              [(s, e) for s, e, st in timeline.between(a, end)
+                               if st == State.UP], a, end, now)),
+        "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
         "terms": [{"since": iso(v.since), **v.terms.as_dict()} for v in history.in_range(a, b)],
         "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,

@@ -87,3 +87,13 @@ def test_controls_may_be_tcp_or_dns() -> None:
                         "controls": [{"url": "dns://127.0.0.1/example.org"},
                                      {"url": "tcp://127.0.0.1:443", "tls": True}]}, env={})
     assert [c.kind for c in cfg.controls] == ["dns", "tcp"]
+
+
+def test_degraded_latency() -> None:
+    cfg = parse({"name": "a", "url": "http://127.0.0.1/", "degraded_latency": "800ms",
+                 "max_latency": "2s"})
+    assert cfg.targets[0].degraded_latency == 0.8
+    assert problems({"name": "a", "url": "http://127.0.0.1/", "degraded_latency": "2s",
+                     "max_latency": "2s"}) == [
+        "targets[0].degraded_latency: must be less than max_latency (slower checks fail as"
+        " too_slow)"]

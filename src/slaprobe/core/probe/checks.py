@@ -37,7 +37,15 @@ def judge(spec: ProbeSpec, *, status: int, body: bytes, latency: float) -> Attem
         return fail(ErrorKind.BODY_MISMATCH, why)
     if spec.max_latency is not None and latency > spec.max_latency:
         return fail(ErrorKind.TOO_SLOW, f"latency {latency:.3f}s > {spec.max_latency:g}s")
+    if spec.degraded_latency is not None and latency > spec.degraded_latency:
+        return degraded(spec, latency, status)
     return Attempt(ok=True, latency=latency, status=status)
+
+
+def degraded(spec: ProbeSpec, latency: float, status: int | None = None) -> Attempt:
+    """A success slower than `degraded_latency`: up, and degraded."""
+    return Attempt(ok=True, latency=latency, status=status, degraded=True,
+                   detail=f"degraded: latency {latency:.3f}s > {spec.degraded_latency:g}s")
 
 
 def _short(text: str) -> str:

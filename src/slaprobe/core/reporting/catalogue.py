@@ -114,6 +114,13 @@ TLS_CHAIN_EXPIRY = MetricDef(
     " certificate chain that was verified (leaf and trust anchor used included; unused roots"
     " not).", T)
 
+# degraded time and the latency SLI, for targets with a degraded_latency
+DEGRADED_SECONDS = MetricDef("slaprobe_degraded_seconds", "counter",
+                             "Seconds credited as up that were degraded (successful checks"
+                             " slower than degraded_latency).", T)
+LATENCY_SLI = MetricDef("slaprobe_latency_sli_ratio", "gauge",
+                        "Share of up time that was not degraded, per window.", TW)
+
 # incidents (DESIGN "Incidents"), judged at scrape time
 INCIDENTS_OPEN = MetricDef("slaprobe_incidents_open", "gauge",
                            "Open incidents (SLA section 4), by priority.", ("priority",))
@@ -137,6 +144,7 @@ ALL: tuple[MetricDef, ...] = (
     SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, RELOADS, RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
     CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK, TLS_LEAF_EXPIRY, TLS_CHAIN_EXPIRY,
+    DEGRADED_SECONDS, LATENCY_SLI,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
 )
 
