@@ -393,6 +393,8 @@ def _probes(
             for key, kinds in _KIND_KEYS.items():  # another kind's default is not used here
                 if fields["kind"] not in kinds and key not in table:
                     fields.pop(key, None)
+        if "latency_objective" in fields and "degraded_latency" not in fields:
+            d.problem(f"{path}.latency_objective", "needs degraded_latency (what is slow)")
         if fields.get("degraded_latency", 0.0) >= fields.get("max_latency", float("inf")):
             d.problem(f"{path}.degraded_latency",
                       "must be less than max_latency (slower checks fail as too_slow)")
@@ -490,6 +492,7 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "body_json": _body_json,
     "max_latency": _Decoder.duration,
     "degraded_latency": _Decoder.duration,
+    "latency_objective": _objective,
     "verify_tls": _Decoder.boolean,
     "follow_redirects": _follow_redirects,
     "max_body_bytes": lambda d, v, p: d.integer(v, p, 1, MAX_BODY_BYTES),

@@ -32,6 +32,7 @@ class ProbeSpec:
     body_json: tuple[JsonAssertion, ...] = ()  # JMESPath expression = expected JSON value
     max_latency: float | None = None
     degraded_latency: float | None = None  # a successful check slower than this is degraded
+    latency_objective: float | None = None  # the latency SLI's objective (a ratio)
     verify_tls: bool = True
     follow_redirects: bool | str = True  # True, False or "same-origin"
     max_body_bytes: int = 1 << 20

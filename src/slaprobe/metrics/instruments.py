@@ -17,6 +17,7 @@ import functools
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -207,6 +208,7 @@ class Snapshot:
     last: Mapping[str, Check]
     incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
     target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
+    latency_objectives: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _num(x: float | None) -> float:
@@ -235,6 +237,9 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
     have degraded time (`core.degraded`): the share of up time that was not degraded."""
     now, tr = snap.now, snap.tracker
     credited, ratio = family(cat.DEGRADED_SECONDS), family(cat.LATENCY_SLI)
+    objective = family(cat.LATENCY_OBJECTIVE)
+    for name, obj in snap.latency_objectives.items():
+        objective.add((name,), obj)
     for name in tr.degraded:
         if name not in tr.critical:
             continue
@@ -243,7 +248,7 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
             up = tr.target_totals(name, now - length, now, now)[State.UP]
             ratio.add((name, label), _num(sli(up, tr.degraded_seconds(
                 name, now - length, now, now))))
-    return [credited, ratio]
+    return [credited, ratio, objective]
 
 
 class SlaFigures:

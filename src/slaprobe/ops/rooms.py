@@ -85,9 +85,12 @@ class Scrape:
         self.recorder = recorder  # each target's latest check
         self.incidents = incidents
 
+        self.latency_objectives = _latency_objectives(cfg)
+
     def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: its service name, objective and windows."""
         self.cfg = cfg
+        self.latency_objectives = _latency_objectives(cfg)
 
     def snapshot(self) -> Snapshot:
         now, cfg = self.clock.now(), self.cfg
@@ -97,7 +100,12 @@ class Scrape:
             tracker=self.tracker, last=self.recorder.last,
             incidents=self.incidents.families(self.tracker, now),
             target_windows=per_target_windows(cfg.daemon, cfg.slo.windows),
+            latency_objectives=self.latency_objectives,
         )
+
+
+def _latency_objectives(cfg: Config) -> dict[str, float]:
+    return {t.name: t.latency_objective for t in cfg.targets if t.latency_objective is not None}
 
 
 async def build(cfg: Config, *, clock: Clock | None = None,

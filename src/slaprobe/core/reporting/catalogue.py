@@ -120,6 +120,8 @@ DEGRADED_SECONDS = MetricDef("slaprobe_degraded_seconds", "counter",
                              " slower than degraded_latency).", T)
 LATENCY_SLI = MetricDef("slaprobe_latency_sli_ratio", "gauge",
                         "Share of up time that was not degraded, per window.", TW)
+LATENCY_OBJECTIVE = MetricDef("slaprobe_latency_objective_ratio", "gauge",
+                              "The target's latency_objective (the latency SLI's).", T)
 
 # incidents (DESIGN "Incidents"), judged at scrape time
 INCIDENTS_OPEN = MetricDef("slaprobe_incidents_open", "gauge",
@@ -144,7 +146,7 @@ ALL: tuple[MetricDef, ...] = (
     SCHEDULER_LAG, STORE_ERRORS, STORE_PENDING, RELOADS, RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
     CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK, TLS_LEAF_EXPIRY, TLS_CHAIN_EXPIRY,
-    DEGRADED_SECONDS, LATENCY_SLI,
+    DEGRADED_SECONDS, LATENCY_SLI, LATENCY_OBJECTIVE,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
 )
 
