@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import functools
 import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics

@@ -201,6 +201,21 @@ def _location_rows(rep: dict[str, Any], service: str) -> list[list[str]]:
     return rows
 
 
+def _degraded_lines(rep: dict[str, Any], service: str) -> list[str]:
+    """Each scope's degraded time and its share of up time, when any scope has some."""
+    scopes = [(f"{service} (service)", rep["service"]), *rep["targets"].items()]
+    if not any(s.get("degraded_seconds") for _, s in scopes):
+        return []
+    out = []
+    for name, s in scopes:
+        d, up = s.get("degraded_seconds"), s["up_seconds"]
+        if d is None:
+            continue
+        share = f"  ({d / up * 100:.2f}% of up time)" if up else ""
+        out.append(f"  {name:<24} {_dur(d)}{share}")
+    return out
+
+
 HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "coverage",
         "budget left"]
 
@@ -208,6 +223,9 @@ HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "co
 def render_text(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
     out += table([HEAD, *_rows(rep, service)], rule=True)
+    if degraded := _degraded_lines(rep, service):
+        out += ["", "Degraded time (up, but slower than degraded_latency; not downtime)",
+                *degraded]
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
     out += [f"  {d['target']:<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from slaprobe import __version__
 from slaprobe.clock import Clock
+from slaprobe.core.history.degraded import is_degraded
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import CertExpiry, Check, State
@@ -178,8 +179,11 @@ class Views:
         for t in src.cfg.targets:
             last = src.last.get(t.name)
             st = tracker.effective_state(t.name, now) if t.name in tracker.critical else None
+            state = _state(st)
+            if state == "up" and last is not None and is_degraded(last):
+                state = "degraded"  # up for availability; its last check was slow
             targets.append(statuspage.TargetNow(
-                name=t.name, critical=t.critical, state=_state(st),
+                name=t.name, critical=t.critical, state=state,
                 last_check=None if last is None else last.at,
                 latency=None if last is None else last.latency,
                 error=None if last is None or last.ok else last.error,

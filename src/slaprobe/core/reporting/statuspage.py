@@ -28,7 +28,7 @@ class TargetNow:
 
     name: str
     critical: bool
-    state: str            # up, down, maintenance, probe_network, unknown
+    state: str            # up, degraded, down, maintenance, probe_network, unknown
     last_check: float | None
     latency: float | None
     error: str | None
@@ -36,8 +36,9 @@ class TargetNow:
 
 
 STATE_BADGE = {"up": "met", "down": "miss", "maintenance": "info", "probe_network": "info",
-               "unknown": "na"}
+               "unknown": "na", "degraded": "warn"}
 STATE_WORD = {"up": "up", "down": "DOWN", "maintenance": "in maintenance",
+              "degraded": "degraded (up, slow)",
               "probe_network": "network issue (excluded)", "unknown": "unknown"}
 
 
