@@ -72,6 +72,12 @@ def default_context(verify: bool) -> ssl.SSLContext:
     return recorded(ctx)
 
 
+# made at import, as aiohttp makes its own: loading the trust store reads files, which a
+# check on the event loop must not wait for
+default_context(True)
+default_context(False)
+
+
 @contextmanager
 def recording() -> Iterator[list[ssl.SSLObject]]:
     """The TLS objects made inside the block (in this task and tasks it starts)."""
