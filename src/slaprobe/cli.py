@@ -483,6 +483,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         # from LOOKBACK before: an incident overlapping the range keeps its start
         tracker = report.load_tracker(cfg, store, a - incidents.LOOKBACK, windows, now)
         acks = incidents.first_acks(store.acks())
+        tls = report.certificates(cfg, store, a, b, now)
     finally:
         store.close()
     if statement is not None and args.format in ("json", "text", "markdown"):
@@ -493,7 +494,8 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
             sys.stdout.write(render_stmt[args.format](json.loads(statement),
                                                       cfg.daemon.service))
         return 0
-    rep = report.build(cfg, tracker, a, b, now, acks=acks)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks,
+                       certificates=tls)
     if args.format == "csv":
         sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))
         return 0

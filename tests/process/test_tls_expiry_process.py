@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,7 @@ import aiohttp
 import pytest
 import trustme
 from faultserver import FaultServer, serve
-from procs import Daemon, free_port, sample, write_config
+from procs import Daemon, free_port, sample, slaprobe, write_config
 
 pytestmark = pytest.mark.slow
 LEAF_END = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5)
@@ -88,3 +89,22 @@ async def test_daemon_serves_both_expiries_and_status_days(
         page = await r.text()
     assert "certificate left" in page
     assert ">5.0d<" in page, page[:3000]
+    # recorded in the history (by housekeeping) and shown by the report
+    await d.wait_until(lambda _: any(e.get("target") == "secure"
+                                     for e in d.events("certificate_seen")),
+                       "the certificate recorded")
+    d.stop()
+    r = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
+                 "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert set(rep["certificates"]) == {"secure"}
+    secure = rep["certificates"]["secure"]
+    assert secure["leaf_not_after"] == secure["chain_not_after"] == LEAF_END.strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    assert 4.99 < secure["days_left"] <= 5.0
+    text = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
+                    cwd=tmp_path).stdout
+    assert "Certificates (days left at the end of the range)" in text
+    verified = slaprobe("verify", "--config", str(d.config), cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -18,10 +18,12 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.rules import Support
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import State
+from slaprobe.core.probe import certs
 from slaprobe.core.reporting import daily, htmlreport, textable
 from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
+from slaprobe.history import certlog
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
 
@@ -89,9 +91,24 @@ def _scope(f: Figures, objective: float, degraded: float | None = None) -> dict[
     }
 
 
+def certificates(cfg: Config, store: HistoryStore, a: float, b: float, now: float
+                 ) -> dict[str, Any]:
+    """Each configured TLS target's certificates as last recorded by the end of [a, b):
+    not-afters and the days left then (the report's `certificates`, when there are any)."""
+    end = max(min(b, now), a)
+    names = {t.name for t in cfg.targets}
+    out: dict[str, Any] = {}
+    for target, c in sorted(certlog.latest(store, until=end).items()):
+        if target in names:
+            out[target] = {"leaf_not_after": iso(c.leaf),
+                           "chain_not_after": None if c.chain is None else iso(c.chain),
+                           "days_left": round(certs.days_left(c, end), 3)}
+    return out
+
+
 def build(
     cfg: Config, tracker: Tracker, a: float, b: float, now: float, *,
-    acks: Mapping[str, float] | None = None,
+    acks: Mapping[str, float] | None = None, certificates: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report over [a, b) in DESIGN's JSON shape.
 
@@ -144,6 +161,8 @@ def build(
         "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,
                                                           now=now)),
     }
+    if certificates:  # TLS targets: expiry as recorded by the end of the range
+        out["certificates"] = dict(certificates)
     if tracker.locations:  # a shared history: the figures above are the consensus
         out["locations"] = _locations(tracker, a, b, end=end, now=now, objective=obj)
     return out
@@ -226,6 +245,10 @@ def render_text(rep: dict[str, Any], service: str, support: Support | None = Non
     if degraded := _degraded_lines(rep, service):
         out += ["", "Degraded time (up, but slower than degraded_latency; not downtime)",
                 *degraded]
+    if rep.get("certificates"):
+        out += ["", "Certificates (days left at the end of the range)"]
+        out += [f"  {t:<24} {c['days_left']:.1f} days (chain {c['chain_not_after'] or '-'},"
+                f" leaf {c['leaf_not_after']})" for t, c in rep["certificates"].items()]
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
     out += [f"  {d['target']:<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]

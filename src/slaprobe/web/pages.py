@@ -112,7 +112,8 @@ def compute_status(cfg: Config, store: HistoryStore, windows: list[Window], *,
 def compute_report(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
     tracker, acks = _history(cfg, store, windows, a, now)
-    rep = report.build(cfg, tracker, a, b, now, acks=acks)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks,
+                       certificates=report.certificates(cfg, store, a, b, now))
     return report.render_json(rep).encode()
 
 
