@@ -272,7 +272,7 @@ async def _once(cfg: Config) -> int:
         last = prober.verdict(attempts)
         cert = next((a.cert for a in reversed(attempts) if a.cert is not None), None)
         down |= spec.critical and not last.ok and not last.unknown
-        result = "up" if last.ok else (
+        result = ("up (degraded)" if last.degraded else "up") if last.ok else (
             f"UNKNOWN ({last.error})" if last.unknown else f"DOWN ({last.error})")
         rows.append([
             spec.name, "yes" if spec.critical else "no", result,
