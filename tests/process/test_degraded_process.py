@@ -45,13 +45,15 @@ async def test_slow_target_is_up_and_degraded(
 [[targets]]
 name = "slow"
 url = "{slow_and_fast}/slow"
-degraded_latency = "100ms"
+timeout = "800ms"             # (a loaded machine must not make it fail)
+degraded_latency = "100ms"    # it takes 250 ms
 latency_objective = 0.99
 
 [[targets]]
 name = "fast"
 url = "{slow_and_fast}/fast"
-degraded_latency = "100ms"
+timeout = "800ms"
+degraded_latency = "600ms"    # it answers at once (a loaded machine stays well under)
 """)
     d = daemons(cfg, port)
     await d.launch()
