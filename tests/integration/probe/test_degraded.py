@@ -41,13 +41,13 @@ async def test_a_slow_minute_is_degraded_time_not_downtime(tmp_path: Path) -> No
     cfg = config.parse({
         "daemon": {"database": str(tmp_path / "h.db")},
         "targets": [{"name": "app", "url": str(server.make_url("/")), "retries": 0,
-                     "timeout": "2s", "interval": "10s", "degraded_latency": "150ms"}]},
+                     "timeout": "3s", "interval": "10s", "degraded_latency": "400ms"}]},
         env={})
     spec = cfg.targets[0]
     checks: list[Check] = []
     try:
         for i in range(CHECKS):
-            delay = 0.3 if i in SLOW else 0.0
+            delay = 0.8 if i in SLOW else 0.0
             a = await attempt(spec)
             assert a.ok, a
             assert a.degraded == (i in SLOW), (i, a)
