@@ -28,7 +28,7 @@ from slaprobe.core.history.importer import CsvError, iter_csv
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Attempt
-from slaprobe.core.probe import budget
+from slaprobe.core.probe import budget, certs
 from slaprobe.core.reltime import parse_time, resolve_range
 from slaprobe.core.reporting import csvout, daily
 from slaprobe.core.spec import Config, MaintenanceSpec, ProbeSpec
@@ -396,17 +396,20 @@ async def _once(cfg: Config) -> int:
                 spec, budget=budget.budget(spec, probing.CHECK_BUDGET))
 
     results = await asyncio.gather(*(one(t) for t in cfg.targets))
-    rows = [["target", "critical", "result", "status", "latency", "attempts", "detail"]]
+    rows = [["target", "critical", "result", "status", "latency", "attempts", "cert", "detail"]]
     down = False
+    now = time.time()
     for spec, attempts in results:
         last = prober.verdict(attempts)
+        cert = next((a.cert for a in reversed(attempts) if a.cert is not None), None)
         down |= spec.critical and not last.ok and not last.unknown
-        result = "up" if last.ok else (
+        result = ("up (degraded)" if last.degraded else "up") if last.ok else (
             f"UNKNOWN ({last.error})" if last.unknown else f"DOWN ({last.error})")
         rows.append([
             spec.name, "yes" if spec.critical else "no", result,
             "-" if last.status is None else str(last.status),
-            f"{last.latency * 1000:.0f}ms", str(len(attempts)), last.detail,
+            f"{last.latency * 1000:.0f}ms", str(len(attempts)), certs.days_text(cert, now),
+            last.detail,
         ])
     print("\n".join(report.table(rows)))
     return EXIT_DOWN if down else 0
@@ -697,6 +700,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
         # from LOOKBACK before: an incident overlapping the range keeps its start
         tracker = report.load_tracker(cfg, store, a - incidents.LOOKBACK, windows, now)
         acks, ups = incidents.notes(store)
+        tls = report.certificates(cfg, store, a, b, now)
     finally:
         store.close()
     if statement is not None and args.format in ("json", "text", "markdown"):
@@ -707,7 +711,7 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
             sys.stdout.write(render_stmt[args.format](json.loads(statement),
                                                       cfg.daemon.service))
         return 0
-    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups, certificates=tls)
     if args.format == "csv":
         sys.stdout.write(csvout.render(daily.build(tracker, cfg.daemon.service, a, b, now)))
         return 0

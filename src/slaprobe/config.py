@@ -9,6 +9,7 @@ the database and the maintenance file live, and which config file is the default
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import tomllib
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import dns.rdatatype
 import yarl
 
 from slaprobe.core.incidents.business import (
@@ -29,6 +31,8 @@ from slaprobe.core.incidents.business import (
     parse_hours,
 )
 from slaprobe.core.incidents.rules import Support, Targets
+from slaprobe.core.probe import jsonbody
+from slaprobe.core.probe.jsonbody import JsonAssertion
 from slaprobe.core.spec import (
     Config,
     DaemonSpec,
@@ -41,6 +45,7 @@ from slaprobe.core.timefmt import format_duration, parse_duration, plausible, to
 from slaprobe.core.urls import is_keyword_string, looks_like_url, masked
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+\Z")
+SCHEMES = frozenset({"http", "https", "tcp", "dns"})
 STATUS_CLASS_RE = re.compile(r"^[1-5]xx\Z")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 DAY = 86400.0
@@ -51,6 +56,7 @@ DURATION_BOUNDS: dict[str, tuple[float, float]] = {
     "timeout": (0.0, 3600.0),
     "retry_interval": (0.0, 3600.0),
     "max_latency": (0.0, 3600.0),
+    "degraded_latency": (0.0, 3600.0),
     "retention": (DAY, MAX_DURATION),
     "maintenance_notice": (0.0, 365 * DAY),
     "maintenance_feed_interval": (0.0, DAY),
@@ -257,6 +263,21 @@ def _headers(d: _Decoder, value: Any, path: str) -> tuple[tuple[str, str], ...] 
     return tuple(out)
 
 
+def _body_json(d: _Decoder, value: Any, path: str) -> tuple[JsonAssertion, ...] | None:
+    """`{ "EXPR" = VALUE, ... }`: each EXPR compiled now, a bad one named by its key path."""
+    table = d.table(value, path)
+    out: list[JsonAssertion] = []
+    for expr, expected in table.items():
+        where = f"{path}.{json.dumps(str(expr))}"
+        try:
+            out.append(jsonbody.assertion(str(expr), expected))
+        except jsonbody.BadAssertion as e:
+            d.problem(where, str(e))
+    if isinstance(value, Mapping) and not value:
+        d.problem(path, "must hold at least one expression")
+    return tuple(out)
+
+
 def _url(d: _Decoder, value: Any, path: str) -> str | None:
     s = d.resolved(value, path)
     if s is None:
@@ -271,13 +292,21 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
     except ValueError as e:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
         d.problem(path, f"invalid URL {shown}: {e}")
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        d.problem(path, f"must be an http:// or https:// URL with a host, not {shown}")
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        d.problem(path, "must be an http://, https://, tcp://HOST:PORT or dns://SERVER[:PORT]/NAME"
+                        f" URL with a host, not {shown}")
         return None
     try:
-        _ = parts.port
+        port = parts.port
     except ValueError:
         d.problem(path, f"invalid port in {shown}")
+        return None
+    if parts.scheme == "tcp" and (port is None or parts.path not in ("", "/") or parts.query):
+        d.problem(path, f"must be tcp://HOST:PORT (a port, no path), not {shown}")
+        return None
+    if parts.scheme == "dns" and (not parts.path.strip("/") or parts.query
+                                  or "/" in parts.path.strip("/")):
+        d.problem(path, f"must be dns://SERVER[:PORT]/NAME (one name), not {shown}")
         return None
     try:  # what the HTTP client will parse: refuse here what it would refuse per probe
         host = yarl.URL(s).raw_host
@@ -288,6 +317,38 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
         d.problem(path, f"invalid host in {shown}")
         return None
     return s
+
+
+def _record_type(d: _Decoder, value: Any, path: str) -> str | None:
+    s = d.string(value, path)
+    if s is None:
+        return None
+    try:
+        rdtype = dns.rdatatype.from_text(s.upper())
+    except dns.rdatatype.UnknownRdatatype:
+        d.problem(path, f"unknown DNS record type {s!r}")
+        return None
+    if dns.rdatatype.is_metatype(rdtype):
+        d.problem(path, f"{s!r} is a query meta-type, not a record type")
+        return None
+    return s.upper()
+
+
+def _kind_keys(d: _Decoder, table: Mapping[str, Any], kind: str, fields: Mapping[str, Any],
+               path: str) -> None:
+    """Keys that mean nothing for this kind of check are errors where they are written
+    (a [defaults] value for another kind is simply not used)."""
+    for key in table:
+        if key in _KIND_KEYS and kind not in _KIND_KEYS[key]:
+            kinds = " or ".join(f"{k}://" for k in _KIND_KEYS[key])
+            d.problem(f"{path}.{key}", f"only for {kinds} targets, not {kind}://")
+    if kind == "tcp" and "verify_tls" in table and not fields.get("tls"):
+        d.problem(f"{path}.verify_tls", "only with tls = true on a tcp:// target")
+
+
+def _kind(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower()
+    return "http" if scheme in ("http", "https") else scheme
 
 
 def _has_userinfo(url: str) -> bool:
@@ -333,6 +394,17 @@ def _probes(
         fields = {**defaults, **_probe_fields(d, table, path)}
         if section == "controls":
             fields.pop("critical", None)
+        if url is not None:
+            fields["kind"] = _kind(url)
+            _kind_keys(d, table, fields["kind"], fields, path)
+            for key, kinds in _KIND_KEYS.items():  # another kind's default is not used here
+                if fields["kind"] not in kinds and key not in table:
+                    fields.pop(key, None)
+        if "latency_objective" in fields and "degraded_latency" not in fields:
+            d.problem(f"{path}.latency_objective", "needs degraded_latency (what is slow)")
+        if fields.get("degraded_latency", 0.0) >= fields.get("max_latency", float("inf")):
+            d.problem(f"{path}.degraded_latency",
+                      "must be less than max_latency (slower checks fail as too_slow)")
         if url is not None and _has_userinfo(url) and any(
                 h.lower() == "authorization" for h, _ in fields.get("headers", ())):
             d.problem(f"{path}.headers.Authorization",
@@ -424,10 +496,27 @@ _PROBE_FIELDS: dict[str, Callable[[_Decoder, Any, str], Any]] = {
     "headers": _headers,
     "body_contains": _Decoder.string,
     "body_regex": _regex,
+    "body_json": _body_json,
     "max_latency": _Decoder.duration,
+    "degraded_latency": _Decoder.duration,
+    "latency_objective": _objective,
     "verify_tls": _Decoder.boolean,
     "follow_redirects": _follow_redirects,
     "max_body_bytes": lambda d, v, p: d.integer(v, p, 1, MAX_BODY_BYTES),
+    "send": _Decoder.string,
+    "expect": _regex,
+    "tls": _Decoder.boolean,
+    "record_type": _record_type,
+    "expect_answers": _Decoder.str_list,
+}
+# keys that only some kinds of check use (the rest apply to every kind)
+_KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "expect_status": ("http",), "method": ("http",), "headers": ("http",),
+    "body_contains": ("http",), "body_regex": ("http",), "body_json": ("http",),
+    "follow_redirects": ("http",), "verify_tls": ("http", "tcp"),
+    "max_body_bytes": ("http", "tcp"),
+    "send": ("tcp",), "expect": ("tcp",), "tls": ("tcp",),
+    "record_type": ("dns",), "expect_answers": ("dns",),
 }
 def _database(d: _Decoder, value: Any, path: str) -> str | None:
     """A SQLite path, or a postgresql:// URL (`env:NAME` reads it from the environment,

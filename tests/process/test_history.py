@@ -149,7 +149,9 @@ def test_import_twice_then_report_exact_figures(tmp_path: Path) -> None:
                         "maintenance", "terms", "incidents"}
     assert set(app) == set(rep["service"]) == {
         "availability", "up_seconds", "down_seconds", "excluded_seconds", "excluded_by_reason",
-        "unknown_seconds", "coverage", "error_budget_remaining_ratio", "objective_met"}
+        "unknown_seconds", "coverage", "error_budget_remaining_ratio", "objective_met",
+        "degraded_seconds"}
+    assert app["degraded_seconds"] == 0.0  # no degraded_latency: none
     assert set(app["excluded_by_reason"]) == {"maintenance", "probe_network"}
     for fmt in ("text", "markdown"):
         r = slaprobe("report", "--config", str(cfg), "--month", "2026-10", "--format", fmt,

@@ -17,6 +17,8 @@ class ErrorKind(enum.StrEnum):
     BODY_MISMATCH = "body_mismatch"
     TOO_SLOW = "too_slow"
     PROTOCOL_ERROR = "protocol_error"  # the response violates HTTP (headers, framing)
+    ANSWER_MISMATCH = "answer_mismatch"  # tcp: answer not matching `expect`; dns: an
+    #                                      expected answer missing
     # slaprobe's own side: the check's outcome is unknown, never down
     PROBE_ERROR = "probe_error"              # an exception slaprobe did not expect
     FD_EXHAUSTED = "probe_fd_exhausted"      # out of file descriptors (EMFILE/ENFILE)
@@ -47,6 +49,15 @@ class State(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CertExpiry:
+    """A TLS connection's certificates: the leaf's not-after and the earliest not-after of
+    the verified chain (leaf included; None when nothing was verified), Unix seconds."""
+
+    leaf: float
+    chain: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One HTTP attempt: success or an error kind, with what was seen."""
 
@@ -55,6 +66,8 @@ class Attempt:
     status: int | None = None
     error: ErrorKind | None = None
     detail: str = ""
+    cert: CertExpiry | None = None  # a TLS attempt whose handshake completed
+    degraded: bool = False  # a success slower than the target's degraded_latency
 
     @property
     def unknown(self) -> bool:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from slaprobe.core.incidents.rules import Support
+from slaprobe.core.probe.jsonbody import JsonAssertion
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +29,20 @@ class ProbeSpec:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     body_contains: str | None = None
     body_regex: re.Pattern[str] | None = None
+    body_json: tuple[JsonAssertion, ...] = ()  # JMESPath expression = expected JSON value
     max_latency: float | None = None
+    degraded_latency: float | None = None  # a successful check slower than this is degraded
+    latency_objective: float | None = None  # the latency SLI's objective (a ratio)
     verify_tls: bool = True
     follow_redirects: bool | str = True  # True, False or "same-origin"
     max_body_bytes: int = 1 << 20
+    # the check kind, from the URL's scheme: "http" (http:// and https://), "tcp", "dns"
+    kind: str = "http"
+    send: str | None = None                  # tcp: written once connected
+    expect: re.Pattern[str] | None = None    # tcp: the answer must match (searched)
+    tls: bool = False                        # tcp: TLS after connecting
+    record_type: str = "A"                   # dns: the type asked for
+    expect_answers: tuple[str, ...] = ()     # dns: each must be in the answer
 
     def accepts_status(self, code: int) -> bool:
         text = str(code)

@@ -85,6 +85,7 @@ class Recorder:
         self._dropped = self._skipped = 0  # the spool's counts already reported
         self._full = False
         self.on_reload = on_reload  # after the timelines were reread (e.g. an import)
+        self.degraded_targets: set[str] = set()  # targets with a degraded_latency
 
     @property
     def pending(self) -> int:
@@ -171,6 +172,11 @@ class Recorder:
         their timelines and credit, new ones are read from the store, removed ones are
         forgotten (after the read: a check of theirs finishing meanwhile goes too)."""
         critical = {t.name: t.critical for t in cfg.targets}
+        was = self.degraded_targets
+        self.degraded_targets = {t.name for t in cfg.targets if t.degraded_latency is not None}
+        if self.degraded_targets - was:  # newly configured: their stored degraded time
+            await self.load_degraded(self.degraded_targets - was,
+                                     self.clock.now() - self.horizon)
         if self.vantage is not None:
             self.vantage.set_quorum(cfg.slo.quorum, list(critical))
         self.horizon = horizon(cfg)
@@ -266,8 +272,19 @@ class Recorder:
         if self.vantage is not None:  # every location's, and their consensus
             await asyncio.to_thread(self.vantage.load, names)
             now = self.clock.now()
+            await self.load_degraded(names, since)
             return {n: self.vantage.vantage.consensus(n, now - self.horizon, now) for n in names}
-        return await asyncio.to_thread(lambda: {n: store.load(n, since) for n in names})
+        histories = await asyncio.to_thread(lambda: {n: store.load(n, since) for n in names})
+        await self.load_degraded(names, since)
+        return histories
+
+    async def load_degraded(self, names: Iterable[str], since: float) -> None:
+        """The degraded time of those of `names` that have a degraded_latency (this
+        location's checks; reading the others' stays for a later version)."""
+        store, wanted = self.store, [n for n in names if n in self.degraded_targets]
+        loaded = await asyncio.to_thread(lambda: {n: store.load_degraded(n, since)
+                                                  for n in wanted})
+        self.tracker.degraded.update(loaded)
 
     async def follow_imports(self) -> bool:
         """If history was rewritten outside (an import), reload the timelines."""

@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from slaprobe.core.evidence.terms import Terms, TermsHistory, Version
+from slaprobe.core.history.degraded import DEGRADED, Degraded
 from slaprobe.core.history.timeline import History, OpenRun
 from slaprobe.core.maintenance.rules import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
@@ -39,6 +40,7 @@ from slaprobe.history.storeapi import (
     Verdict,
 )
 
+COVER_MAX = 2 * 86400.0  # the longest a check covers: 2 x the longest interval (a day)
 UNKNOWN_STATE = -1  # open_runs.state of a run of unknown-outcome checks
 STATEMENT = "statement"  # the chain kind of a closed month's statement (statements.KIND)
 _SPAN_CHANGED = ('ON CONFLICT (location, target, start) DO UPDATE SET "end" = excluded."end",'
@@ -193,6 +195,22 @@ class _Checks(_Base):
                 h.spans.append(s, e, State(st))
             h.open = _open_run(db, loc, target)
         return h
+
+    def load_degraded(self, target: str, since: float, *, location: str | None = None
+                      ) -> Degraded:
+        """A target's degraded time from `since` on: its degraded checks (ok, error
+        `degraded`) and the time of the check after each (what ends its coverage)."""
+        loc = self.location if location is None else location
+        deg = Degraded()
+        with self._read() as db:
+            for at, interval, nxt in db.stream(
+                    "SELECT c.at, c.interval, (SELECT min(d.at) FROM checks d WHERE"
+                    " d.location = c.location AND d.target = c.target AND d.at > c.at)"
+                    " FROM checks c WHERE c.location = ? AND c.target = ? AND c.at >= ?"
+                    " AND c.ok = ? AND c.error = ? ORDER BY c.at",
+                    (loc, target, since - COVER_MAX, True, DEGRADED)):
+                deg.add_covered(float(at), float(interval), None if nxt is None else float(nxt))
+        return deg
 
     def locations(self) -> list[str]:
         """Every location whose checks the history holds."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slaprobe.core.evidence.terms import Terms, TermsHistory, Version
+from slaprobe.core.history.degraded import Degraded
 from slaprobe.core.history.timeline import History
 from slaprobe.core.maintenance.rules import Seen
 from slaprobe.core.model import Check
@@ -111,6 +112,8 @@ class CheckStore(Database, Protocol):
 
     def write(self, checks: Sequence[Check]) -> None: ...
     def load(self, target: str, since: float, *, location: str | None = None) -> History: ...
+    def load_degraded(self, target: str, since: float, *, location: str | None = None
+                      ) -> Degraded: ...
     def locations(self) -> list[str]:
         """Every location whose checks the history holds."""
         ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import functools
 import itertools
 import math
@@ -23,10 +24,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import Metric
 
 from slaprobe import __version__
+from slaprobe.core.history.degraded import sli
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.windows import window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
-from slaprobe.core.model import Check, State
+from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.reporting.catalogue import MetricDef
 from slaprobe.core.slo import Figures
@@ -65,6 +67,7 @@ class ProbeStats:
         self._le = (*(repr(b) for b in self.buckets), "+Inf")
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
+        self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
 
     def observe(self, target: str, result: str, latency: float) -> None:
         h = self.latency.get(target)
@@ -75,8 +78,13 @@ class ProbeStats:
         key = (target, result)
         self.results[key] = self.results.get(key, 0.0) + 1
 
+    def cert(self, target: str, cert: CertExpiry) -> None:
+        """The certificates seen by a TLS attempt of `target` (the last one stands)."""
+        self.certs[target] = cert
+
     def forget(self, target: str) -> None:
         self.latency.pop(target, None)
+        self.certs.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
 
@@ -98,7 +106,12 @@ class ProbeStats:
         probes = family(cat.PROBES)
         for key, n in self.results.items():
             probes.add(key, n)
-        return [duration, probes]
+        leaf, chain = family(cat.TLS_LEAF_EXPIRY), family(cat.TLS_CHAIN_EXPIRY)
+        for target, c in self.certs.items():
+            leaf.add((target,), c.leaf)
+            if c.chain is not None:
+                chain.add((target,), c.chain)
+        return [duration, probes, leaf, chain]
 
 
 class Instruments:
@@ -174,6 +187,7 @@ class Instruments:
         latency buckets follow `target_latency_histogram`."""
         named = set(self.probe.latency)
         named.update(k[0] for k in self.probe.results)
+        named.update(self.probe.certs)
         named.update(k[0] for k in self._unknown_seen)
         for name in sorted(named - {t.name for t in cfg.targets}):
             self.forget_target(name)
@@ -204,6 +218,7 @@ class Snapshot:
     incidents: Sequence[Family] = ()  # the incident families, judged when the snapshot was taken
     locations: Sequence[Family] = ()  # each location's newest check and the silence limit
     target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
+    latency_objectives: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _num(x: float | None) -> float:
@@ -225,6 +240,25 @@ def _target_series(windows: tuple[str, ...]) -> tuple[_Series, ...]:
         *((cat.AVAILABILITY, (("window", w),)) for w in windows),
         *((cat.COVERAGE, (("window", w),)) for w in windows),
     )
+
+
+def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Family]:
+    """Degraded seconds credited and the latency SLI per window, for the targets that
+    have degraded time (`core.degraded`): the share of up time that was not degraded."""
+    now, tr = snap.now, snap.tracker
+    credited, ratio = family(cat.DEGRADED_SECONDS), family(cat.LATENCY_SLI)
+    objective = family(cat.LATENCY_OBJECTIVE)
+    for name, obj in snap.latency_objectives.items():
+        objective.add((name,), obj)
+    for name in tr.degraded:
+        if name not in tr.critical:
+            continue
+        credited.add((name,), tr.degraded_credit.get(name, 0.0))
+        for label, length in windows:
+            up = tr.target_totals(name, now - length, now, now)[State.UP]
+            ratio.add((name, label), _num(sli(up, tr.degraded_seconds(
+                name, now - length, now, now))))
+    return [credited, ratio, objective]
 
 
 class SlaFigures:
@@ -307,6 +341,7 @@ class SlaFigures:
             else:
                 into.rows += fam.rows
                 into.lines += fam.lines  # type: ignore[operator]
+        families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:

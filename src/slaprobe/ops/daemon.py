@@ -23,7 +23,7 @@ from typing import Any
 from slaprobe import logs
 from slaprobe.clock import Clock
 from slaprobe.config import ConfigError, load
-from slaprobe.core.model import Check
+from slaprobe.core.model import CertExpiry, Check
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso
 from slaprobe.history import stores
@@ -177,6 +177,11 @@ class Daemon:
     def last(self) -> Mapping[str, Check]:
         """Each target's latest check (what /status shows)."""
         return self.rooms.recorder.last
+
+    @property
+    def certs(self) -> Mapping[str, CertExpiry]:
+        """Each TLS target's certificates as last seen (/status shows the days left)."""
+        return self.rooms.instruments.probe.certs
 
 
 def _restart_needed(old: Config, new: Config) -> bool:

@@ -25,6 +25,7 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.evidence import statements
+from slaprobe.history.certlog import CertificateLog
 from slaprobe.history.recorder import Recorder
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents.desk import IncidentDesk
@@ -73,6 +74,7 @@ class Housekeeper:
         self.retry_close = -math.inf  # a refused statement is tried again from then on
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced" / "unwritable"
+        self.certificates = CertificateLog(store, log)  # TLS expiry, when it changes
 
     async def run(self) -> None:
         while True:
@@ -96,6 +98,8 @@ class Housekeeper:
             self.on_tick()
         await self.follower.follow_file()
         await self.recorder.follow_imports()
+        if self.instruments.probe.certs:
+            await self.certificates.record(self.instruments.probe.certs, self.clock.now())
         written = self.recorder.written_upto
         if (math.isfinite(written) and month_start(written) > self.closed_upto
                 and self.clock.monotonic() >= self.retry_close):

@@ -90,9 +90,12 @@ class Scrape:
         self.recorder = recorder  # each target's latest check
         self.incidents = incidents
 
+        self.latency_objectives = _latency_objectives(cfg)
+
     def reconfigure(self, cfg: Config) -> None:
         """A reloaded config: its service name, objective and windows."""
         self.cfg = cfg
+        self.latency_objectives = _latency_objectives(cfg)
 
     def snapshot(self) -> Snapshot:
         now, cfg = self.clock.now(), self.cfg
@@ -103,6 +106,7 @@ class Scrape:
             incidents=self.incidents.families(self.tracker, now),
             target_windows=per_target_windows(cfg.daemon, cfg.slo.windows),
             locations=self.locations(),
+            latency_objectives=self.latency_objectives,
         )
 
     def locations(self) -> list[Family]:
@@ -118,6 +122,10 @@ class Scrape:
             last.add([loc], at)
         silence.add([], silence_limit(self.cfg))
         return [last, silence]
+
+
+def _latency_objectives(cfg: Config) -> dict[str, float]:
+    return {t.name: t.latency_objective for t in cfg.targets if t.latency_objective is not None}
 
 
 async def build(cfg: Config, *, clock: Clock | None = None,
@@ -145,6 +153,8 @@ async def build(cfg: Config, *, clock: Clock | None = None,
                             repeats=repeats, spool=spool, vantage=vantage,
                             batch_pause=poll / 2 if vantage else BATCH_PAUSE,
                             on_reload=incidents.history_reread)
+        recorder.degraded_targets = {t.name for t in cfg.targets
+                                     if t.degraded_latency is not None}
         tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
                             replace=True)
         await incidents.poll_acks(store)

@@ -166,8 +166,9 @@ def _literal(host: str) -> int | None:
     return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
 
 
-async def _addresses(host: str, port: int, resolver: AbstractResolver | None,
-                     ) -> list[tuple[int, str]]:
+async def addresses(host: str, port: int, resolver: AbstractResolver | None,
+                    ) -> list[tuple[int, str]]:
+    """(family, address) of each address of `host` (itself when it is one); DnsFailed."""
     if (family := _literal(host)) is not None:
         return [(family, host)]
     try:
@@ -179,6 +180,13 @@ async def _addresses(host: str, port: int, resolver: AbstractResolver | None,
     except OSError as e:
         raise DnsFailed(host, e) from e
     return [(int(fam), str(addr[0])) for fam, _, _, _, addr in infos]
+
+
+def address_infos(found: list[tuple[int, str]], port: int) -> list[aiohappyeyeballs.AddrInfoType]:
+    """What aiohappyeyeballs connects to: each (family, address) at `port`."""
+    return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+             (address, port, 0, 0) if family == socket.AF_INET6 else (address, port))
+            for family, address in found]
 
 
 async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]], *,
@@ -194,17 +202,14 @@ async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]
     host = url.raw_host or ""
     port = url.port or 80
     loop = asyncio.get_running_loop()
-    addresses = await _addresses(host, port, resolver)
+    found = await addresses(host, port, resolver)
     parser = ResponseParser(max_body, head_request=method == "HEAD")
     done: asyncio.Future[None] = loop.create_future()
     proto = _Exchange(_request(url, method, tuple(headers), user_agent), parser, seen,
                       wants_body, done)
-    infos = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-              (address, port, 0, 0) if family == socket.AF_INET6 else (address, port))
-             for family, address in addresses]
     try:  # as aiohttp connects: the next address 250 ms after one that does not answer
         sock = await aiohappyeyeballs.start_connection(
-            infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
+            address_infos(found, port), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
     except OSError as e:
         raise ConnectFailed(host, port, e) from e
     try:

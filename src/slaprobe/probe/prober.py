@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import errno
 import functools
 import os
@@ -35,12 +36,12 @@ from aiohttp.abc import AbstractResolver
 
 from slaprobe import __version__
 from slaprobe.clock import Clock, SystemClock
-from slaprobe.core.model import Attempt, ErrorKind
+from slaprobe.core.model import Attempt, CertExpiry, ErrorKind
 from slaprobe.core.probe import http1
-from slaprobe.core.probe.checks import judge
+from slaprobe.core.probe.checks import degraded, judge
 from slaprobe.core.spec import ProbeSpec
 from slaprobe.core.urls import masked
-from slaprobe.probe import plainhttp
+from slaprobe.probe import netchecks, plainhttp, tlscerts
 
 USER_AGENT = f"slaprobe/{__version__}"
 MAX_REDIRECTS = 10
@@ -122,30 +123,36 @@ def probe_session(resolver: AbstractResolver | None = None) -> aiohttp.ClientSes
     )
 
 
-def _tls(spec: ProbeSpec, ssl_context: ssl.SSLContext | None) -> ssl.SSLContext | bool:
-    return ssl_context if spec.verify_tls and ssl_context is not None else spec.verify_tls
+def _tls(spec: ProbeSpec, ssl_context: ssl.SSLContext | None) -> ssl.SSLContext:
+    """The TLS context of an attempt: the given one or the default (verifying or not),
+    each recording its connections' certificates (`tlscerts`)."""
+    if spec.verify_tls and ssl_context is not None:
+        return tlscerts.recorded(ssl_context)
+    return tlscerts.default_context(spec.verify_tls)
 
 
 class _Client:
     """The HTTP side of one attempt: plain HTTP on `plainhttp`, the rest on aiohttp
     (a shared session, or one made on first use and closed with the attempt)."""
 
-    __slots__ = ("own", "resolver", "session", "tls")
+    __slots__ = ("own", "resolver", "session", "spec", "ssl_context")
 
     def __init__(self, session: aiohttp.ClientSession | None, resolver: AbstractResolver | None,
-                 tls: ssl.SSLContext | bool) -> None:
+                 spec: ProbeSpec, ssl_context: ssl.SSLContext | None) -> None:
         self.session = session
         self.own: aiohttp.ClientSession | None = None
         self.resolver = resolver
-        self.tls = tls
+        self.spec = spec
+        self.ssl_context = ssl_context
 
-    def aiohttp(self) -> tuple[aiohttp.ClientSession, ssl.SSLContext | bool | None]:
+    def aiohttp(self) -> tuple[aiohttp.ClientSession, ssl.SSLContext | None]:
+        tls = _tls(self.spec, self.ssl_context)  # only here: plain HTTP never needs one
         if self.session is not None:
-            return self.session, self.tls
+            return self.session, tls
         if self.own is None:
             self.own = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(force_close=True, limit=0, use_dns_cache=False,
-                                               ssl=self.tls, resolver=self.resolver),
+                                               ssl=tls, resolver=self.resolver),
                 timeout=aiohttp.ClientTimeout(total=None),
                 headers={"User-Agent": USER_AGENT})
         return self.own, None  # the connector's own TLS setting
@@ -176,7 +183,7 @@ async def attempt(
     """
     clock = clock or SystemClock()
     start = clock.monotonic()
-    client = _Client(session, resolver, _tls(spec, ssl_context))
+    client = _Client(session, resolver, spec, ssl_context)
     try:
         return await _attempt_in(
             client, spec, clock, start,
@@ -194,9 +201,16 @@ async def _attempt_in(
     *, watch: LoopWatch | None,
 ) -> Attempt:
     seen: list[int] = []  # the final response's status, once its headers arrived
+    certs: list[CertExpiry] = []  # the first TLS hop's certificates (https only)
+    other: netchecks.Verdict | None = None  # a tcp:// or dns:// check's verdict
     try:
         async with clock.timeout(limit):
-            body = await _fetch(client, spec, seen)
+            if spec.kind == "http":
+                body = await _fetch(client, spec, seen, certs)
+            elif spec.kind == "tcp":
+                other = await netchecks.tcp(spec, client.ssl_context)
+            else:
+                other = await netchecks.query(spec)
     except TimeoutError:  # includes aiohttp.ServerTimeoutError
         late = clock.monotonic() - start - limit
         lag = 0.0 if watch is None else watch.max_lag(start)
@@ -208,21 +222,37 @@ async def _attempt_in(
             kind, detail = ErrorKind.TIMEOUT, f"no complete response within {limit:.3g}s"
     except (aiohttp.ClientError, OSError) as exc:
         kind, detail = classify(exc)
-    except (http1.HttpViolation, http1.BodyCut, http1.Disconnected, RedirectLoop) as exc:
+    except (http1.HttpViolation, http1.BodyCut, http1.Disconnected, RedirectLoop,
+            netchecks.DnsNoAnswer) as exc:
         kind, detail = classify(exc)
         if isinstance(exc, RedirectLoop):
             seen.append(exc.status)
     except Exception as exc:  # not the target's doing: the outcome is unknown
         kind, detail = own_failure(exc)
     else:
-        return judge(spec, status=seen[-1], body=body, latency=clock.monotonic() - start)
+        if other is not None:
+            return _judge_other(spec, other, clock.monotonic() - start)
+        judged = judge(spec, status=seen[-1], body=body, latency=clock.monotonic() - start)
+        return dataclasses.replace(judged, cert=certs[0]) if certs else judged
     return Attempt(
         ok=False,
         latency=clock.monotonic() - start,
         status=seen[-1] if seen else None,
         error=kind,
         detail=masked(detail, spec.url)[:_DETAIL_MAX],  # a reason quoting the URL: masked
+        cert=certs[0] if certs else None,
     )
+
+
+def _judge_other(spec: ProbeSpec, verdict: netchecks.Verdict, latency: float) -> Attempt:
+    """A tcp:// or dns:// attempt: its own verdict, then `max_latency` as for HTTP."""
+    kind, detail, cert = verdict
+    if kind is None and spec.max_latency is not None and latency > spec.max_latency:
+        kind, detail = ErrorKind.TOO_SLOW, f"latency {latency:.3f}s > {spec.max_latency:g}s"
+    if kind is None and spec.degraded_latency is not None and latency > spec.degraded_latency:
+        return dataclasses.replace(degraded(spec, latency), cert=cert)
+    return Attempt(ok=kind is None, latency=latency, error=kind, detail=detail[:_DETAIL_MAX],
+                   cert=cert)
 
 
 async def check(
@@ -290,7 +320,8 @@ def _origin(url: yarl.URL) -> tuple[str, str, int | None]:
     return url.scheme, (url.host or "").lower(), url.port
 
 
-async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
+async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int],
+                 certs: list[CertExpiry]) -> bytes:
     """The final response's body (status into `seen`), redirects followed by hand:
     configured headers (secrets) go to the target's own origin only, never to
     another origin a redirect points at; `same-origin` stops at such a redirect
@@ -323,7 +354,7 @@ async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
             status, body = response.status, bytes(response.body)
         else:
             status, body = await _aiohttp_hop(client, url, method, headers, spec=spec, seen=seen,
-                                              follow=follow)
+                                              follow=follow, certs=certs)
         if not nxt:
             return body
         if hop + 1 >= MAX_REDIRECTS:  # as aiohttp: the 10th redirect ends it
@@ -336,12 +367,18 @@ async def _fetch(client: _Client, spec: ProbeSpec, seen: list[int]) -> bytes:
 
 async def _aiohttp_hop(
     client: _Client, url: yarl.URL, method: str, headers: tuple[tuple[str, str], ...], *,
-    spec: ProbeSpec, seen: list[int], follow: plainhttp.FollowHint,
+    spec: ProbeSpec, seen: list[int], follow: plainhttp.FollowHint, certs: list[CertExpiry],
 ) -> tuple[int, bytes]:
     session, tls = client.aiohttp()
     kw: dict[str, object] = {} if tls is None else {"ssl": tls}
-    async with session.request(method, url, headers=dict(headers), allow_redirects=False,
-                               **kw) as resp:  # type: ignore[arg-type]
+    with tlscerts.recording() as made:
+        resp = await session.request(method, url, headers=dict(headers),
+                                     allow_redirects=False, **kw)  # type: ignore[arg-type]
+    if url.scheme == "https" and not certs and made:
+        cert = tlscerts.expiry(made[0], verified=spec.verify_tls)
+        if cert is not None:
+            certs.append(cert)
+    async with resp:
         if not follow(resp.status, resp.headers.get("Location")):
             return resp.status, b""
         seen.append(resp.status)
@@ -374,6 +411,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.TIMEOUT, "timed out"
     if isinstance(exc, aiohttp.TooManyRedirects | RedirectLoop):
         return ErrorKind.BAD_STATUS, "redirect loop"
+    if isinstance(exc, netchecks.DnsNoAnswer):
+        return ErrorKind.PROTOCOL_ERROR, f"unusable DNS answer: {exc}"
     if isinstance(exc, http1.HttpViolation):
         return ErrorKind.PROTOCOL_ERROR, f"invalid HTTP response: {exc}"
     if isinstance(exc, http1.BodyCut):

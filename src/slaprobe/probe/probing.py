@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from slaprobe.clock import Clock
+from slaprobe.core.history.degraded import DEGRADED
 from slaprobe.core.model import Attempt, Check, ErrorKind
 from slaprobe.core.spec import Config, ProbeSpec
 from slaprobe.history.recorder import Recorder
@@ -44,6 +45,8 @@ class Probing:
     def _observe(self, name: str, a: Attempt) -> None:
         result = "success" if a.ok else str(ErrorKind.PROBE_ERROR if a.unknown else a.error)
         self.instruments.probe.observe(name, result, a.latency)
+        if a.cert is not None:
+            self.instruments.probe.cert(name, a.cert)
 
     async def _probe_control(self, spec: ProbeSpec, budget: float | None) -> bool | None:
         """A control's result: ok, failed, or None when slaprobe could not judge it."""
@@ -82,7 +85,9 @@ class Probing:
             network = bool(failed)
         return Check(
             target=spec.name, at=at, ok=last.ok, interval=spec.interval, latency=last.latency,
-            status=last.status, error=None if last.error is None else str(last.error),
+            status=last.status,
+            error=DEGRADED if last.ok and last.degraded else (
+                None if last.error is None else str(last.error)),
             network=network, unknown=unknown,
         ), last.detail
 

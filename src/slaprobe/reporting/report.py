@@ -19,10 +19,12 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.rules import Support
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import State
+from slaprobe.core.probe import certs
 from slaprobe.core.reporting import daily, htmlreport, textable
 from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import format_duration, iso, parse_instant
+from slaprobe.history import certlog
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.incidents import stored as incidents
 from slaprobe.incidents.updates import Update
@@ -44,6 +46,10 @@ def load_tracker(cfg: Config, store: HistoryStore, since: float, windows: Sequen
            for loc in locations}
     if len(locations) == 1:
         tracker = Tracker(critical, per[locations[0]], windows)
+        for t in cfg.targets:
+            if t.degraded_latency is not None:
+                tracker.degraded[t.name] = store.load_degraded(t.name, since,
+                                                               location=locations[0])
     else:
         end = max(now, since)
         tracker = Tracker(critical, {
@@ -71,7 +77,7 @@ def _locations(tracker: Tracker, a: float, b: float, *, end: float, now: float,
     return out
 
 
-def _scope(f: Figures, objective: float) -> dict[str, Any]:
+def _scope(f: Figures, objective: float, degraded: float | None = None) -> dict[str, Any]:
     return {
         "availability": f.availability,
         "up_seconds": f.up,
@@ -82,13 +88,32 @@ def _scope(f: Figures, objective: float) -> dict[str, Any]:
         "coverage": f.coverage,
         "error_budget_remaining_ratio": f.budget_remaining(objective),
         "objective_met": f.objective_met(objective),
+        # up time that was degraded (DESIGN "degraded"); null where it is not known
+        # (a shared history's consensus)
+        "degraded_seconds": degraded,
     }
+
+
+def certificates(cfg: Config, store: HistoryStore, a: float, b: float, now: float
+                 ) -> dict[str, Any]:
+    """Each configured TLS target's certificates as last recorded by the end of [a, b):
+    not-afters and the days left then (the report's `certificates`, when there are any)."""
+    end = max(min(b, now), a)
+    names = {t.name for t in cfg.targets}
+    out: dict[str, Any] = {}
+    for target, c in sorted(certlog.latest(store, until=end).items()):
+        if target in names:
+            out[target] = {"leaf_not_after": iso(c.leaf),
+                           "chain_not_after": None if c.chain is None else iso(c.chain),
+                           "days_left": round(certs.days_left(c, end), 3)}
+    return out
 
 
 def build(
     cfg: Config, tracker: Tracker, a: float, b: float, now: float, *,
     acks: Mapping[str, float] | None = None,
     updates: Mapping[str, Sequence[Update]] | None = None,
+    certificates: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report over [a, b) in DESIGN's JSON shape.
 
@@ -109,7 +134,8 @@ def build(
 
         targets[t.name] = _scope(
             dataclasses.replace(tracker.target_figures(t.name, a, end, now), length=b - a),
-            tracker.objective(a, end, totals, default))
+            tracker.objective(a, end, totals, default),
+            None if tracker.locations else tracker.degraded_seconds(t.name, a, end, now))
         for s, e, st in tracker.target_spans(t.name, a, end, now):
             if st == State.DOWN:
                 downtime.append({"target": t.name, "start": iso(s), "end": iso(e),
@@ -131,12 +157,18 @@ def build(
     ]
     out = {
         "from": iso(a), "to": iso(b), "objective": obj,
-        "service": _scope(service, obj), "targets": targets, "downtime": downtime,
+        "service": _scope(service, obj, None if tracker.locations else
+                          tracker.service_degraded_seconds(
+                              [(s, e) for s, e, st in timeline.between(a, end)
+                               if st == State.UP], a, end, now)),
+        "targets": targets, "downtime": downtime,
         "maintenance": maintenance,
         "terms": [{"since": iso(v.since), **v.terms.as_dict()} for v in history.in_range(a, b)],
         "incidents": incidents.to_json(incidents.in_range(cfg, tracker, acks or {}, a=a, b=b,
                                                           now=now), updates),
     }
+    if certificates:  # TLS targets: expiry as recorded by the end of the range
+        out["certificates"] = dict(certificates)
     if tracker.locations:  # a shared history: the figures above are the consensus
         out["locations"] = _locations(tracker, a, b, end=end, now=now, objective=obj)
     return out
@@ -194,6 +226,21 @@ def _location_rows(rep: dict[str, Any], service: str) -> list[list[str]]:
     return rows
 
 
+def _degraded_lines(rep: dict[str, Any], service: str) -> list[str]:
+    """Each scope's degraded time and its share of up time, when any scope has some."""
+    scopes = [(f"{service} (service)", rep["service"]), *rep["targets"].items()]
+    if not any(s.get("degraded_seconds") for _, s in scopes):
+        return []
+    out = []
+    for name, s in scopes:
+        d, up = s.get("degraded_seconds"), s["up_seconds"]
+        if d is None:
+            continue
+        share = f"  ({d / up * 100:.2f}% of up time)" if up else ""
+        out.append(f"  {name:<24} {_dur(d)}{share}")
+    return out
+
+
 HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "coverage",
         "budget left"]
 
@@ -201,6 +248,13 @@ HEAD = ["scope", "availability", "objective", "down", "excluded", "unknown", "co
 def render_text(rep: dict[str, Any], service: str, support: Support | None = None) -> str:
     out = [f"SLA report {rep['from']} .. {rep['to']}  objective {rep['objective'] * 100:g}%", ""]
     out += table([HEAD, *_rows(rep, service)], rule=True)
+    if degraded := _degraded_lines(rep, service):
+        out += ["", "Degraded time (up, but slower than degraded_latency; not downtime)",
+                *degraded]
+    if rep.get("certificates"):
+        out += ["", "Certificates (days left at the end of the range)"]
+        out += [f"  {t:<24} {c['days_left']:.1f} days (chain {c['chain_not_after'] or '-'},"
+                f" leaf {c['leaf_not_after']})" for t, c in rep["certificates"].items()]
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
     out += [f"  {for_terminal(d['target']):<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]

@@ -25,9 +25,10 @@ from aiohttp import web
 
 from slaprobe import __version__
 from slaprobe.clock import Clock
+from slaprobe.core.history.degraded import is_degraded
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
-from slaprobe.core.model import Check, State
+from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reltime import parse_time
 from slaprobe.core.reporting import daily, statuspage
 from slaprobe.core.spec import Config
@@ -59,6 +60,8 @@ class Source(Protocol):
     def clock(self) -> Clock: ...
     @property
     def last(self) -> Mapping[str, Check]: ...
+    @property
+    def certs(self) -> Mapping[str, CertExpiry]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,8 @@ def partial(tracker: Tracker, targets: list[statuspage.TargetNow],
 def compute_report(cfg: Config, store: HistoryStore, windows: list[Window], *, a: float,
                    b: float, now: float) -> bytes:
     tracker, (acks, ups) = _history(cfg, store, windows, a, now)
-    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups)
+    rep = report.build(cfg, tracker, a, b, now, acks=acks, updates=ups,
+                       certificates=report.certificates(cfg, store, a, b, now))
     return report.render_json(rep).encode()
 
 
@@ -201,11 +205,15 @@ class Views:
         for t in src.cfg.targets:
             last = src.last.get(t.name)
             st = tracker.effective_state(t.name, now) if t.name in tracker.critical else None
+            state = _state(st)
+            if state == "up" and last is not None and is_degraded(last):
+                state = "degraded"  # up for availability; its last check was slow
             targets.append(statuspage.TargetNow(
-                name=t.name, critical=t.critical, state=_state(st),
+                name=t.name, critical=t.critical, state=state,
                 last_check=None if last is None else last.at,
                 latency=None if last is None else last.latency,
-                error=None if last is None or last.ok else last.error))
+                error=None if last is None or last.ok else last.error,
+                cert=src.certs.get(t.name)))
         return {"cfg": src.cfg, "store": store, "windows": list(tracker.maintenance),
                 "targets": targets, "service_state": _state(tracker.service_state(now)),
                 "now": now}

@@ -204,7 +204,7 @@ def test_attempt_kinds_are_the_design_list() -> None:
     results = {"probe_error" if k.own else k.value for k in ErrorKind}
     assert results == {
         "timeout", "connect_error", "tls_error", "dns_error", "bad_status", "body_mismatch",
-        "too_slow", "protocol_error", "probe_error",
+        "too_slow", "protocol_error", "answer_mismatch", "probe_error",
     }
     assert {k.value for k in ErrorKind if k.own} == {
         "probe_error", "probe_fd_exhausted", "probe_overloaded", "probe_out_of_memory",

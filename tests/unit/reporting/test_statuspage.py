@@ -7,6 +7,7 @@ from htmlscan import external_references, per_day, scan
 from test_htmlreport import INCIDENT
 
 from slaprobe.core.maintenance.rules import Window
+from slaprobe.core.model import CertExpiry
 from slaprobe.core.reporting import daily, statuspage
 from slaprobe.reporting import report
 
@@ -25,7 +26,9 @@ def render(incidents: list[dict[str, object]] | None = None) -> str:
     month = report.build(cfg, tr, reportcase.A, NOW, NOW)
     da, db = NOW - 5 * 86400, NOW + 86400
     last = report.build(cfg, tr, da, db, NOW)
-    targets = [statuspage.TargetNow("app", True, "up", NOW - 20, 0.012, None),
+    targets = [statuspage.TargetNow("app", True, "up", NOW - 20, 0.012, None,
+                                    cert=CertExpiry(leaf=NOW + 30 * 86400,
+                                                    chain=NOW + 12.5 * 86400)),
                statuspage.TargetNow("api", True, "maintenance", NOW - 20, 0.01, "bad_status"),
                statuspage.TargetNow("docs", False, "down", NOW - 20, 1.2, "too_slow")]
     return statuspage.render(
@@ -44,7 +47,8 @@ def test_current_state_upcoming_maintenance_and_days() -> None:
     assert "Clone&lt;Ner&gt;" in text and "<b>rollout</b>" not in text
     current = {r[0].split()[0]: r for r in s.tables["current"]}
     assert current["app"][1] == "up" and current["docs"][1] == "DOWN"
-    assert current["api"][1] == "in maintenance" and current["docs"][4] == "too_slow"
+    assert current["api"][1] == "in maintenance" and current["docs"][5] == "too_slow"
+    assert current["app"][4] == "12.5d" and current["docs"][4] == ""  # certificate days left
     upcoming = {r[0]: r for r in s.tables["upcoming"]}
     assert list(upcoming) == ["db-upgrade", "rushed", "later"]  # not over, soonest first
     assert upcoming["db-upgrade"][2] == "in progress"

@@ -165,5 +165,20 @@ def of_config(cfg: Config) -> Terms:
         objective=cfg.slo.objective, maintenance_notice=cfg.slo.maintenance_notice,
         allow_retroactive_maintenance=cfg.slo.allow_retroactive_maintenance,
         critical={t.name: t.critical for t in cfg.targets},
-        extra={"support": supportterms.encode(cfg.support), "quorum": cfg.slo.quorum},
+        extra={"support": supportterms.encode(cfg.support), "quorum": cfg.slo.quorum,
+               **_latency_terms(cfg)},
     )
+
+
+def _latency_terms(cfg: Config) -> dict[str, Any]:
+    """The settings that shape degraded time and the latency SLI, per target: only when
+    some target has them (terms without them stay as they were recorded before)."""
+    out: dict[str, Any] = {}
+    degraded = {t.name: t.degraded_latency for t in cfg.targets if t.degraded_latency is not None}
+    if degraded:
+        out["degraded_latency_seconds"] = degraded
+    objectives = {t.name: t.latency_objective for t in cfg.targets
+                  if t.latency_objective is not None}
+    if objectives:
+        out["latency_objective"] = objectives
+    return out

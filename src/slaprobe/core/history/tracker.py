@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from slaprobe.core.history.degraded import Degraded, is_degraded, within_up
 from slaprobe.core.history.targets import TargetTimelines
 from slaprobe.core.history.timeline import N_STATES, History, Span, window_totals
 from slaprobe.core.maintenance.rules import Window
@@ -49,6 +50,10 @@ class Tracker(TargetTimelines):
         self._service_tried = -math.inf  # `now` of the last look at the service's credit
         # each location's own view, when these timelines are the consensus of several
         self.locations: dict[str, Tracker] = {}
+        # degraded time of the targets that have a degraded_latency (`core.degraded`),
+        # and the seconds of it credited so far (slaprobe_degraded_seconds_total)
+        self.degraded: dict[str, Degraded] = {}
+        self.degraded_credit: dict[str, float] = {}
 
     def reconfigure(
         self, critical: Mapping[str, bool], histories: Mapping[str, History], *,
@@ -58,6 +63,9 @@ class Tracker(TargetTimelines):
         (unless `replace`), new ones take the given histories."""
         super().reconfigure(critical, histories, replace=replace)
         self.credit = {n: self.credit.get(n) or Credit() for n in self.critical}
+        for name in [n for n in self.degraded if n not in self.critical]:
+            del self.degraded[name]
+            self.degraded_credit.pop(name, None)
         self._moved = None
 
     # --- inputs -------------------------------------------------------------------
@@ -65,6 +73,11 @@ class Tracker(TargetTimelines):
     def add(self, check: Check) -> Span | None:
         """Fold a check into its target's timeline; the span it closed, if any."""
         closed = self.histories[check.target].add(check)
+        deg = self.degraded.get(check.target)
+        if deg is None and is_degraded(check):
+            deg = self.degraded[check.target] = Degraded()
+        if deg is not None:
+            deg.add(check)
         if self._moved is not None:
             self._moved.add(check.target)
         return closed
@@ -75,6 +88,23 @@ class Tracker(TargetTimelines):
         self.histories[name] = history
         if self._moved is not None:
             self._moved.add(name)
+
+    def degraded_seconds(self, name: str, a: float, b: float, now: float) -> float:
+        """A target's degraded seconds in [a, b), maintenance left out (0: never degraded)."""
+        deg = self.degraded.get(name)
+        return 0.0 if deg is None else deg.seconds(a, b, now, self._maint.get(name, ()))
+
+    def service_degraded_seconds(self, up: Sequence[tuple[float, float]], a: float, b: float,
+                                 now: float) -> float:
+        """Seconds of the service's `up` spans during which a critical target was degraded."""
+        parts = [deg.outside(a, b, now, self._maint.get(name, ()))
+                 for name, deg in self.degraded.items() if self.critical.get(name)]
+        return within_up(parts, up) if parts else 0.0
+
+    def trim(self, before: float) -> None:
+        super().trim(before)
+        for deg in self.degraded.values():
+            deg.trim(before)
 
     # --- counters -----------------------------------------------------------------
 
@@ -98,6 +128,9 @@ class Tracker(TargetTimelines):
                 continue
             if final > credit.until:
                 credit.add(window_totals(h, self._maint[name], credit.until, final, now))
+                if (deg := self.degraded.get(name)) is not None:
+                    self.degraded_credit[name] = self.degraded_credit.get(name, 0.0) + (
+                        deg.seconds(credit.until, final, now, self._maint[name]))
                 credit.until = final
         if service_step and now - self._service_tried < 0.9 * service_step:
             return

@@ -112,6 +112,25 @@ STORE_FILE_OK = MetricDef("slaprobe_store_file_ok", "gauge", "1 while the databa
                           " one slaprobe opened; 0 when it was removed or replaced (writes"
                           " would be lost).")
 
+# certificates of TLS checks (DESIGN "Check kinds, certificates, degraded, JSON"), from the
+# last attempt whose handshake completed
+TLS_LEAF_EXPIRY = MetricDef("slaprobe_tls_leaf_expiry_timestamp_seconds", "gauge",
+                            "When the leaf certificate of the target's TLS expires (not-after).",
+                            T)
+TLS_CHAIN_EXPIRY = MetricDef(
+    "slaprobe_tls_chain_expiry_timestamp_seconds", "gauge", "Earliest not-after in the"
+    " certificate chain that was verified (leaf and trust anchor used included; unused roots"
+    " not).", T)
+
+# degraded time and the latency SLI, for targets with a degraded_latency
+DEGRADED_SECONDS = MetricDef("slaprobe_degraded_seconds", "counter",
+                             "Seconds credited as up that were degraded (successful checks"
+                             " slower than degraded_latency).", T)
+LATENCY_SLI = MetricDef("slaprobe_latency_sli_ratio", "gauge",
+                        "Share of up time that was not degraded, per window.", TW)
+LATENCY_OBJECTIVE = MetricDef("slaprobe_latency_objective_ratio", "gauge",
+                              "The target's latency_objective (the latency SLI's).", T)
+
 # incidents (DESIGN "Incidents"), judged at scrape time
 INCIDENTS_OPEN = MetricDef("slaprobe_incidents_open", "gauge",
                            "Open incidents (SLA section 4), by priority.", ("priority",))
@@ -147,7 +166,8 @@ ALL: tuple[MetricDef, ...] = (
     RELOAD_OK, RELOAD_TIME, FEED_ERRORS,
     MAINTENANCE_FILE_PROBLEMS, UNKNOWN_CHECKS, HISTORY_VERIFIED, HISTORY_VERIFIED_TIME,
     STATEMENT_INFO,
-    CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK,
+    CLOCK_STEPS, CLOCK_OFFSET, STORE_FILE_OK, TLS_LEAF_EXPIRY, TLS_CHAIN_EXPIRY,
+    DEGRADED_SECONDS, LATENCY_SLI, LATENCY_OBJECTIVE,
     INCIDENTS_OPEN, INCIDENT_DEADLINE, INCIDENT_BUSINESS_LEFT, INCIDENTS, BUILD_INFO,
     LEADER, LOCATION_LAST_CHECK, LOCATION_SILENCE,
 )

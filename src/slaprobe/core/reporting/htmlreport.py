@@ -61,6 +61,9 @@ def headline(rep: Mapping[str, Any], service: str) -> str:
         ("unknown", dur(s["unknown_seconds"]), "not probed: neither up nor down"),
         ("coverage", pct(s["coverage"], 2), "share of the range with data"),
     ]
+    if s.get("degraded_seconds"):  # up, but slower than degraded_latency
+        cards.append(("degraded time", f'<span class="warn">{dur(s["degraded_seconds"])}</span>',
+                      "up, but slower than degraded_latency: not downtime"))
     body = "".join(f'<div class="card" data-figure="{esc(k)}"><span>{esc(k)}</span>'
                    f"<b>{v}</b><span>{note}</span></div>" for k, v, note in cards)
     return f'<section aria-label="headline"><div class="cards">{body}</div></section>'

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from slaprobe.core.maintenance.rules import Window
+from slaprobe.core.model import CertExpiry
+from slaprobe.core.probe import certs
 from slaprobe.core.reporting import figfmt, htmllocations, htmlreport, timelines
 from slaprobe.core.reporting.daily import Scope
 from slaprobe.core.reporting.htmlparts import dur, esc, page, table, wrap
@@ -28,16 +30,18 @@ class TargetNow:
 
     name: str
     critical: bool
-    state: str            # up, down, maintenance, probe_network, unknown
+    state: str            # up, degraded, down, maintenance, probe_network, unknown
     last_check: float | None
     latency: float | None
     error: str | None
     down_at: tuple[str, ...] = ()  # locations that see it down (fewer than the quorum)
+    cert: CertExpiry | None = None  # a TLS target's certificates, as last seen
 
 
 STATE_BADGE = {"up": "met", "down": "miss", "maintenance": "info", "probe_network": "info",
-               "unknown": "na"}
+               "unknown": "na", "degraded": "warn"}
 STATE_WORD = {"up": "up", "down": "DOWN", "maintenance": "in maintenance",
+              "degraded": "degraded (up, slow)",
               "probe_network": "network issue (excluded)", "unknown": "unknown"}
 
 
@@ -59,13 +63,14 @@ def current_section(service_state: str, targets: Sequence[TargetNow], now: float
     for t in targets:
         last = "never" if t.last_check is None else iso(t.last_check)
         lat = "" if t.latency is None else f"{t.latency * 1000:.0f} ms"
+        cert = "" if t.cert is None else certs.days_text(t.cert, now)
         rows.append([
             f'{esc(t.name)} <small>{"critical" if t.critical else "non-critical"}</small>',
-            _state_cell(t), esc(last), esc(lat), wrap(esc(t.error or "")),
+            _state_cell(t), esc(last), esc(lat), esc(cert), wrap(esc(t.error or "")),
         ])
     return (f"<h2>Now: {_badge(service_state)}</h2>"
-            + table(["target", "state", "last check (UTC)", "latency", "error"], rows,
-                    cls="current", num=frozenset({3})))
+            + table(["target", "state", "last check (UTC)", "latency", "certificate left",
+                     "error"], rows, cls="current", num=frozenset({3, 4})))
 
 
 def _notice(seconds: float) -> str:
