@@ -23,7 +23,14 @@ from slaprobe.core.reporting import catalogue
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.incidents.desk import IncidentDesk
 from slaprobe.metrics.exposition import Family, encode
-from slaprobe.metrics.instruments import Exporter, Instruments, ProbeStats, SlaFigures, Snapshot
+from slaprobe.metrics.instruments import (
+    Exporter,
+    Instruments,
+    ProbeStats,
+    SlaFigures,
+    Snapshot,
+    family,
+)
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOWS = (("1h", 3600.0), ("1d", 86400.0))
@@ -49,9 +56,14 @@ def exporter(checks: list[Check], windows: list[MaintenanceSpec] = ()) -> Export
     inst.probe.observe("docs", str(ErrorKind.TIMEOUT), 99.0)
     last = {c.target: c for c in checks}
     desk = IncidentDesk(Support(), NOW - 2 * 86400, structlog.get_logger())  # as the daemon
+    # as the daemon on one location serves them: its newest check and the silence limit
+    newest, silence = family(catalogue.LOCATION_LAST_CHECK), family(catalogue.LOCATION_SILENCE)
+    if last:
+        newest.add(["default"], max(c.at for c in last.values()))
+    silence.add([], 90.0)
     return Exporter(inst, lambda: Snapshot(
         now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
-        last=last, incidents=desk.families(tracker, NOW),
+        last=last, incidents=desk.families(tracker, NOW), locations=[newest, silence],
     ))
 
 

@@ -11,7 +11,7 @@ def test_latency_settings_join_the_terms_only_when_set() -> None:
     plain = config.parse({"targets": [{"name": "app", "url": "http://127.0.0.1/"}]}, env={})
     assert set(of_config(plain).as_dict()) == {
         "objective", "maintenance_notice_seconds", "allow_retroactive_maintenance", "critical",
-        "not_critical"}
+        "not_critical", "support", "quorum"}  # [support] and quorum are always terms
     cfg = config.parse({"targets": [
         {"name": "app", "url": "http://127.0.0.1/", "degraded_latency": "800ms",
          "latency_objective": 0.99},
