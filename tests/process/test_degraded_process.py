@@ -83,5 +83,13 @@ degraded_latency = "600ms"    # it answers at once (a loaded machine stays well 
     text = slaprobe("report", "--config", str(cfg), "--from", "now-1h", "--to", "now",
                     cwd=tmp_path)
     assert "Degraded time" in text.stdout
+    md = slaprobe("report", "--config", str(cfg), "--from", "now-1h", "--to", "now",
+                  "--format", "markdown", cwd=tmp_path).stdout
+    section = md.split("## Degraded time", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines()
+            if line.startswith("| ") and "---" not in line}
+    assert set(rows) >= {"slow", "fast"}, section
+    assert rows["fast"].split(" | ")[1] in {"0s", "0.0s"}
+    assert rows["slow"].split(" | ")[1] not in {"0s", "0.0s"}
     verified = slaprobe("verify", "--config", str(cfg), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr

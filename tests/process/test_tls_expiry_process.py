@@ -106,5 +106,15 @@ async def test_daemon_serves_both_expiries_and_status_days(
     text = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
                     cwd=tmp_path).stdout
     assert "Certificates (days left at the end of the range)" in text
+    not_after = LEAF_END.strftime("%Y-%m-%dT%H:%M:%SZ")
+    md = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
+                  "--format", "markdown", cwd=tmp_path).stdout
+    assert "## Certificates" in md
+    section = md.split("## Certificates", 1)[1].split("\n## ", 1)[0]
+    [row] = [line for line in section.splitlines() if line.startswith("| secure |")]
+    assert row.split(" | ")[2:] == [not_after, not_after + " |"], row
+    html = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
+                    "--format", "html", cwd=tmp_path).stdout
+    assert "<h2>Certificates</h2>" in html and not_after in html
     verified = slaprobe("verify", "--config", str(d.config), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -253,8 +253,9 @@ def render_text(rep: dict[str, Any], service: str, support: Support | None = Non
                 *degraded]
     if rep.get("certificates"):
         out += ["", "Certificates (days left at the end of the range)"]
-        out += [f"  {t:<24} {c['days_left']:.1f} days (chain {c['chain_not_after'] or '-'},"
-                f" leaf {c['leaf_not_after']})" for t, c in rep["certificates"].items()]
+        out += [f"  {for_terminal(t):<24} {c['days_left']:.1f} days "
+                f"(chain {c['chain_not_after'] or '-'}, leaf {c['leaf_not_after']})"
+                for t, c in rep["certificates"].items()]
     out += ["", f"Downtime ({len(rep['downtime'])} periods)"]
     out += [f"  {for_terminal(d['target']):<16} {d['start']} .. {d['end']}  {_dur(d['seconds'])}"
             for d in rep["downtime"]] or ["  none"]
@@ -319,6 +320,21 @@ def render_markdown(rep: dict[str, Any], service: str, support: Support | None =
            f"Objective: **{rep['objective'] * 100:g}%**", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     out += [_scope_row(r) for r in _rows(rep, service)]
+    degraded = [(n, s["degraded_seconds"], s["up_seconds"])
+                for n, s in [(f"{service} (service)", rep["service"]), *rep["targets"].items()]
+                if s.get("degraded_seconds") is not None]
+    if any(d for _, d, _ in degraded):
+        out += ["", "## Degraded time", "",
+                "Up, but slower than `degraded_latency`: not downtime.", "",
+                "| scope | degraded | share of up time |", "|---|---|---|"]
+        out += [markdown_row([n, _dur(d), f"{d / up * 100:.2f}%" if up else ""])
+                for n, d, up in degraded]
+    if rep.get("certificates"):
+        out += ["", "## Certificates", "", "Days left at the end of the range.", "",
+                "| target | days left | chain not after | leaf not after |", "|---|---|---|---|"]
+        out += [markdown_row([t, f"{c['days_left']:.1f}", c.get("chain_not_after") or "-",
+                              c.get("leaf_not_after") or "-"])
+                for t, c in rep["certificates"].items()]
     out += ["", "## Downtime", ""]
     if rep["downtime"]:
         out += ["| target | start | end | duration |", "|---|---|---|---|"]

@@ -121,6 +121,21 @@ def downtime_section(rep: Mapping[str, Any]) -> str:
     return f'<h2>Downtime ({len(rows)} periods)</h2>{body}'
 
 
+def certificates_section(rep: Mapping[str, Any]) -> str:
+    """TLS targets' certificates as recorded by the end of the range (none: no section)."""
+    certs = rep.get("certificates") or {}
+    if not certs:
+        return ""
+    rows = [[esc(t), data(c["days_left"], f"{c['days_left']:.1f}"),
+             esc(c.get("chain_not_after") or "-"), esc(c.get("leaf_not_after") or "-")]
+            for t, c in sorted(certs.items())]
+    return ("<h2>Certificates</h2><p class=\"sub\">Days left at the end of the range: the "
+            "earliest not-after of the verified chain (leaf included). Expiry never changes "
+            "availability.</p>" + table(["target", "days left", "chain not after (UTC)",
+                                          "leaf not after (UTC)"], rows, cls="certificates",
+                                         num=frozenset({1})))
+
+
 STATUS_BADGE = {"excused": "met", "late_notice": "miss", "retroactive": "warn"}
 STATUS_NOTE = {"excused": "excluded", "late_notice": "announced too late: counts as downtime",
                "retroactive": "seen after its start"}
@@ -195,6 +210,7 @@ def render(
         daily_section(rep, scopes),
         downtime_section(rep),
         maintenance_section(rep, reasons),
+        certificates_section(rep),
     ]
     if rep.get("incidents"):
         body.append(incidents_section(rep["incidents"]))
