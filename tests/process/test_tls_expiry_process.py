@@ -1,4 +1,5 @@
-"""Certificate expiry end to end: `slaprobe once` and the daemon (/metrics, /status) against
+"""Certificate expiry end to end: `slaprobe once`, the daemon (/metrics, /status, the
+certificate badge) and `status export` against
 a local TLS server whose leaf expires in 5 days under a longer-lived intermediate (trustme),
 trusted through SSL_CERT_FILE as Python's ssl honours it."""
 
@@ -9,6 +10,7 @@ import datetime as dt
 import json
 import ssl
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 import trustme
 from faultserver import FaultServer, serve
 from procs import Daemon, free_port, sample, slaprobe, write_config
+
+from slaprobe.core.reporting import badges
 
 pytestmark = pytest.mark.slow
 LEAF_END = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5)
@@ -43,6 +47,14 @@ async def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
     out, err = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def badge(body: bytes) -> tuple[str, float]:
+    """(value text, days in data-value) of a certificate badge parsed as SVG."""
+    root = ET.fromstring(body)
+    ns = "{http://www.w3.org/2000/svg}"
+    [value] = [t for t in root.iter(f"{ns}text") if t.get("class") == "value"]
+    return value.text or "", float(json.loads(root.get("data-value") or "null"))
 
 
 def config(tmp_path: Path, server: FaultServer, port: int) -> Path:
@@ -93,6 +105,14 @@ async def test_daemon_serves_both_expiries_and_status_days(
     await d.wait_until(lambda _: any(e.get("target") == "secure"
                                      for e in d.events("certificate_seen")),
                        "the certificate recorded")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{d.url}/badge/secure/certificate.svg") as r:
+            assert r.status == 200 and r.content_type == "image/svg+xml"
+            assert "max-age=" in r.headers["Cache-Control"]
+            served = await r.read()
+        for scope in ("plain", "service", "nope"):  # not TLS, the service, no such target
+            async with s.get(f"{d.url}/badge/{scope}/certificate.svg") as r:
+                assert r.status == 404, scope
     d.stop()
     r = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
                  "--format", "json", cwd=tmp_path)
@@ -103,6 +123,19 @@ async def test_daemon_serves_both_expiries_and_status_days(
     assert secure["leaf_not_after"] == secure["chain_not_after"] == LEAF_END.strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     assert 4.99 < secure["days_left"] <= 5.0
+    # the badge: the same days as the report (computed moments apart), yellow under 14
+    text, value = badge(served)
+    assert abs(value - secure["days_left"]) < 0.01
+    assert text == badges.certificate_text(value) in ("4.9 days", "5.0 days")
+    assert f'fill="{badges.YELLOW}"'.encode() in served
+    site = tmp_path / "site"
+    exported = slaprobe("status", "export", str(site), "--config", str(d.config), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    text, value = badge((site / "badge/secure/certificate.svg").read_bytes())
+    assert abs(value - secure["days_left"]) < 0.01
+    assert text == badges.certificate_text(value) in ("4.9 days", "5.0 days")
+    assert not (site / "badge/plain/certificate.svg").exists()
+    assert not (site / "badge/service/certificate.svg").exists()
     text = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
                     cwd=tmp_path).stdout
     assert "Certificates (days left at the end of the range)" in text

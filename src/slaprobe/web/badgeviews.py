@@ -1,8 +1,9 @@
 """The feed route `/status/feed.atom` and the badge routes:
-`/badge/SCOPE/availability/WINDOW.svg` and `/badge/SCOPE/state.svg` (`statusfiles` makes
-them). A window's report is computed in a worker thread and
-kept `ttl` seconds, so a page embedding many badges costs one computation per window;
-the responses are cacheable for as long."""
+`/badge/SCOPE/availability/WINDOW.svg`, `/badge/SCOPE/state.svg` and
+`/badge/TARGET/certificate.svg` (`statusfiles` makes them). A window's report (and the
+recorded certificates) is computed in a worker thread and kept `ttl` seconds, so a page
+embedding many badges costs one computation per window; the responses are cacheable for
+as long."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ class Badges:
         self._reports: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = asyncio.Lock()
         self._feed: tuple[float, str] | None = None
+        self._certs: tuple[float, dict[str, Any]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/badge/{scope}/availability/{file}", self.availability),
                 web.get("/badge/{scope}/state.svg", self.state),
+                web.get("/badge/{scope}/certificate.svg", self.certificate),
                 web.get("/status/feed.atom", self.feed)]
 
     async def feed(self, _: web.Request) -> web.Response:
@@ -90,3 +93,19 @@ class Badges:
             raise web.HTTPServiceUnavailable(text="starting\n")
         live = statusfiles.states(src.cfg, tracker, src.clock.now())
         return self._reply(statusfiles.state_badge(src.cfg, request.match_info["scope"], live))
+
+    async def certificate(self, request: web.Request) -> web.Response:
+        src, scope = self.source, request.match_info["scope"]
+        if statusfiles.certificate_badge(src.cfg, scope, {}) is None:
+            raise web.HTTPNotFound(text="no such badge\n")  # before any history is read
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._certs is None or loop.time() - self._certs[0] >= self.ttl:
+                store = src.store
+                if store is None:
+                    raise web.HTTPServiceUnavailable(text="starting\n")
+                cfg, now = src.cfg, src.clock.now()
+                certs = await asyncio.to_thread(statusfiles.certificates, cfg, store, now)
+                self._certs = (loop.time(), certs)
+            certs = self._certs[1]
+        return self._reply(statusfiles.certificate_badge(src.cfg, scope, certs))

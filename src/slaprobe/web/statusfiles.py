@@ -5,8 +5,9 @@ daemon's routes and `slaprobe status export` serve the same bytes.
 Badge paths (DESIGN, "Status for customers"): `badge/SCOPE/availability/WINDOW.svg`
 with SCOPE `service` or a target name and WINDOW one of `[slo] windows`, `month` (this
 UTC month so far) or a closed month `YYYY-MM` (its frozen statement), and
-`badge/SCOPE/state.svg`. A window's figures are its report JSON's (`report.build`
-over [now - window, now)); an undefined figure reads `unknown`.
+`badge/SCOPE/state.svg`, and for a TLS target `badge/TARGET/certificate.svg`. A window's
+figures are its report JSON's (`report.build` over [now - window, now)), a certificate's
+days left the report's `certificates` at now; an undefined figure reads `unknown`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import State
 from slaprobe.core.reporting import atomfeed, badges
-from slaprobe.core.spec import Config
+from slaprobe.core.spec import Config, ProbeSpec
 from slaprobe.core.timefmt import iso, month_start
 from slaprobe.evidence import statements
 from slaprobe.history.storeapi import HistoryStore
@@ -95,6 +97,29 @@ def state_badge(cfg: Config, scope: str, states: Mapping[str, str]) -> str | Non
     return badges.state(_label(cfg, scope), states.get(scope, "unknown"))
 
 
+def is_tls(t: ProbeSpec) -> bool:
+    """A target whose certificates are verified and recorded: https://, or tcp:// with
+    `tls = true`."""
+    return t.tls if t.kind == "tcp" else (
+        t.kind == "http" and urlsplit(t.url).scheme.lower() == "https")
+
+
+def certificates(cfg: Config, store: HistoryStore, now: float) -> dict[str, Any]:
+    """Each TLS target's last recorded certificates, days left at `now` (the report's)."""
+    return report.certificates(cfg, store, now, now, now)
+
+
+def certificate_badge(cfg: Config, scope: str, certs: Mapping[str, Any]) -> str | None:
+    """The SVG of `badge/TARGET/certificate.svg` (`certs`: `certificates()`); None: not
+    a TLS target (or `service`, or unknown). A TLS target without a recorded
+    certificate reads `unknown`."""
+    t = None if scope == "service" else cfg.target(scope)
+    if t is None or not is_tls(t):
+        return None
+    c = certs.get(scope)
+    return badges.certificate(f"{scope} certificate", None if c is None else c["days_left"])
+
+
 def states(cfg: Config, tracker: Tracker, now: float) -> dict[str, str]:
     """The state of the service and of each target at `now`."""
     out = {"service": state_name(tracker.service_state(now))}
@@ -115,6 +140,7 @@ def all_badges(cfg: Config, store: HistoryStore, windows: list[Window], tracker:
     """Every badge, by its path under `badge/` (for the static export)."""
     reps = {w: window_report(cfg, store, windows, w, now) for w in badge_windows(cfg, store)}
     live = states(cfg, tracker, now)
+    certs = certificates(cfg, store, now)
     out: dict[str, bytes] = {}
     for scope in scopes(cfg):
         for w in reps:
@@ -124,6 +150,9 @@ def all_badges(cfg: Config, store: HistoryStore, windows: list[Window], tracker:
         text = state_badge(cfg, scope, live)
         if text is not None:
             out[f"{scope}/state.svg"] = text.encode()
+        text = certificate_badge(cfg, scope, certs)
+        if text is not None:
+            out[f"{scope}/certificate.svg"] = text.encode()
     return out
 
 

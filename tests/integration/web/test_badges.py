@@ -18,6 +18,7 @@ from slaprobe.core.model import Check
 from slaprobe.core.reporting import badges
 from slaprobe.core.timefmt import parse_instant
 from slaprobe.evidence import statements
+from slaprobe.history import certlog
 from slaprobe.history.store import Store
 from slaprobe.ops.daemon import Daemon
 from slaprobe.reporting import report
@@ -69,7 +70,8 @@ async def test_badges_served_cacheable_and_equal_to_the_report(
         for path in ("/badge/nope/state.svg", "/badge/nope/availability/1h.svg",
                      "/badge/app/availability/2h.svg", "/badge/app/availability/1h.png",
                      "/badge/app/availability/2019-01.svg", "/badge/app/availability/2026-13.svg",
-                     "/badge/app/uptime/1h.svg"):
+                     "/badge/app/uptime/1h.svg", "/badge/app/certificate.svg",
+                     "/badge/service/certificate.svg", "/badge/nope/certificate.svg"):
             assert (await _get(s, base + path))[0] == 404, path
     assert d.cfg.daemon.service == "Clone<Ner>"
 
@@ -106,5 +108,39 @@ def test_unknown_without_data_and_a_closed_month_from_its_statement(tmp_path: Pa
         assert parsed(got["service/availability/2026-10.svg"])[1] == json.dumps(
             stmt["service"]["availability"])
         assert badges.RED.encode() in got["app/availability/2026-10.svg"]  # 99% < 99% far line
+    finally:
+        store.close()
+
+
+def test_certificate_badges_for_tls_targets_only(tmp_path: Path) -> None:
+    cfg = parse({"daemon": {"database": str(tmp_path / "h.db"), "service": "S"},
+                 "targets": [{"name": "web", "url": "https://127.0.0.1:9/"},
+                             {"name": "smtp", "url": "tcp://127.0.0.1:9", "tls": True},
+                             {"name": "raw", "url": "tcp://127.0.0.1:9"},
+                             {"name": "plain", "url": "http://127.0.0.1:9/"}]}, env={})
+    store = Store(str(tmp_path / "h.db"))
+    try:
+        now = parse_instant("2026-11-02T00:00:00Z")
+        # web's chain (an intermediate) ends before its leaf; recorded an hour ago
+        store.append_record(certlog.KIND, {"target": "web", "leaf": now + 40 * 86400,
+                                           "chain": now + 10.25 * 86400}, now - 3600)
+        # a certificate of a target no longer configured, or not TLS: never a badge
+        for gone in ("old", "plain"):
+            store.append_record(certlog.KIND, {"target": gone, "leaf": now + 86400,
+                                               "chain": None}, now - 60)
+        tracker = report.load_tracker(cfg, store, now - 86400, [], now)
+        got = statusfiles.all_badges(cfg, store, [], tracker, now)
+        assert {p for p in got if p.endswith("certificate.svg")} == {
+            "web/certificate.svg", "smtp/certificate.svg"}
+        rep = report.certificates(cfg, store, now - 3600, now, now)
+        assert set(rep) == {"web", "plain"}  # the report lists what is recorded
+        assert rep["web"]["days_left"] == 10.25
+        body = got["web/certificate.svg"]
+        assert parsed(body) == ("10.2 days", "10.25") and badges.YELLOW.encode() in body
+        # smtp has no certificate recorded yet: unknown, grey
+        body = got["smtp/certificate.svg"]
+        assert parsed(body) == ("unknown", "null") and badges.GREY.encode() in body
+        for scope in ("service", "raw", "plain", "old"):
+            assert statusfiles.certificate_badge(cfg, scope, rep) is None, scope
     finally:
         store.close()

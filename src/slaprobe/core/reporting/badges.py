@@ -9,6 +9,7 @@ estimate of 11 px Verdana, as badge services do). An undefined figure reads `unk
 from __future__ import annotations
 
 import json
+import math
 from xml.sax.saxutils import escape, quoteattr
 
 from slaprobe.core.reporting import figfmt
@@ -21,6 +22,8 @@ STATE_COLOUR = {"up": GREEN, "down": RED, "maintenance": BLUE, "probe_network": 
                 "unknown": GREY}
 STATE_TEXT = {"up": "up", "down": "down", "maintenance": "maintenance",
               "probe_network": "network issue", "unknown": UNKNOWN}
+# days left on a certificate: the alert thresholds (deploy/prometheus rules)
+CERT_SOON, CERT_VERY_SOON = 14.0, 3.0
 _NARROW = set("fijlrtI.,:;!|' ()[]1")
 _WIDE = set("mwMW%@")
 
@@ -72,3 +75,28 @@ def availability(label: str, ratio: float | None, objective: float) -> str:
 def state(label: str, state_name: str) -> str:
     return svg(label, STATE_TEXT.get(state_name, UNKNOWN), STATE_COLOUR.get(state_name, GREY),
                data_value=state_name)
+
+
+def certificate_colour(days: float | None) -> str:
+    """Green at CERT_SOON days or more, yellow below, red below CERT_VERY_SOON, grey
+    when no certificate is recorded."""
+    if days is None:
+        return GREY
+    if days < CERT_VERY_SOON:
+        return RED
+    return YELLOW if days < CERT_SOON else GREEN
+
+
+def certificate_text(days: float | None) -> str:
+    """`20.0 days` (cut to a tenth, never more than is left), `expired`, or `unknown`."""
+    if days is None:
+        return UNKNOWN
+    if days < 0:
+        return "expired"
+    return f"{math.floor(round(days * 10, 6)) / 10:.1f} days"
+
+
+def certificate(label: str, days: float | None) -> str:
+    """Days left on the earliest not-after of a TLS target's verified chain."""
+    return svg(label, certificate_text(days), certificate_colour(days),
+               data_value=json.dumps(days))
