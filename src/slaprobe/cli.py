@@ -26,6 +26,7 @@ from slaprobe.core.escaping import for_terminal
 from slaprobe.core.evidence import statementfile
 from slaprobe.core.history.importer import CsvError, iter_csv
 from slaprobe.core.history.tracker import Tracker
+from slaprobe.core.incidents.rules import Incident
 from slaprobe.core.maintenance.rules import Window
 from slaprobe.core.model import Attempt
 from slaprobe.core.probe import budget, certs
@@ -621,12 +622,8 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     store, windows = _open(cfg)
     try:
-        since = now - ACK_SEARCH
-        tracker = report.load_tracker(cfg, store, since - incidents.LOOKBACK, windows, now)
-        acks, _ = incidents.notes(store)
-        items = incidents.from_tracker(cfg, tracker, acks, since - incidents.LOOKBACK, now)
         try:
-            inc = incidents.check_ack(items, args.incident.strip(), at, now)
+            inc = _incident(cfg, store, windows, args.incident, at=at, now=now)
         except incidents.AckRefused as e:
             print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
             return EXIT_INPUT
@@ -640,6 +637,17 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
     print(for_terminal(f"acknowledged {inc.id} at {iso(at)} by {by}{counted}; response "
           f"{judged.response} (deadline {iso(judged.response_deadline)})"))
     return 0
+
+
+def _incident(cfg: Config, store: HistoryStore, windows: list[Window], incident_id: str, *,
+              at: float, now: float) -> Incident:
+    """The incident `incident_id` that an acknowledgement or an update at `at` is about
+    (incidents.AckRefused: none such, with the open incidents listed)."""
+    since = now - ACK_SEARCH - incidents.LOOKBACK
+    tracker = report.load_tracker(cfg, store, since, windows, now)
+    acks, _ = incidents.notes(store)
+    items = incidents.from_tracker(cfg, tracker, acks, since, now)
+    return incidents.check_ack(items, incident_id.strip(), at, now)
 
 
 def _update(cfg: Config, args: argparse.Namespace) -> int:
@@ -660,14 +668,10 @@ def _update(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     store, windows = _open(cfg)
     try:
-        since = now - ACK_SEARCH
-        tracker = report.load_tracker(cfg, store, since - incidents.LOOKBACK, windows, now)
-        acks, _ = incidents.notes(store)
-        items = incidents.from_tracker(cfg, tracker, acks, since - incidents.LOOKBACK, now)
         try:
-            inc = incidents.check_ack(items, args.incident.strip(), at, now)
+            inc = _incident(cfg, store, windows, args.incident, at=at, now=now)
         except incidents.AckRefused as e:
-            print(f"slaprobe: {e}", file=sys.stderr)
+            print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
             return EXIT_INPUT
         incupdates.record(store, inc.id, at=at, status=args.status, text=text, by=by.strip(),
                           now=now)
