@@ -25,11 +25,12 @@ from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.spec import Config, per_target_windows
 from slaprobe.evidence.verifier import HistoryVerifier
 from slaprobe.history import stores
-from slaprobe.history.recorder import BATCH_PAUSE, Recorder, horizon
+from slaprobe.history.recorder import Recorder, horizon
 from slaprobe.history.spool import Spool
 from slaprobe.history.storeapi import HistoryStore
 from slaprobe.history.vantagepoint import POLL as VANTAGE_POLL
 from slaprobe.history.vantagepoint import VantagePoint
+from slaprobe.history.writer import BATCH_PAUSE
 from slaprobe.incidents.desk import IncidentDesk
 from slaprobe.maintenance.follower import MaintenanceFollower
 from slaprobe.metrics.exposition import Family
