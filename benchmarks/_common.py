@@ -67,15 +67,17 @@ def mb(nbytes: float) -> str:
 
 
 def source_fingerprint() -> str:
-    """Which slaprobe is measured: version, a hash of its source files and the
-    newest file's mtime (the tree may change between runs; no VCS is consulted)."""
+    """Which slaprobe is measured: version, a hash of its source files (every package,
+    by relative path) and the newest file's mtime (the tree may change between runs;
+    no VCS is consulted)."""
     spec = importlib.util.find_spec("slaprobe")
     if spec is None or spec.origin is None:
         return "slaprobe not importable"
-    files = sorted(Path(spec.origin).parent.glob("*.py"))
+    root = Path(spec.origin).parent
+    files = sorted(root.rglob("*.py"))
     h = hashlib.sha256()
     for f in files:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     newest = max(f.stat().st_mtime for f in files)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest))
     return (

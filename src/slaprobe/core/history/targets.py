@@ -158,10 +158,13 @@ class TargetTimelines:
         return min(f for f in finals if f is not None)
 
     def up_since(self, name: str, at: float) -> bool:
-        """Whether the target's timeline from `at` on is a single up run (so it has
-        no down time there, whatever maintenance says)."""
-        run = self.histories[name].open
-        return run is not None and run.state == State.UP and run.start <= at
+        """Whether the target's timeline from `at` on is one up run, after no data
+        at all (so it has no down time there, whatever maintenance says): nothing
+        closed ends after `at`, and the open run is up. A target first checked
+        after `at` (every target in the daemon's first interval) is one."""
+        h = self.histories[name]
+        run, end = h.open, h.spans.end
+        return run is not None and run.state == State.UP and (end is None or end <= at)
 
     def final_until(self) -> float | None:
         """Up to when no target's timeline can change as checks arrive."""

@@ -394,7 +394,8 @@ class Timelines(Protocol):
     def final_until(self) -> float | None: ...
 
     def up_since(self, name: str, at: float) -> bool:
-        """Whether the target's timeline from `at` on is one up run (nothing to fold)."""
+        """Whether the target's timeline from `at` on is one up run, perhaps after
+        no data (no down time: nothing to fold)."""
         ...
 
 
