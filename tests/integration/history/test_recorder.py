@@ -66,6 +66,8 @@ async def test_failed_writes_back_off_doubling_and_nothing_is_dropped(rig) -> No
             pauses.append(round(deadline - clock.monotonic(), 6))
             rec.record(check(10.0 * len(pauses)))
             await clock.advance(deadline - clock.monotonic())
+        # the ninth try failed and the writer sleeps again (its write runs in a thread)
+        assert await until(lambda: clock.pending == 1)
     assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     failures = [e for e in events if e["event"] == "store_write_failed"]
     assert len(failures) == 1 and failures[0]["log_level"] == "error"  # once, then counted
