@@ -609,17 +609,25 @@ def _incidents(cfg: Config, args: argparse.Namespace) -> int:
 ACK_SEARCH = 93 * 86400.0  # how far back `incidents ack` looks for the incident
 
 
-def _ack(cfg: Config, args: argparse.Namespace) -> int:
-    now = time.time()
+def _at_and_by(args: argparse.Namespace, now: float) -> tuple[float, str] | None:
+    """`--at` and `--by` of `incidents ack|update` (None: refused, said on stderr)."""
     try:
         at = parse_time(args.at, now)
     except ValueError as e:
         print(f"slaprobe: --at: {e}", file=sys.stderr)
-        return EXIT_INPUT
+        return None
     by = args.by if args.by is not None else _user()
     if not by.strip():
         print("slaprobe: --by must not be empty", file=sys.stderr)
+        return None
+    return at, by
+
+
+def _ack(cfg: Config, args: argparse.Namespace) -> int:
+    now = time.time()
+    if (given := _at_and_by(args, now)) is None:
         return EXIT_INPUT
+    at, by = given
     store, windows = _open(cfg)
     try:
         try:
@@ -652,15 +660,11 @@ def _incident(cfg: Config, store: HistoryStore, windows: list[Window], incident_
 
 def _update(cfg: Config, args: argparse.Namespace) -> int:
     now = time.time()
-    try:
-        at = parse_time(args.at, now)
-    except ValueError as e:
-        print(f"slaprobe: --at: {e}", file=sys.stderr)
+    if (given := _at_and_by(args, now)) is None:
         return EXIT_INPUT
-    by = args.by if args.by is not None else _user()
+    at, by = given
     text = args.text.strip()
-    problem = ("--by must not be empty" if not by.strip() else
-               "--text must not be empty" if not text else
+    problem = ("--text must not be empty" if not text else
                f"--text is longer than {incupdates.MAX_TEXT} characters"
                if len(text) > incupdates.MAX_TEXT else "")
     if problem:
