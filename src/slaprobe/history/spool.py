@@ -116,13 +116,22 @@ class Spool:
             with self._state:
                 if not self.durable or not self._buffer:
                     return
-                rest, self._buffer = self._buffer, []
+                rest = list(self._buffer)  # they stay counted in the buffer until on disk
+            before = self._bytes
             lines = self._fit(rest)
             if lines:
-                with self.path.open("ab") as f:
-                    f.write(b"".join(lines))
-                    f.flush()
-                    os.fsync(f.fileno())
+                try:
+                    with self.path.open("ab") as f:
+                        f.write(b"".join(lines))
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError:  # not in the file: cut what may have gone in, keep them
+                    with contextlib.suppress(OSError):
+                        os.truncate(self.path, before)
+                    self._bytes = before
+                    raise
+            with self._state:  # from the buffer to the file in one step (len never dips)
+                del self._buffer[:len(rest)]
                 self._on_disk += len(lines)
 
     def _fit(self, checks: list[Check]) -> list[bytes]:

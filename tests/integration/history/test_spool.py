@@ -3,9 +3,11 @@ and what a stopped run left is read back at the next start."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +143,38 @@ def test_any_interleaving_keeps_order(ops: list[tuple[int, int]], memory: int) -
             assert len(sp) == len(model)
         assert list(sp) == model
         sp.close()
+
+
+def test_checks_being_appended_to_the_file_stay_counted(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a sync writes the buffer (a worker thread), the loop reads `len` for the
+    pending gauge and the writer's refusal count: it must not dip, and a failed append
+    keeps the checks for the next try."""
+    sp = Spool(tmp_path / "east.spool", memory=50)
+    sp.append(check(0))
+    sp.spill()
+    for k in range(1, 4):
+        sp.append(check(k))
+    seen: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        seen.append(len(sp))  # mid-append, as the loop would see it
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    sp.sync()
+    assert seen == [4] and len(sp) == 4 and sp.on_disk == 4
+
+    def broken(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    sp.append(check(4))
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(OSError):
+        sp.sync()
+    assert len(sp) == 5  # the failed append lost nothing
+    monkeypatch.setattr(os, "fsync", real)
+    sp.sync()
+    assert list(sp) == [check(k) for k in range(5)] and len(sp) == 5  # once each
+    assert (tmp_path / "east.spool").read_text().count("\n") == 5
