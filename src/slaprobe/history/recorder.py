@@ -200,14 +200,21 @@ class Recorder:
             tracker.reconfigure(tracker.critical, histories, replace=True)
             if self.on_reload is not None:
                 self.on_reload()
-            unwritten = await asyncio.to_thread(list, self.unwritten)
-            for check in sorted(unwritten, key=lambda c: c.at):
-                with contextlib.suppress(ValueError):  # already in the loaded timeline
-                    if self.vantage is not None:
-                        self.vantage.own(check)
-                    else:
-                        tracker.add(check)
+            await self.fold_unwritten()
         self.log.info("history_reloaded", generation=self.generation)
+
+    async def fold_unwritten(self) -> None:
+        """Fold the checks not yet written (e.g. left on local disk by a run that
+        stopped) into the timelines, oldest first; those already there are skipped."""
+        unwritten = await asyncio.to_thread(list, self.unwritten)
+        for check in sorted(unwritten, key=lambda c: c.at):
+            if check.target not in self.tracker.critical:
+                continue  # a target no longer configured
+            with contextlib.suppress(ValueError):  # already in the loaded timeline
+                if self.vantage is not None:
+                    self.vantage.own(check)
+                else:
+                    self.tracker.add(check)
 
     async def prune(self, retention: float) -> int:
         """Drop stored checks older than `retention`, and memory older than the horizon."""
