@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pgserver
-import psycopg
 import pytest
 import structlog
 
@@ -115,19 +114,9 @@ def test_the_location_taken_meanwhile_is_a_lost_lock(tmp_path: Path) -> None:
             other.close()
 
 
-def password_server(srv: pgserver.Server) -> str:
-    """A role that must log in with a password over TCP; its URL, wrong password."""
-    with psycopg.connect(srv.url(), autocommit=True) as c:
-        c.execute("CREATE ROLE probe LOGIN PASSWORD 'right-one'")
-    hba = srv.data / "pg_hba.conf"
-    hba.write_text("host all probe 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-    srv.ctl("reload")
-    return f"postgresql://probe:{SECRET}@{srv.host}:{srv.port}/postgres"
-
-
 def test_config_mistakes_still_refuse_at_once(tmp_path: Path) -> None:
     with pgserver.server() as srv:
-        wrong_password = password_server(srv)
+        wrong_password = with_password(srv.password_login("probe", "right-one"))
         missing = with_password(srv.url("no_such_db"))
         cfg_for(tmp_path)
         for url, what in ((wrong_password, "password authentication failed"),
