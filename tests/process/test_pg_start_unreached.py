@@ -63,16 +63,17 @@ url = "{target}/"
 
 
 def spooled(cfg: Path) -> list[float]:
-    """The check times in the daemon's spool file, in its order."""
+    """The check times of `app` in the daemon's spool file, in its order."""
     path = cfg.parent / "slaprobe-east.spool"
-    return [json.loads(line)[1] for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row[1] for row in rows if row[0] == "app"]
 
 
-def stored(url: str) -> list[float]:
-    """The check times in the shared history, in insertion order."""
+def stored(url: str, target: str = "app") -> list[float]:
+    """A target's check times in the shared history, in insertion order."""
     with psycopg.connect(url, autocommit=True) as c:
         return [float(r[0]) for r in c.execute(
-            "SELECT at FROM checks WHERE target = 'app' ORDER BY n").fetchall()]
+            "SELECT at FROM checks WHERE target = %s ORDER BY n", (target,)).fetchall()]
 
 
 def written(m: Metrics) -> bool:
@@ -141,6 +142,14 @@ async def test_a_daemon_starts_while_the_server_is_down_and_writes_when_it_comes
                 assert "Connection refused" in event["error"]
                 assert event["database"] == url.replace(SECRET, "***")
                 assert d.events("store_reached") == []
+                # a reload meanwhile: the new target is probed (its past read later)
+                cfg.write_text(cfg.read_text() + f'\n[[targets]]\nname = "api"\n'
+                                                  f'url = "{target}/api"\n')
+                d.signal(signal.SIGHUP)
+                await d.wait_until(
+                    lambda m: sample(m, "slaprobe_probe_success", target="api") == 1.0,
+                    "the target added by a reload probed")
+                assert d.events("config_reloaded") and not d.events("config_reload_failed")
                 kept = spooled(cfg)  # durable from the first check
                 assert len(kept) >= 3
                 await asyncio.to_thread(srv.start)
@@ -152,6 +161,7 @@ async def test_a_daemon_starts_while_the_server_is_down_and_writes_when_it_comes
                 assert in_order(kept, history)
                 assert history[:len(kept)] == kept  # nothing before them: a new history
                 assert len(d.events("store_reached")) == 1
+                assert await asyncio.to_thread(stored, url, "api")  # the added target's
                 m = await d.metrics()
                 assert not math.isnan(sample(m, "slaprobe_availability_ratio",
                                              target="app", window="1h"))

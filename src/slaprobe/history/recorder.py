@@ -114,21 +114,23 @@ class Recorder:
         self.writer.wake()
         self.instruments.store_pending.set(self.pending)
 
-    async def reconfigure(self, cfg: Config) -> None:
+    async def reconfigure(self, cfg: Config, *, read: bool = True) -> None:
         """A reloaded config: its quorum, its horizon and its targets. Kept targets keep
         their timelines and credit, new ones are read from the store, removed ones are
-        forgotten (after the read: a check of theirs finishing meanwhile goes too)."""
+        forgotten (after the read: a check of theirs finishing meanwhile goes too).
+        `read=False`: the store was not reached yet, new targets start empty (they are
+        read with the others when it is)."""
         critical = {t.name: t.critical for t in cfg.targets}
         was = self.degraded_targets
         self.degraded_targets = {t.name for t in cfg.targets if t.degraded_latency is not None}
-        if self.degraded_targets - was:  # newly configured: their stored degraded time
+        if read and self.degraded_targets - was:  # newly configured: their stored degraded time
             await self.load_degraded(self.degraded_targets - was,
                                      self.clock.now() - self.horizon)
         if self.vantage is not None:
             self.vantage.set_quorum(cfg.slo.quorum, list(critical))
         self.horizon = horizon(cfg)
         added = [n for n in critical if n not in self.tracker.critical]
-        histories = await self.load(added) if added else {}
+        histories = await self.load(added) if added and read else {}
         for name in self.tracker.critical.keys() - critical.keys():
             self.last.pop(name, None)
             self.same_state.pop(name, None)

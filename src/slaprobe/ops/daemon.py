@@ -170,14 +170,14 @@ class Daemon:
         if _restart_needed(old, new):
             self.log.warning("restart_needed", reason="daemon.listen, daemon.database, "
                              "daemon.location or daemon.web_config changed")
-        await r.recorder.reconfigure(new)
+        await r.recorder.reconfigure(new, read=r.reach.reached)
         r.plan.reconfigure(new)
         r.instruments.reconfigure(new)
         r.housekeeper.reconfigure(new)
         r.incidents.reconfigure(new)
         r.clock_steps.reconfigure(new)
         r.scrape.reconfigure(new)
-        await r.follower.reconfigure(new)
+        await r.follower.reconfigure(new, read=r.reach.reached)
         old_names = {t.name for t in old.targets}
         removed = sorted(old_names - {t.name for t in new.targets})
         added = [t.name for t in new.targets if t.name not in old_names]

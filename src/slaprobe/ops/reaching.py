@@ -25,7 +25,7 @@ from slaprobe import logs
 from slaprobe.clock import Clock
 from slaprobe.history.pgstore import PgStore
 from slaprobe.history.recorder import Recorder
-from slaprobe.history.storeapi import StoreError, WriterLockLost
+from slaprobe.history.storeapi import WriterLockLost
 from slaprobe.incidents.desk import IncidentDesk
 
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between tries of the server
@@ -66,9 +66,10 @@ class Reach:
             except WriterLockLost as e:  # another daemon writes this location now: the
                 self.recorder.writer.lose_lock(e)  # store is not read, /readyz fails
                 return
-            except (OSError, StoreError) as e:  # logged when the reason changes
-                self.repeats.failed("reach", "store_still_unavailable", error=str(e),
-                                    database=store.name, pending=self.recorder.pending)
+            except Exception as e:  # e.g. StoreError: logged when the reason changes
+                self.repeats.failed("reach", "store_still_unavailable",
+                                    error=str(e) or repr(e), database=store.name,
+                                    pending=self.recorder.pending)
             await self.clock.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
 
