@@ -193,3 +193,43 @@ async def test_the_reach_room_tries_with_backoff_then_reads_the_history(
         assert "history_reloaded" in names
         spool.close()
         await asyncio.to_thread(store.close)
+
+
+async def test_the_reach_room_finds_the_location_taken(tmp_path: Path) -> None:
+    """Reached, but another daemon writes the location by then: this one stops trying,
+    says so once (`writer_lock_lost`, as a lock lost later), reads nothing and keeps
+    its checks on local disk; /readyz stays 503 (not reached, writes failing)."""
+    with pgserver.server() as srv:
+        url = srv.new_database()
+        srv.stop()
+        store = PgStore(url, location="east", listen="127.0.0.1:9", unreached="down at start")
+        srv.start()
+        other = PgStore(url, location="east", listen="127.0.0.1:10")
+        clock = FakeClock(start=T0)
+        spool = Spool(tmp_path / "east.spool")
+        spool.spill()
+        rec = Recorder(store, Tracker({"app": True}), clock, Instruments(), logs.get(),
+                       horizon=86400.0, generation=0, spool=spool)
+        reach = Reach(store, rec, IncidentDesk(Support(), T0 - 86400, logs.get()), clock,
+                      log=logs.get(), repeats=logs.Repeats(logs.get(), clock=clock.monotonic))
+        started: list[bool] = []
+
+        async def start() -> None:
+            started.append(True)
+
+        rec.record(Check("app", T0, True, 10.0))
+        try:
+            with structlog.testing.capture_logs() as events:
+                await asyncio.wait_for(reach.run(start), 30)
+                rec.writer.lose_lock(WriterLockLost("again"))  # said once only
+            lost = [e for e in events if e["event"] == "writer_lock_lost"]
+            assert len(lost) == 1 and "in use by another slaprobe run" in lost[0]["error"]
+            assert not reach.reached and not started
+            assert rec.writer.lock_lost and not rec.writes_ok
+            assert [e["event"] for e in events].count("store_reached") == 0
+            assert await until(lambda: spool.on_disk == 1)
+            assert await asyncio.to_thread(other.checks, "app", 0, 4e9) == []
+        finally:
+            spool.close()
+            await asyncio.to_thread(store.close)
+            await asyncio.to_thread(other.close)
