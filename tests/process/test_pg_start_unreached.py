@@ -138,6 +138,9 @@ async def test_a_daemon_starts_while_the_server_is_down_and_writes_when_it_comes
                                              service="CloneNer", window=w))
                 assert await status(f"{d.url}/healthz") == 200
                 assert await status(f"{d.url}/readyz") == 503
+                for page in ("/status", "/api/v1/report?from=now-1h"):  # say why, no 500
+                    async with aiohttp.ClientSession() as s, s.get(d.url + page) as r:
+                        assert r.status == 503 and "history not available" in await r.text()
                 [event] = d.events("store_unavailable_at_start")
                 assert "Connection refused" in event["error"]
                 assert event["database"] == url.replace(SECRET, "***")
@@ -161,6 +164,7 @@ async def test_a_daemon_starts_while_the_server_is_down_and_writes_when_it_comes
                 assert in_order(kept, history)
                 assert history[:len(kept)] == kept  # nothing before them: a new history
                 assert len(d.events("store_reached")) == 1
+                assert await status(f"{d.url}/api/v1/report?from=now-1h") == 200
                 assert await asyncio.to_thread(stored, url, "api")  # the added target's
                 m = await d.metrics()
                 assert not math.isnan(sample(m, "slaprobe_availability_ratio",
