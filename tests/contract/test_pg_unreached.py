@@ -8,6 +8,7 @@ password, a missing database) are no reason to wait: they still fail at once."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from pathlib import Path
 
@@ -233,3 +234,20 @@ async def test_the_reach_room_finds_the_location_taken(tmp_path: Path) -> None:
             spool.close()
             await asyncio.to_thread(store.close)
             await asyncio.to_thread(other.close)
+
+
+def test_a_server_that_does_not_answer_is_not_reached_either(tmp_path: Path) -> None:
+    """A listener that never answers (a hung server, a partition): the connection
+    times out, and the daemon starts as for a stopped server."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://probe:{SECRET}@127.0.0.1:{silent.getsockname()[1]}/slaprobe"
+        cfg_for(tmp_path)
+        store, _ = stores.open_writer(opened(tmp_path, url), None)
+        try:
+            assert isinstance(store, PgStore) and not store.reached
+            assert "timeout expired" in (store.pg.unreached or "")
+            assert SECRET not in (store.pg.unreached or "")
+        finally:
+            store.close()
