@@ -219,6 +219,10 @@ class Snapshot:
     locations: Sequence[Family] = ()  # each location's newest check and the silence limit
     target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
     latency_objectives: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # the stored history was read (a shared history's server reached): the window
+    # figures need it; until then they are unknown (NaN), never what the checks since
+    # the start alone would make them
+    history_read: bool = True
 
 
 def _num(x: float | None) -> float:
@@ -255,6 +259,9 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
             continue
         credited.add((name,), tr.degraded_credit.get(name, 0.0))
         for label, length in windows:
+            if not snap.history_read:
+                ratio.add((name, label), NAN)
+                continue
             up = tr.target_totals(name, now - length, now, now)[State.UP]
             ratio.add((name, label), _num(sli(up, tr.degraded_seconds(
                 name, now - length, now, now))))
@@ -323,7 +330,8 @@ class SlaFigures:
                 1.0 if tr.in_maintenance(name, now) else 0.0,
                 c[up_k], c[down_k], c[maint_k], c[net_k],
             ]
-            ratios = window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+            ratios = (window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+                      if snap.history_read else [(None, None)] * len(lengths))
             values += [_num(a) for a, _ in ratios]
             values += [_num(cv) for _, cv in ratios]
             for fam, (key, p), v in zip(out, pre, values, strict=True):
@@ -376,16 +384,21 @@ class SlaFigures:
         burn = family(cat.BURN_RATE)
         seen: set[str] = set()
         for label, length in windows:
+            seen.add(label)
+            if not snap.history_read:  # unknown: the stored history was not read yet
+                for fam in (s_avail, budget, s_cover, burn):
+                    fam.add([svc, label], NAN)
+                continue
             f = figures(length)
             o = objective_over(length)
             s_avail.add([svc, label], _num(f.availability))
             budget.add([svc, label], _num(f.budget_remaining(o)))
             s_cover.add([svc, label], _num(f.coverage))
             burn.add([svc, label], _num(f.burn_rate(o)))
-            seen.add(label)
         for label, length in BURN_WINDOWS:
             if label not in seen:
-                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length))))
+                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length)))
+                         if snap.history_read else NAN)
         mw = family(cat.MAINTENANCE_WINDOWS)
         n = counts(tr.maintenance)
         for status in STATUSES:
