@@ -117,6 +117,18 @@ def downs(spans: Sequence[Span]) -> list[tuple[float, float]]:
     return out
 
 
+def unknown_parts(spans: Sequence[Span], a: float, b: float) -> list[tuple[float, float]]:
+    """The gaps of [a, b) that no span covers."""
+    out, edge = [], a
+    for s, e, _ in spans:
+        if s > edge:
+            out.append((edge, min(s, b)))
+        edge = max(edge, e)
+    if edge < b:
+        out.append((edge, b))
+    return out
+
+
 def outages() -> list[tuple[float, float]]:
     out, edge = [], 0.0
     for length, up in STORY:
@@ -265,10 +277,16 @@ def figures(shared: dict[str, Daemon], single: Daemon, database: str, t0: float,
     for name, f in res.items():
         print(f"  | {name} | {f.availability:.4f} | {f.availability - gt:+.4f} | "
               f"{f.coverage:.4f} | {f.unknown:.1f} |")
-    print("  outages (s after T0): recorded down start/end minus the truth's; dead location")
+    gaps = [(x - t0, y - t0) for x, y in unknown_parts(as_is, a, b) if y - x >= 0.5]
+    print("  consensus unknown (s after T0, 0.5 s or more): "
+          + (", ".join(f"{x:.1f}..{y:.1f}" for x, y in gaps) or "none"))
+    print("  outages (s after T0): recorded down start/end minus the truth's (the consensus,"
+          " the single daemon, each location alone); the location dead then")
     for s, e in outages():
         line = f"    true {s:.0f}..{e:.0f}:"
-        for name, spans in (("consensus", as_is), ("single", mine)):
+        views = [("consensus", as_is), ("single", mine),
+                 *((loc, histories[loc].between(a, b, now)) for loc in sorted(histories))]
+        for name, spans in views:
             hit = [(x - t0, y - t0) for x, y in downs(spans) if x - t0 < e + 5 and y - t0 > s - 5]
             if hit:
                 line += (f"  {name} {hit[0][0] - s:+.2f}/{hit[-1][1] - e:+.2f}"
