@@ -241,15 +241,24 @@ http {{
 
     # --- slaprobe ------------------------------------------------------------------------
 
-    def slaprobe(self, config: Path, listen: int, name: str = "slaprobe",
-                 source: Path | None = None) -> Proc:
-        """`slaprobe run`; from the package under `source` (a checkout's src/) when given."""
+    def slaprobe(self, config: Path, listen: int, name: str = "slaprobe", *,
+                 source: Path | None = None, state_dir: Path | None = None,
+                 wait: bool = True) -> Proc:
+        """`slaprobe run`; from the package under `source` (a checkout's src/) when given;
+        with $STATE_DIRECTORY (where a shared history's spool file goes) when given;
+        `wait`: until its /readyz answers 200."""
         env = None
-        if source is not None:
-            env = {**os.environ, "PYTHONPATH": str(source)}
+        if source is not None or state_dir is not None:
+            env = dict(os.environ)
+            if source is not None:
+                env["PYTHONPATH"] = str(source)
+            if state_dir is not None:
+                state_dir.mkdir(parents=True, exist_ok=True)
+                env["STATE_DIRECTORY"] = str(state_dir)
         p = self.start(name, slaprobe_cmd("run", "--config", str(config), "--log-level",
                                           "warning", "--log-format", "json"), env)
-        wait_http(f"http://127.0.0.1:{listen}/readyz", p, timeout=120.0)
+        if wait:
+            wait_http(f"http://127.0.0.1:{listen}/readyz", p, timeout=120.0)
         return p
 
 

@@ -111,18 +111,23 @@ def sleep_until(t: float) -> None:
         time.sleep(min(left, 1.0))
 
 
+def start_target(stack: Stack, t0: float) -> str:
+    """The story's target (this script's `serve` mode) in `stack`; its URL."""
+    target = stack.start("target", [sys.executable, __file__, "serve", f"{t0:.0f}"])
+    port_line = ""
+    deadline = time.monotonic() + 20
+    while not port_line.strip().isdigit() and time.monotonic() < deadline:
+        time.sleep(0.1)
+        port_line = target.log_path.read_text(encoding="utf-8").strip()
+    if not port_line.isdigit():
+        raise RuntimeError(f"target did not start: {target.tail()}")
+    return f"http://127.0.0.1:{port_line}/health"
+
+
 def one_run(k: int, pause: float, keep: bool) -> dict[str, float]:
     with Stack(f"slaprobe-bench-accuracy-{k}-", keep=keep) as stack:
         t0 = math.ceil(time.time()) + 8.0  # time to start everything before the story
-        target = stack.start("target", [sys.executable, __file__, "serve", f"{t0:.0f}"])
-        port_line = ""
-        deadline = time.monotonic() + 20
-        while not port_line.strip().isdigit() and time.monotonic() < deadline:
-            time.sleep(0.1)
-            port_line = target.log_path.read_text(encoding="utf-8").strip()
-        if not port_line.isdigit():
-            raise RuntimeError(f"target did not start: {target.tail()}")
-        url = f"http://127.0.0.1:{port_line}/health"
+        url = start_target(stack, t0)
         _, bb_port = stack.blackbox(timeout=0.8)
         listen = free_port()
         cfg = stack.dir / "probe.toml"
