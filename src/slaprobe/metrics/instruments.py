@@ -26,7 +26,8 @@ from prometheus_client.core import Metric
 from slaprobe import __version__
 from slaprobe.core.history.degraded import sli
 from slaprobe.core.history.tracker import Tracker
-from slaprobe.core.history.windows import window_ratios
+from slaprobe.core.history.timeline import N_STATES
+from slaprobe.core.history.windows import Ratios, ratios_of, window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
 from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
@@ -261,17 +262,48 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
     return [credited, ratio, objective]
 
 
+@dataclass(slots=True)
+class _Kept:
+    """One target's series as the last scrape served them."""
+
+    prefixes: list[tuple[tuple[str, ...], str]]  # each series' label values and line prefix
+    key: tuple[object, ...]  # what its figures other than the ratios were made of
+    steady: bool  # up throughout its longest window: its ratios were the shared ones
+    values: list[float | None]
+    lines: list[str | None]
+    rows: list[tuple[str, tuple[str, ...], float] | None]
+
+
+def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
+    """The ratios `window_ratios` gives a target whose timeline is one up run covering
+    its longest window (no maintenance there): the same operations on the same
+    numbers, so the same bits (its closed spans add 0.0: x - x for each state)."""
+    out: list[Ratios] = []
+    for length in lengths:
+        a = now - length
+        t = [0.0] * N_STATES
+        if now > a:
+            t[State.UP] += now - a
+        out.append(ratios_of(t, now - a))
+    return out
+
+
 class SlaFigures:
     """Availability, coverage, error budget and burn rate, computed at scrape time.
 
-    Each target's sample lines are built from prefixes kept from the last scrape
-    (its labels escaped once), and its window ratios in one pass
-    (`core.windows`): at a thousand targets that is most of a scrape.
+    Each target's lines are kept from the last scrape with what they were made of
+    (its latest check, state, maintenance, credit): a target whose inputs did not
+    change and whose timeline is one up run over its longest window (the run index
+    says which are not, without visiting them) serves its kept lines; the ratios of
+    all those targets are one computation (`_steady_ratios`). The others' ratios are
+    computed (`core.windows`, O(log n) each) and only changed values formatted.
     """
 
     def __init__(self) -> None:
         self._labels: tuple[str, ...] = ()
-        self._prefixes: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._kept: dict[str, _Kept] = {}
+        self._shared: list[tuple[str, str]] = []  # the steady ratios last served, as text
+        self.rendered = 0  # targets whose lines the last scrape made again (for benchmarks)
 
     async def families(self, snap: Snapshot, chunk: int = 500) -> list[Family]:
         """The figures' families, yielding to the event loop every `chunk` targets, so a
@@ -294,43 +326,79 @@ class SlaFigures:
         labels = tuple(label for label, _ in per_target)
         lengths = [length for _, length in per_target]
         if labels != self._labels:  # the windows changed (a reload): new prefixes
-            self._labels, self._prefixes = labels, {}
+            self._labels, self._kept = labels, {}
         series = _target_series(labels)
         out = [Family(d.name, d.kind, d.help, d.labels, lines=[]) for d, _ in series]
-        prefixes, kept = self._prefixes, {}
+        old, kept = self._kept, {}
+        shared = _steady_ratios(lengths, now)
+        shared_text = [(repr(x), repr(y)) for x, y in shared]
+        same_shared = shared_text == self._shared
+        self._shared = shared_text
+        if lengths:  # who may be anything but one up run over the longest window
+            longest = now - max(lengths)
+            unsteady = tr.index.unsteady(longest, now, now)
+            if unsteady is not None:
+                unsteady.update(tr.maintained(longest, now))
+        else:
+            unsteady = set()
         states = {State.UP: 1.0, State.DOWN: 0.0}
         up_k, down_k = State.UP, State.DOWN
         maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
+        rendered = 0
         for i, name in enumerate(list(tr.critical)):
             if i % chunk == chunk - 1:
                 yield
             if name not in tr.critical:
                 continue  # removed by a reload while this scrape was yielding
-            pre = prefixes.get(name)
-            if pre is None:
-                pre = [((name, *(v for _, v in extra)),
-                        sample_prefix(d.sample, (("target", name), *extra)))
-                       for d, extra in series]
-            kept[name] = pre
             check = snap.last.get(name)
             st = tr.probe_state(name, now)
             c = tr.credit[name].seconds
+            key = (check, st, tr.critical[name], tr.in_maintenance(name, now),
+                   c[up_k], c[down_k], c[maint_k], c[net_k])
+            steady = unsteady is not None and name not in unsteady
+            k = old.get(name)
+            if k is not None and steady and k.steady and same_shared and k.key == key:
+                kept[name] = k
+                for fam, line, row in zip(out, k.lines, k.rows, strict=True):
+                    if line is not None:
+                        fam.lines.append(line)  # type: ignore[union-attr]
+                        fam.rows.append(row)  # type: ignore[arg-type]
+                continue
+            rendered += 1
+            pre = k.prefixes if k is not None else [
+                ((name, *(v for _, v in extra)),
+                 sample_prefix(d.sample, (("target", name), *extra)))
+                for d, extra in series]
             values: list[float | None] = [
                 None if check is None else (1.0 if check.ok else 0.0),
                 None if check is None else check.at,
                 NAN if st is None else states.get(st, NAN),
-                1.0 if tr.critical[name] else 0.0,
-                1.0 if tr.in_maintenance(name, now) else 0.0,
+                1.0 if key[2] else 0.0,
+                1.0 if key[3] else 0.0,
                 c[up_k], c[down_k], c[maint_k], c[net_k],
             ]
-            ratios = window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+            ratios = shared if steady else window_ratios(
+                tr.histories[name], tr.maint_intervals(name), lengths, now)
             values += [_num(a) for a, _ in ratios]
             values += [_num(cv) for _, cv in ratios]
-            for fam, (key, p), v in zip(out, pre, values, strict=True):
-                if v is not None:
-                    fam.rows.append(("", key, v))
-                    fam.lines.append(p + value_text(v) + "\n")  # type: ignore[union-attr]
-        self._prefixes = kept  # targets removed since are forgotten
+            lines: list[str | None] = []
+            rows: list[tuple[str, tuple[str, ...], float] | None] = []
+            for j, (fam, (labelvalues, p), v) in enumerate(zip(out, pre, values, strict=True)):
+                if v is None:
+                    lines.append(None)
+                    rows.append(None)
+                    continue
+                if k is not None and k.values[j] == v and v != 0.0:  # (0.0 / -0.0: made anew)
+                    line, row = k.lines[j], k.rows[j]
+                else:
+                    line, row = p + value_text(v) + "\n", ("", labelvalues, v)
+                lines.append(line)
+                rows.append(row)
+                fam.lines.append(line)  # type: ignore[union-attr,arg-type]
+                fam.rows.append(row)  # type: ignore[arg-type]
+            kept[name] = _Kept(pre, key, steady, values, lines, rows)
+        self._kept = kept  # targets removed since are forgotten
+        self.rendered = rendered
         families: list[Family] = []
         by_name: dict[str, Family] = {}
         for fam in out:  # one family per metric: its series in target order
