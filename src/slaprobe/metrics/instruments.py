@@ -19,14 +19,15 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import Metric
 
 from slaprobe import __version__
 from slaprobe.core.history.degraded import sli
-from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.timeline import N_STATES
+from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.history.windows import Ratios, ratios_of, window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
 from slaprobe.core.model import CertExpiry, Check, State
@@ -267,7 +268,7 @@ class _Kept:
     """One target's series as the last scrape served them."""
 
     prefixes: list[tuple[tuple[str, ...], str]]  # each series' label values and line prefix
-    key: tuple[object, ...]  # what its figures other than the ratios were made of
+    key: tuple[Any, ...]  # what its figures other than the ratios were made of
     steady: bool  # up throughout its longest window: its ratios were the shared ones
     values: list[float | None]
     lines: list[str | None]
@@ -286,6 +287,72 @@ def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
             t[State.UP] += now - a
         out.append(ratios_of(t, now - a))
     return out
+
+
+def _render(name: str, series: Sequence[_Series], out: Sequence[Family], *,
+            k: _Kept | None, key: tuple[Any, ...], steady: bool, ratios: Sequence[Ratios]) -> _Kept:
+    """One target's lines, appended to `out`: a value equal to the one kept keeps its
+    line; `key` is (latest check, probe state, critical, in maintenance, credit...)."""
+    check, st = key[0], key[1]
+    pre = k.prefixes if k is not None else [
+        ((name, *(v for _, v in extra)), sample_prefix(d.sample, (("target", name), *extra)))
+        for d, extra in series]
+    values: list[float | None] = [
+        None if check is None else (1.0 if check.ok else 0.0),
+        None if check is None else check.at,
+        NAN if st is None else _STATE_VALUE.get(st, NAN),
+        1.0 if key[2] else 0.0,
+        1.0 if key[3] else 0.0,
+        *key[4:],
+    ]
+    values += [_num(a) for a, _ in ratios]
+    values += [_num(cv) for _, cv in ratios]
+    lines: list[str | None] = []
+    rows: list[tuple[str, tuple[str, ...], float] | None] = []
+    for j, (fam, (labelvalues, p), v) in enumerate(zip(out, pre, values, strict=True)):
+        if v is None:
+            lines.append(None)
+            rows.append(None)
+            continue
+        if k is not None and k.values[j] == v and v != 0.0:  # (0.0 / -0.0: made anew)
+            line, row = k.lines[j], k.rows[j]
+        else:
+            line, row = p + value_text(v) + "\n", ("", labelvalues, v)
+        lines.append(line)
+        rows.append(row)
+        fam.lines.append(line)  # type: ignore[union-attr,arg-type]
+        fam.rows.append(row)  # type: ignore[arg-type]
+    return _Kept(pre, key, steady, values, lines, rows)
+
+
+_STATE_VALUE = {State.UP: 1.0, State.DOWN: 0.0}
+
+
+def _unsteady(tr: Tracker, lengths: Sequence[float], now: float) -> set[str] | None:
+    """The targets that may be anything but one up run over the longest window, or
+    have maintenance in it (None: every target may)."""
+    if not lengths:
+        return set()
+    longest = now - max(lengths)
+    out = tr.index.unsteady(longest, now, now)
+    if out is not None:
+        out.update(tr.maintained(longest, now))
+    return out
+
+
+def _merged(out: Sequence[Family]) -> list[Family]:
+    """One family per metric: its series in target order."""
+    families: list[Family] = []
+    by_name: dict[str, Family] = {}
+    for fam in out:
+        into = by_name.get(fam.name)
+        if into is None:
+            by_name[fam.name] = fam
+            families.append(fam)
+        else:
+            into.rows += fam.rows
+            into.lines += fam.lines  # type: ignore[operator]
+    return families
 
 
 class SlaFigures:
@@ -334,14 +401,7 @@ class SlaFigures:
         shared_text = [(repr(x), repr(y)) for x, y in shared]
         same_shared = shared_text == self._shared
         self._shared = shared_text
-        if lengths:  # who may be anything but one up run over the longest window
-            longest = now - max(lengths)
-            unsteady = tr.index.unsteady(longest, now, now)
-            if unsteady is not None:
-                unsteady.update(tr.maintained(longest, now))
-        else:
-            unsteady = set()
-        states = {State.UP: 1.0, State.DOWN: 0.0}
+        unsteady = _unsteady(tr, lengths, now)
         up_k, down_k = State.UP, State.DOWN
         maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
         rendered = 0
@@ -353,7 +413,7 @@ class SlaFigures:
             check = snap.last.get(name)
             st = tr.probe_state(name, now)
             c = tr.credit[name].seconds
-            key = (check, st, tr.critical[name], tr.in_maintenance(name, now),
+            key: tuple[Any, ...] = (check, st, tr.critical[name], tr.in_maintenance(name, now),
                    c[up_k], c[down_k], c[maint_k], c[net_k])
             steady = unsteady is not None and name not in unsteady
             k = old.get(name)
@@ -365,50 +425,13 @@ class SlaFigures:
                         fam.rows.append(row)  # type: ignore[arg-type]
                 continue
             rendered += 1
-            pre = k.prefixes if k is not None else [
-                ((name, *(v for _, v in extra)),
-                 sample_prefix(d.sample, (("target", name), *extra)))
-                for d, extra in series]
-            values: list[float | None] = [
-                None if check is None else (1.0 if check.ok else 0.0),
-                None if check is None else check.at,
-                NAN if st is None else states.get(st, NAN),
-                1.0 if key[2] else 0.0,
-                1.0 if key[3] else 0.0,
-                c[up_k], c[down_k], c[maint_k], c[net_k],
-            ]
             ratios = shared if steady else window_ratios(
                 tr.histories[name], tr.maint_intervals(name), lengths, now)
-            values += [_num(a) for a, _ in ratios]
-            values += [_num(cv) for _, cv in ratios]
-            lines: list[str | None] = []
-            rows: list[tuple[str, tuple[str, ...], float] | None] = []
-            for j, (fam, (labelvalues, p), v) in enumerate(zip(out, pre, values, strict=True)):
-                if v is None:
-                    lines.append(None)
-                    rows.append(None)
-                    continue
-                if k is not None and k.values[j] == v and v != 0.0:  # (0.0 / -0.0: made anew)
-                    line, row = k.lines[j], k.rows[j]
-                else:
-                    line, row = p + value_text(v) + "\n", ("", labelvalues, v)
-                lines.append(line)
-                rows.append(row)
-                fam.lines.append(line)  # type: ignore[union-attr,arg-type]
-                fam.rows.append(row)  # type: ignore[arg-type]
-            kept[name] = _Kept(pre, key, steady, values, lines, rows)
+            kept[name] = _render(name, series, out, k=k, key=key, steady=steady,
+                                 ratios=ratios)
         self._kept = kept  # targets removed since are forgotten
         self.rendered = rendered
-        families: list[Family] = []
-        by_name: dict[str, Family] = {}
-        for fam in out:  # one family per metric: its series in target order
-            into = by_name.get(fam.name)
-            if into is None:
-                by_name[fam.name] = fam
-                families.append(fam)
-            else:
-                into.rows += fam.rows
-                into.lines += fam.lines  # type: ignore[operator]
+        families = _merged(out)
         families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
 

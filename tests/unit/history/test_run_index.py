@@ -60,7 +60,7 @@ def agree(tr: Tracker, now: float, rng: random.Random) -> None:
         assert got == spans_of(full_sweep(tr, a, b, now)), (now, a, b)
 
 
-def replay(rng: random.Random, n: int, seconds: int, p_change: float,
+def replay(rng: random.Random, n: int, seconds: int, *, p_change: float,
            windows: list[Window], critical: dict[str, bool]) -> None:
     tr = Tracker(critical, windows=windows)
     state = dict.fromkeys(critical, "up")
@@ -107,7 +107,7 @@ def maintenance(targets: tuple[str, ...] | None, s: float, e: float) -> Window:
 def test_scripted_outages_gaps_and_maintenance_sweep_like_every_target() -> None:
     critical = {f"t{i}": i % 4 != 3 for i in range(8)}
     windows = [maintenance(("t1",), A + 200, A + 400), maintenance(None, A + 900, A + 960)]
-    replay(random.Random(7), 8, 1500, 0.08, windows, critical)
+    replay(random.Random(7), 8, 1500, p_change=0.08, windows=windows, critical=critical)
 
 
 def test_a_quiet_fleet_reads_only_the_targets_that_moved() -> None:
@@ -139,4 +139,5 @@ def test_random_histories_sweep_like_every_target(data: st.DataObject) -> None:
         who = data.draw(st.sampled_from([None, ("t0",), (f"t{n - 1}", "t0")]))
         windows.append(maintenance(who, s, s + data.draw(st.integers(1, 300))))
     replay(random.Random(data.draw(st.integers(0, 2**32))), n, 700,
-           data.draw(st.sampled_from([0.02, 0.1, 0.4])), windows, critical)
+           p_change=data.draw(st.sampled_from([0.02, 0.1, 0.4])), windows=windows,
+           critical=critical)

@@ -35,7 +35,7 @@ def maintenance(targets: tuple[str, ...] | None, s: float, e: float) -> Window:
     return Window(f"m{s}", s, e, s - 9e5, s - 9e5, targets, "", "config", EXCUSED, True)
 
 
-def replay(rng: random.Random, start: float, n: int, seconds: int, every: int,
+def replay(rng: random.Random, start: float, n: int, seconds: int, *, every: int,
            p_change: float, windows: list[Window]) -> list[int]:
     """Scrapes every `every` seconds, each compared with a fresh one; how many targets
     each made again."""
@@ -87,7 +87,8 @@ def test_scripted_history_across_a_month_end_serves_what_a_fresh_scrape_serves()
     start = parse_instant("2026-12-31T23:50:00Z")  # the month window restarts inside
     windows = [maintenance(("t1",), start + 200, start + 320),
                maintenance(None, start + 700, start + 1100)]  # longer than 5m: NaN
-    rendered = replay(random.Random(3), start, 7, 1200, 5, 0.05, windows)
+    rendered = replay(random.Random(3), start, 7, 1200, every=5, p_change=0.05,
+                      windows=windows)
     assert min(rendered) < 7  # past the month's end some targets serve their kept lines
 
 
@@ -132,5 +133,5 @@ def test_random_histories_serve_what_a_fresh_scrape_serves(data: st.DataObject) 
         who = data.draw(st.sampled_from([None, ("t0",), (f"t{n - 1}", "t1")]))
         windows.append(maintenance(who, s, s + data.draw(st.integers(1, 200))))
     replay(random.Random(data.draw(st.integers(0, 2**32))), start, n, 600,
-           data.draw(st.sampled_from([1, 4, 15])), data.draw(st.sampled_from([0.02, 0.2])),
-           windows)
+           every=data.draw(st.sampled_from([1, 4, 15])),
+           p_change=data.draw(st.sampled_from([0.02, 0.2])), windows=windows)
