@@ -289,9 +289,9 @@ def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
     return out
 
 
-def _render(name: str, series: Sequence[_Series], out: Sequence[Family], *,
+def _render(name: str, series: Sequence[_Series], *,
             k: _Kept | None, key: tuple[Any, ...], steady: bool, ratios: Sequence[Ratios]) -> _Kept:
-    """One target's lines, appended to `out`: a value equal to the one kept keeps its
+    """One target's lines (None: no sample): a value equal to the one kept keeps its
     line; `key` is (latest check, probe state, critical, in maintenance, credit...)."""
     check, st = key[0], key[1]
     pre = k.prefixes if k is not None else [
@@ -309,7 +309,7 @@ def _render(name: str, series: Sequence[_Series], out: Sequence[Family], *,
     values += [_num(cv) for _, cv in ratios]
     lines: list[str | None] = []
     rows: list[tuple[str, tuple[str, ...], float] | None] = []
-    for j, (fam, (labelvalues, p), v) in enumerate(zip(out, pre, values, strict=True)):
+    for j, ((labelvalues, p), v) in enumerate(zip(pre, values, strict=True)):
         if v is None:
             lines.append(None)
             rows.append(None)
@@ -320,8 +320,6 @@ def _render(name: str, series: Sequence[_Series], out: Sequence[Family], *,
             line, row = p + value_text(v) + "\n", ("", labelvalues, v)
         lines.append(line)
         rows.append(row)
-        fam.lines.append(line)  # type: ignore[union-attr,arg-type]
-        fam.rows.append(row)  # type: ignore[arg-type]
     return _Kept(pre, key, steady, values, lines, rows)
 
 
@@ -419,17 +417,17 @@ class SlaFigures:
             k = old.get(name)
             if k is not None and steady and k.steady and same_shared and k.key == key:
                 kept[name] = k
-                for fam, line, row in zip(out, k.lines, k.rows, strict=True):
-                    if line is not None:
-                        fam.lines.append(line)  # type: ignore[union-attr]
-                        fam.rows.append(row)  # type: ignore[arg-type]
                 continue
             rendered += 1
             ratios = shared if steady else window_ratios(
                 tr.histories[name], tr.maint_intervals(name), lengths, now)
-            kept[name] = _render(name, series, out, k=k, key=key, steady=steady,
+            kept[name] = _render(name, series, k=k, key=key, steady=steady,
                                  ratios=ratios)
         self._kept = kept  # targets removed since are forgotten
+        order = list(kept.values())  # in target order, as the lines are served
+        for j, fam in enumerate(out):
+            fam.lines = [x for k in order if (x := k.lines[j]) is not None]
+            fam.rows = [r for k in order if (r := k.rows[j]) is not None]
         self.rendered = rendered
         families = _merged(out)
         families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
