@@ -1,7 +1,8 @@
 """The run index answers without visiting every target: which timelines moved since
 an instant, which may not be up throughout a stretch, the earliest final instant.
 Whatever it leaves out, the service timeline swept with it equals the sweep of every
-critical target, and the final instants equal a scan of every timeline, at every
+critical target, the service's state at an instant equals the one from every critical
+target, and the final instants equal a scan of every timeline, at every
 step of scripted and random histories (checks up, down, probe_network, unknown,
 gaps of no data, maintenance, targets added by a reload)."""
 
@@ -14,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slaprobe.core.history.targets import TargetTimelines
-from slaprobe.core.history.timeline import Spans, service_spans
+from slaprobe.core.history.timeline import Spans, service_rule, service_spans
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import EXCUSED, Window
-from slaprobe.core.model import Check
+from slaprobe.core.model import Check, State
 
 IV = 30.0
 A = 1_800_000_000.0
@@ -47,6 +48,8 @@ def scan_final(tr: TargetTimelines, critical_only: bool) -> float | None:
 
 def agree(tr: Tracker, now: float, rng: random.Random) -> None:
     assert tr.final_until() == scan_final(tr, False), now
+    for at in (now, now + 0.5, now + IV, now + 3 * IV):  # coverage runs out by time alone
+        assert tr.service_state(at) == scan_state(tr, at), (now, at)
     assert tr.service_final() == scan_final(tr, True), now
     for at in (now - 10 * IV, now - 3 * IV, now - IV, now - 7.5, now, A - 100.0):
         moved = tr.moved_since(at)
@@ -141,3 +144,14 @@ def test_random_histories_sweep_like_every_target(data: st.DataObject) -> None:
     replay(random.Random(data.draw(st.integers(0, 2**32))), n, 700,
            p_change=data.draw(st.sampled_from([0.02, 0.1, 0.4])), windows=windows,
            critical=critical)
+
+
+def scan_state(tr: TargetTimelines, now: float) -> object:
+    """The service's state at `now` from every critical target's effective state."""
+    counts = [0] * len(State)
+    names = [n for n, c in tr.critical.items() if c]
+    for name in names:
+        st = tr.effective_state(name, now)
+        if st is not None:
+            counts[st] += 1
+    return service_rule(counts, len(names)) if names else None

@@ -59,6 +59,11 @@ class _Sorted:
         i = bisect.bisect_left(self.items, (x, ""))
         return [n for _, n in self.items[:i]]
 
+    def at_most(self, x: float) -> list[str]:
+        """Names whose key is <= x."""
+        i = bisect.bisect_right(self.items, (x, "\U0010ffff"))
+        return [n for _, n in self.items[:i]]
+
     def first(self) -> float | None:
         return self.items[0][0] if self.items else None
 
@@ -115,6 +120,13 @@ class RunIndex:
         """The targets whose timeline from `at` on may be anything but one up run
         (a superset: every target with down, excluded or unknown time after `at`)."""
         return self.not_up.union(self.since.above(at))
+
+    def not_up_at(self, now: float) -> set[str]:
+        """The targets whose probe state at `now` may be anything but up (a superset:
+        a target not in it has an up run whose coverage reaches past `now`)."""
+        out = set(self.not_up)
+        out.update(self.cap.at_most(now))
+        return out
 
     def unsteady(self, a: float, b: float, now: float) -> set[str] | None:
         """The targets whose timeline in [a, b) as of `now` may be anything but one up

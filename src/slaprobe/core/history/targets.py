@@ -245,12 +245,21 @@ class TargetTimelines:
         return self.probe_state(name, now)
 
     def service_state(self, now: float) -> State | None:
+        """The service's state at `now` from its critical targets' effective states: the
+        targets up at `now` and not in maintenance (all but those the run index and the
+        maintenance windows name) only count as up."""
+        n = self.index.n_critical
+        if not n:
+            return None
+        names = self.index.not_up_at(now)
+        names.update(self.maintained(now, math.nextafter(now, math.inf)))
         counts = [0] * N_STATES
-        n = 0
-        for name, crit in self.critical.items():
-            if crit:
-                n += 1
+        read = 0
+        for name in names:
+            if self.critical.get(name):
+                read += 1
                 st = self.effective_state(name, now)
                 if st is not None:
                     counts[st] += 1
-        return service_rule(counts, n) if n else None
+        counts[State.UP] += n - read
+        return service_rule(counts, n)
