@@ -70,6 +70,8 @@ class ProbeStats:
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
         self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
+        # each target's histogram and each (target, result) count, with its rows and lines
+        self._kept: tuple[dict[str, _KeptRows], dict[tuple[str, str], _KeptRows]] = ({}, {})
 
     def observe(self, target: str, result: str, latency: float) -> None:
         h = self.latency.get(target)
@@ -97,23 +99,52 @@ class ProbeStats:
         self.histogram = histogram
 
     def families(self) -> list[Family]:
-        duration = family(cat.PROBE_DURATION)
+        """The families, each series' line kept with the numbers it was made of: a
+        target's lines are made again only when its numbers changed (a check of it)."""
+        duration, probes = family(cat.PROBE_DURATION), family(cat.PROBES)
+        les = self._le if self.histogram else ("+Inf",)
+        old_d, old_p = self._kept
+        made_d: dict[str, _KeptRows] = {}
+        made_p: dict[tuple[str, str], _KeptRows] = {}
         for target, h in self.latency.items():
-            total = 0.0
-            for le, n in zip(self._le if self.histogram else ("+Inf",), h[:-1], strict=True):
-                total += n
-                duration.add((target, le), total, "_bucket")
-            duration.add((target,), h[-1], "_sum")
-            duration.add((target,), total, "_count")
-        probes = family(cat.PROBES)
+            k = old_d.get(target)
+            if k is None or k[0] != h or k[1] != les:
+                rows: list[Row] = []
+                total = 0.0
+                for le, n in zip(les, h[:-1], strict=True):
+                    total += n
+                    rows.append(("_bucket", (target, le), total))
+                rows.append(("_sum", (target,), h[-1]))
+                rows.append(("_count", (target,), total))
+                k = (list(h), les, rows, _lines(duration, rows))
+            made_d[target] = k
         for key, n in self.results.items():
-            probes.add(key, n)
+            k = old_p.get(key)
+            if k is None or k[0] != n:
+                rows = [("", key, n)]
+                k = (n, (), rows, _lines(probes, rows))
+            made_p[key] = k
+        self._kept = (made_d, made_p)  # series gone since are forgotten
+        for fam, made in ((duration, made_d.values()), (probes, made_p.values())):
+            fam.rows = [r for k in made for r in k[2]]
+            fam.lines = [line for k in made for line in k[3]]
         leaf, chain = family(cat.TLS_LEAF_EXPIRY), family(cat.TLS_CHAIN_EXPIRY)
         for target, c in self.certs.items():
             leaf.add((target,), c.leaf)
             if c.chain is not None:
                 chain.add((target,), c.chain)
         return [duration, probes, leaf, chain]
+
+
+Row = tuple[str, tuple[str, ...], float]
+_KeptRows = tuple[Any, tuple[str, ...], list[Row], list[str]]  # numbers, le, rows, lines
+
+
+def _lines(fam: Family, rows: Sequence[Row]) -> list[str]:
+    """The text lines of `fam`'s rows (what `Family.text` makes of them)."""
+    return [sample_prefix(fam.sample_name(suffix), list(zip(fam.label_names(suffix), values,
+                                                           strict=True)))
+            + value_text(v) + "\n" for suffix, values, v in rows]
 
 
 class Instruments:
