@@ -2,7 +2,7 @@
 """Cost of a /metrics scrape and of the once-a-second sweeps, per number of targets.
 
 In memory, no network: N targets (default 1,000, 5,000 and 10,000) checked every
---interval seconds (60), each with 31 days of timeline behind it (a scatter of
+--interval seconds (60), each with --days (31) days of timeline behind it (a scatter of
 outages on one in twenty, a few hours of unknown time on one in fifty, a
 maintenance window on one in a hundred), fed check by check on a simulated clock:
 0.2% of checks fail at random and one target in 500 is down for --outage seconds
@@ -15,7 +15,7 @@ size; the mean milliseconds of one housekeeping second. Figures are printed, nev
 asserted; the machine's load average is printed with them.
 
 Usage: .venv/bin/python benchmarks/bench_scrape.py [--targets 1000 5000 10000]
-       [--interval 60] [--seconds 120] [--scrape-every 15] [--outage 180]
+       [--interval 60] [--seconds 120] [--scrape-every 15] [--outage 180] [--days 31]
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ def past(rng: random.Random, a: float, b: float, interval: float) -> History:
     """31 days of one target's timeline as the store would give it, open up to b."""
     h = History()
     events: list[tuple[float, float, State | None]] = []
+    if b - a < 7 * 3600:  # a young history (a daemon started lately): one up run
+        h.open = OpenRun(a + rng.uniform(0, interval), State.UP, b - interval / 2,
+                         b + 1.5 * interval)
+        return h
     if rng.random() < 0.05:
         for _ in range(rng.randint(1, 4)):
             s = rng.uniform(a, b - 3600)
@@ -77,7 +81,7 @@ async def run(n: int, args: argparse.Namespace) -> None:
     windows = [Window(f"m-{x}", now - 5 * DAY, now - 5 * DAY + 7200, now - 9 * DAY,
                       now - 9 * DAY, (x,), "upgrade", "probe.toml", EXCUSED, True)
                for x in names[::100]]
-    hist = {x: past(rng, now - 31 * DAY, now, args.interval) for x in names}
+    hist = {x: past(rng, now - args.days * DAY, now, args.interval) for x in names}
     tracker = Tracker({x: i % 5 != 4 for i, x in enumerate(names)}, hist, windows)
     inst = Instruments(latency_histogram=False)
     desk = IncidentDesk(Support(), now - 31 * DAY, structlog.get_logger())
@@ -138,6 +142,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=120.0)
     p.add_argument("--scrape-every", type=int, default=15)
     p.add_argument("--outage", type=float, default=180.0)
+    p.add_argument("--days", type=float, default=31.0,
+                   help="days of timeline behind each target (31; e.g. 0.01: a daemon "
+                        "started a quarter of an hour ago, every target one up run)")
     args = p.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
