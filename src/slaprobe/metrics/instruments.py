@@ -338,19 +338,19 @@ def _render(name: str, series: Sequence[_Series], *,
     ]
     values += [_num(a) for a, _ in ratios]
     values += [_num(cv) for _, cv in ratios]
-    lines: list[str | None] = []
-    rows: list[tuple[str, tuple[str, ...], float] | None] = []
-    for j, ((labelvalues, p), v) in enumerate(zip(pre, values, strict=True)):
+    m = len(values)
+    lines: list[str | None] = [None] * m
+    rows: list[tuple[str, tuple[str, ...], float] | None] = [None] * m
+    was = k.values if k is not None else [None] * m
+    for j in range(m):
+        v = values[j]
         if v is None:
-            lines.append(None)
-            rows.append(None)
             continue
-        if k is not None and k.values[j] == v and v != 0.0:  # (0.0 / -0.0: made anew)
-            line, row = k.lines[j], k.rows[j]
+        if was[j] == v and v != 0.0:  # the kept line (0.0 / -0.0: made anew)
+            lines[j], rows[j] = k.lines[j], k.rows[j]  # type: ignore[union-attr]
         else:
-            line, row = p + value_text(v) + "\n", ("", labelvalues, v)
-        lines.append(line)
-        rows.append(row)
+            labelvalues, p = pre[j]
+            lines[j], rows[j] = p + value_text(v) + "\n", ("", labelvalues, v)
     return _Kept(pre, key, steady, values, lines, rows)
 
 
