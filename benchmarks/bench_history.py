@@ -30,7 +30,7 @@ Aims from the issue: start-up under 3 s, RSS growth for that history under
 50 MB, scrape under 50 ms, a month's report under 2 s.
 
 Usage: .venv/bin/python benchmarks/bench_history.py [--targets 100]
-       [--days 30] [--fail-rate 0.002] [--outages 4] [--seed 1] [--scrapes 20]
+       [--days 30] [--interval 30] [--fail-rate 0.002] [--outages 4] [--seed 1] [--scrapes 20]
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ from _common import (
     timed_get,
 )
 
-INTERVAL = 30  # seconds; the config says "30s"
 DAY = 86400
 
 
@@ -98,19 +97,20 @@ def generate_csv(
     fail_rate: float,
     outages: int,
     rng: random.Random,
+    interval: int = 30,
 ) -> Generated:
     """Write the CSV in time order; the last slot starts just before `end`."""
     t_start = time.perf_counter()
     names = names_for(targets)
-    slots = int(days * DAY) // INTERVAL
-    start = end - slots * INTERVAL
-    offsets = [rng.randrange(INTERVAL) for _ in names]  # each target's phase, whole seconds
+    slots = int(days * DAY) // interval
+    start = end - slots * interval
+    offsets = [rng.randrange(interval) for _ in names]  # each target's phase, whole seconds
     gen = Generated(first=start + min(offsets), end=end)
 
     # outages: slot -> target indexes failing then
     down: dict[int, set[int]] = {}
     for n in range(outages):
-        length = rng.randint(3 * 60, 30 * 60) // INTERVAL  # 3 to 30 minutes of checks
+        length = rng.randint(3 * 60, 30 * 60) // interval  # 3 to 30 minutes of checks
         k0 = rng.randrange(max(slots - length, 1))
         hit = (
             range(targets)
@@ -119,7 +119,7 @@ def generate_csv(
         )
         for k in range(k0, k0 + length):
             down.setdefault(k, set()).update(hit)
-        gen.outages.append((start + k0 * INTERVAL, start + (k0 + length) * INTERVAL, len(hit)))
+        gen.outages.append((start + k0 * interval, start + (k0 + length) * interval, len(hit)))
 
     hms = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z" for s in range(DAY)]
     days_cache: dict[int, str] = {}
@@ -136,7 +136,7 @@ def generate_csv(
         f.write("target,time,ok,latency_seconds,status_code,error\n")
         buf: list[str] = []
         for k in range(slots):
-            base = start + k * INTERVAL
+            base = start + k * interval
             out = down.get(k, ())
             for i, name in enumerate(names):
                 t = base + offsets[i]
@@ -186,7 +186,8 @@ def month_with_most(a: float, b: float) -> str:
 
 
 def write_config(
-    path: Path, *, targets: int, server_port: int, listen_port: int, database: Path
+    path: Path, *, targets: int, server_port: int, listen_port: int, database: Path,
+    interval: int = 30,
 ) -> None:
     lines = [
         "[daemon]",
@@ -194,7 +195,7 @@ def write_config(
         f'database = "{database}"',
         "",
         "[defaults]",
-        f'interval = "{INTERVAL}s"',
+        f'interval = "{interval}s"',
         'timeout = "2s"',
         "retries = 0",
         "",
@@ -239,11 +240,13 @@ class DaemonFigures:
 
 
 def measure_daemon(
-    cfg: Path, *, targets: int, server_port: int, database: Path, log: Path, scrapes: int
+    cfg: Path, *, targets: int, server_port: int, database: Path, log: Path, scrapes: int,
+    interval: int,
 ) -> DaemonFigures:
     listen = free_port()
     write_config(
-        cfg, targets=targets, server_port=server_port, listen_port=listen, database=database
+        cfg, targets=targets, server_port=server_port, listen_port=listen, database=database,
+        interval=interval,
     )
     d = DaemonProc(cfg, listen, log)
     try:
@@ -305,6 +308,7 @@ def main() -> int:
     )
     ap.add_argument("--targets", type=int, default=100, help="number of targets (100)")
     ap.add_argument("--days", type=float, default=30.0, help="days of history (30)")
+    ap.add_argument("--interval", type=int, default=30, help="seconds between checks (30)")
     ap.add_argument(
         "--fail-rate", type=float, default=0.002, help="share of checks failing at random (0.002)"
     )
@@ -326,7 +330,7 @@ def main() -> int:
         server.__enter__()
         print(
             f"slaprobe bench_history: {args.targets} targets x {args.days:g} days every "
-            f"{INTERVAL}s, python {sys.version.split()[0]}"
+            f"{args.interval}s, python {sys.version.split()[0]}"
         )
         print(source_fingerprint())
         end = int(time.time()) // 3600 * 3600
@@ -339,6 +343,7 @@ def main() -> int:
             fail_rate=args.fail_rate,
             outages=args.outages,
             rng=random.Random(args.seed),
+            interval=args.interval,
         )
         print(
             f"CSV: {gen.rows:,} checks {_utc(gen.first)} .. {_utc(gen.end)}, "
@@ -360,6 +365,7 @@ def main() -> int:
             server_port=server.port,
             listen_port=free_port(),
             database=hist_db,
+            interval=args.interval,
         )
         imp = run_measured(
             slaprobe_cmd("import", str(csv_path), "--config", str(cfg)), timeout=args.import_timeout
@@ -397,6 +403,7 @@ def main() -> int:
             database=empty_db,
             log=tmp / "daemon-empty.log",
             scrapes=args.scrapes,
+            interval=args.interval,
         )
         show_daemon("daemon, EMPTY database", empty)
         hist = measure_daemon(
@@ -406,6 +413,7 @@ def main() -> int:
             database=hist_db,
             log=tmp / "daemon-history.log",
             scrapes=args.scrapes,
+            interval=args.interval,
         )
         show_daemon("daemon, imported history", hist)
         growth = (hist.rss_start_kb - empty.rss_start_kb) * 1024

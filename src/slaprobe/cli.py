@@ -353,13 +353,13 @@ def _warnings(cfg: Config, web: webconfig.WebConfig | None) -> list[str]:
 
 def event_loop_factory(env: Mapping[str, str] | None = None
                        ) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when the optional `uvloop` extra is installed (the daemon
-    measured cheaper per check with it; see README "Performance"), unless
-    SLAPROBE_EVENT_LOOP=asyncio asks for asyncio's own. None: asyncio's default."""
+    """uvloop's event loop (a dependency wherever it builds: the daemon measured cheaper
+    per check with it, docs/performance.md), unless SLAPROBE_EVENT_LOOP=asyncio asks for
+    asyncio's own or uvloop is not installed. None: asyncio's default."""
     if (os.environ if env is None else env).get("SLAPROBE_EVENT_LOOP") == "asyncio":
         return None
     try:
-        import uvloop  # noqa: PLC0415 (optional)
+        import uvloop  # noqa: PLC0415 (absent where it does not build)
     except ImportError:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop

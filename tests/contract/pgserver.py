@@ -59,6 +59,16 @@ class Server:
             c.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def password_login(self, role: str, password: str) -> str:
+        """A role that must log in with `password` over TCP (the other logins stay
+        trusted); its URL without the password."""
+        with psycopg.connect(self.url(), autocommit=True) as c:
+            c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self.ctl("reload")
+        return f"postgresql://{role}@{self.host}:{self.port}/postgres"
+
     def ctl(self, *args: str) -> None:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), *args],
                        check=True, capture_output=True, timeout=60)

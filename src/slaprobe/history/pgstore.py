@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
+from slaprobe.core.history.reachability import unreachable
 from slaprobe.core.model import Check
 from slaprobe.core.urls import masked
 from slaprobe.history.chainstore import N_COLUMNS
@@ -188,6 +189,13 @@ class PgWriterLock:
             self._conn = None
 
 
+def unreachable_server(e: StoreError) -> bool:
+    """Whether opening a PostgreSQL history failed because its server could not be
+    reached (a later try may succeed), not because the config is wrong."""
+    cause = e.__cause__
+    return isinstance(cause, psycopg.OperationalError) and unreachable(str(cause))
+
+
 def _reason(e: BaseException, url: str) -> str:
     """The driver's first line, its password masked (libpq quotes a URL back)."""
     return masked(str(e).strip().splitlines()[0], url) if str(e).strip() else type(e).__name__
@@ -302,7 +310,9 @@ class PgBackend:
     time (a lock); writers take the chain lock; errors become StoreError."""
 
     def __init__(self, url: str, *, read_only: bool = False,
-                 writer: tuple[str, str] | None = None) -> None:
+                 writer: tuple[str, str] | None = None, unreached: str | None = None) -> None:
+        """`unreached`: the server could not be reached at start (why): nothing is opened
+        now, every call is a StoreError until `reach` opens the first connection."""
         self.url = url
         self.read_only = read_only
         # (location, listen): this connection holds the location's writer lock, taken
@@ -312,26 +322,52 @@ class PgBackend:
         self._lock = threading.Lock()
         self._conn: Conn | None = None
         self._locking = False  # the first connection takes the lock after migrating
+        self.unreached = unreached  # why the first connection is still to be made
+        if unreached is None:
+            with self._lock:
+                self._open()
+
+    def reach(self) -> None:
+        """Make the first connection of a backend whose server could not be reached at
+        start: the schema brought up to date, the location's writer lock taken (held by
+        another daemon now: WriterLockLost, this store writes no more). StoreError while
+        the server still cannot be reached (`unreached` says why)."""
         with self._lock:
-            conn = self._connect()
+            if self.unreached is None:
+                return
             try:
-                if read_only:
-                    if _version(conn) > SCHEMA_VERSION:
-                        raise StoreError(f"database {self.name} has a schema newer than this"
-                                         f" slaprobe ({SCHEMA_VERSION})")
-                    if _version(conn) < SCHEMA_VERSION:
-                        raise StoreError(f"database {self.name} holds no slaprobe history")
-                else:
-                    _migrate(conn, url)
-                    if writer is not None:
-                        take_lock(conn, url, *writer, now=time.time())
-                        self._locking = True
-            except psycopg.Error as e:
-                self._drop()
-                raise StoreError(f"cannot open database {self.name}: {_reason(e, self.url)}") from e
-            except BaseException:
-                self._drop()
+                self._open()
+            except LocationLockHeld as e:
+                self.lock_lost = (f"the writer lock could not be taken when the server was"
+                                  f" reached: {e}. This daemon does not write")
+                self.unreached = None
+                raise WriterLockLost(self.lock_lost) from None
+            except StoreError as e:
+                self.unreached = str(e)
                 raise
+            self.unreached = None
+
+    def _open(self) -> None:
+        """The first connection: the schema checked (or migrated), the lock taken."""
+        conn = self._new_connection()
+        try:
+            if self.read_only:
+                if _version(conn) > SCHEMA_VERSION:
+                    raise StoreError(f"database {self.name} has a schema newer than this"
+                                     f" slaprobe ({SCHEMA_VERSION})")
+                if _version(conn) < SCHEMA_VERSION:
+                    raise StoreError(f"database {self.name} holds no slaprobe history")
+            else:
+                _migrate(conn, self.url)
+                if self.writer is not None:
+                    take_lock(conn, self.url, *self.writer, now=time.time())
+                    self._locking = True
+        except psycopg.Error as e:
+            self._drop()
+            raise StoreError(f"cannot open database {self.name}: {_reason(e, self.url)}") from e
+        except BaseException:
+            self._drop()
+            raise
 
     @property
     def name(self) -> str:
@@ -340,6 +376,11 @@ class PgBackend:
     def _connect(self) -> Conn:
         if self.lock_lost is not None:
             raise WriterLockLost(self.lock_lost)
+        if self.unreached is not None:  # only `reach` makes the first connection
+            raise StoreError(f"database {self.name} not reached yet: {self.unreached}")
+        return self._new_connection()
+
+    def _new_connection(self) -> Conn:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         self._drop()
@@ -452,9 +493,20 @@ class PgStore(SqlStore):
     """One PostgreSQL history, shared by the daemons of several locations."""
 
     def __init__(self, url: str, *, read_only: bool = False, location: str = "default",
-                 listen: str | None = None) -> None:
+                 listen: str | None = None, unreached: str | None = None) -> None:
         """`listen`: this store is its location's writer (holds its lock; LocationLockHeld
-        when another daemon does), noted with the address it listens on."""
+        when another daemon does), noted with the address it listens on. `unreached`:
+        the server could not be reached at start (why); `reach` connects later."""
         writer = None if listen is None or read_only else (location, listen)
-        super().__init__(PgBackend(url, read_only=read_only, writer=writer), location=location)
+        self.pg = PgBackend(url, read_only=read_only, writer=writer, unreached=unreached)
+        super().__init__(self.pg, location=location)
         self.url = url
+
+    @property
+    def reached(self) -> bool:
+        """Whether the first connection was made (always, unless opened `unreached`)."""
+        return self.pg.unreached is None
+
+    def reach(self) -> None:
+        """The first connection of a store opened `unreached` (`PgBackend.reach`)."""
+        self.pg.reach()

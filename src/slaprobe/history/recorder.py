@@ -115,21 +115,23 @@ class Recorder:
         self.writer.wake()
         self.instruments.store_pending.set(self.pending)
 
-    async def reconfigure(self, cfg: Config) -> None:
+    async def reconfigure(self, cfg: Config, *, read: bool = True) -> None:
         """A reloaded config: its quorum, its horizon and its targets. Kept targets keep
         their timelines and credit, new ones are read from the store, removed ones are
-        forgotten (after the read: a check of theirs finishing meanwhile goes too)."""
+        forgotten (after the read: a check of theirs finishing meanwhile goes too).
+        `read=False`: the store was not reached yet, new targets start empty (they are
+        read with the others when it is)."""
         critical = {t.name: t.critical for t in cfg.targets}
         was = self.degraded_targets
         self.degraded_targets = {t.name for t in cfg.targets if t.degraded_latency is not None}
-        if self.degraded_targets - was:  # newly configured: their stored degraded time
+        if read and self.degraded_targets - was:  # newly configured: their stored degraded time
             await self.load_degraded(self.degraded_targets - was,
                                      self.clock.now() - self.horizon)
         if self.vantage is not None:
             self.vantage.set_quorum(cfg.slo.quorum, list(critical))
         self.horizon = horizon(cfg)
         added = [n for n in critical if n not in self.tracker.critical]
-        histories = await self.load(added) if added else {}
+        histories = await self.load(added) if added and read else {}
         for name in self.tracker.critical.keys() - critical.keys():
             self.last.pop(name, None)
             self.same_state.pop(name, None)
@@ -201,14 +203,21 @@ class Recorder:
             tracker.reconfigure(tracker.critical, histories, replace=True)
             if self.on_reload is not None:
                 self.on_reload()
-            unwritten = await asyncio.to_thread(list, self.unwritten)
-            for check in sorted(unwritten, key=lambda c: c.at):
-                with contextlib.suppress(ValueError):  # already in the loaded timeline
-                    if self.vantage is not None:
-                        self.vantage.own(check)
-                    else:
-                        tracker.add(check)
+            await self.fold_unwritten()
         self.log.info("history_reloaded", generation=self.generation)
+
+    async def fold_unwritten(self) -> None:
+        """Fold the checks not yet written (e.g. left on local disk by a run that
+        stopped) into the timelines, oldest first; those already there are skipped."""
+        unwritten = await asyncio.to_thread(list, self.unwritten)
+        for check in sorted(unwritten, key=lambda c: c.at):
+            if check.target not in self.tracker.critical:
+                continue  # a target no longer configured
+            with contextlib.suppress(ValueError):  # already in the loaded timeline
+                if self.vantage is not None:
+                    self.vantage.own(check)
+                else:
+                    self.tracker.add(check)
 
     async def prune(self, retention: float) -> int:
         """Drop stored checks older than `retention`, and memory older than the horizon."""

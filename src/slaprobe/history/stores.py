@@ -16,7 +16,7 @@ from typing import Protocol
 from slaprobe import config
 from slaprobe.core.spec import Config
 from slaprobe.history.leaderlock import Leadership, PgLeaderLock, SoleLeader
-from slaprobe.history.pgstore import PgStore
+from slaprobe.history.pgstore import PgStore, unreachable_server
 from slaprobe.history.store import Store, refuse_missing_folder, unwritable_reason
 from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.history.writerlock import WriterLock
@@ -47,12 +47,22 @@ def open_history(where: Config | str | Path, *, env: Mapping[str, str] | None = 
 
 def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStore, Lock | None]:
     """The writer lock, then the store, checked writable (else StoreError: exit 2).
-    LockHeld / LocationLockHeld: another daemon writes this database / location."""
+    LockHeld / LocationLockHeld: another daemon writes this database / location.
+    A PostgreSQL server that cannot be reached (refused, not answering) is no error:
+    the store is returned not yet reached (`reached`), to be connected by `PgStore.reach`
+    (the writer lock is taken then); a config mistake still is."""
     lock: Lock | None
     if config.shared(cfg):
         lock = None  # the store's connection holds it (closing the store releases it)
-        store: HistoryStore = PgStore(cfg.daemon.database, location=cfg.daemon.location,
-                                      listen=listen_of(cfg))
+        try:
+            store: HistoryStore = PgStore(cfg.daemon.database, location=cfg.daemon.location,
+                                          listen=listen_of(cfg))
+        except StoreError as e:
+            if not unreachable_server(e):
+                raise  # a config mistake (URL, login, database): no retry fixes it
+            # the server is away: start anyway, the store connects later (`reach`)
+            return PgStore(cfg.daemon.database, location=cfg.daemon.location,
+                           listen=listen_of(cfg), unreached=str(e)), None
         try:
             store.check_writable()
         except BaseException:
@@ -73,6 +83,11 @@ def open_writer(cfg: Config, env: Mapping[str, str] | None) -> tuple[HistoryStor
         close(store, lock)
         raise
     return store, lock
+
+
+def reached(store: HistoryStore) -> bool:
+    """Whether the store's database has been reached (SQLite: always)."""
+    return not isinstance(store, PgStore) or store.reached
 
 
 def leadership(cfg: Config) -> Leadership:

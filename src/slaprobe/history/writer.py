@@ -50,6 +50,7 @@ class Writer:
         self.writes_ok = True  # the last write succeeded (/readyz)
         self.lock_lost = False  # another daemon took this location: no more writes
         self._wake = asyncio.Event()
+        self._retry = asyncio.Event()  # cuts a backoff short (the store was just reached)
         self._closing = False
         self._closed = asyncio.Event()
 
@@ -59,6 +60,20 @@ class Writer:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def retry_now(self) -> None:
+        """The store can be written again (it was just reached): a write waiting out
+        its backoff is tried at once."""
+        self._retry.set()
+        self._wake.set()
+
+    def lose_lock(self, e: WriterLockLost) -> None:
+        """Another daemon holds this location's writer lock: no more writes, said once;
+        /readyz fails from now on."""
+        self.writes_ok = False
+        if not self.lock_lost:
+            self.lock_lost = True
+            self.log.error("writer_lock_lost", error=str(e), pending=self.pending)
 
     async def run(self) -> None:
         """Write checks in batches until `close`; then write what is left and return."""
@@ -119,9 +134,8 @@ class Writer:
             except (OSError, StoreError) as e:  # a driver error arrives as StoreError
                 self.instruments.store_errors.inc()
                 self.writes_ok = False
-                if isinstance(e, WriterLockLost) and not self.lock_lost:
-                    self.lock_lost = True  # said once, loudly; /readyz fails from now on
-                    self.log.error("writer_lock_lost", error=str(e), pending=self.pending)
+                if isinstance(e, WriterLockLost):
+                    self.lose_lock(e)
                 if not self.unwritten.durable:  # not to be kept in memory alone
                     await asyncio.to_thread(self.unwritten.spill)
                     self.watch.note()
@@ -131,5 +145,8 @@ class Writer:
                 if (final or self._closing) and self.clock.monotonic() > deadline:
                     self.log.error("pending_writes_lost", checks=len(batch))
                     return
-                await self.clock.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    async with self.clock.timeout(delay):
+                        await self._retry.wait()
+                self._retry.clear()
                 delay = min(delay * 2, RETRY_MAX)

@@ -94,6 +94,9 @@ class MaintenanceFollower:
                                         error=repr(e))
             await self.clock.sleep(self.cfg.slo.maintenance_feed_interval)
 
-    async def reconfigure(self, cfg: Config) -> None:
+    async def reconfigure(self, cfg: Config, *, read: bool = True) -> None:
+        """A reloaded config; its windows read now (`read=False`: the store was not
+        reached yet, they are read when it is)."""
         self.cfg = cfg
-        await self.refresh(fetch_feeds=bool(cfg.slo.maintenance_feeds))
+        if read:
+            await self.refresh(fetch_feeds=bool(cfg.slo.maintenance_feeds))

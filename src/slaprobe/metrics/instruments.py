@@ -252,6 +252,10 @@ class Snapshot:
     locations: Sequence[Family] = ()  # each location's newest check and the silence limit
     target_windows: frozenset[str] | None = None  # the per-target ratios' windows (None: all)
     latency_objectives: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # the stored history was read (a shared history's server reached): the window
+    # figures need it; until then they are unknown (NaN), never what the checks since
+    # the start alone would make them
+    history_read: bool = True
 
 
 def _num(x: float | None) -> float:
@@ -288,6 +292,9 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
             continue
         credited.add((name,), tr.degraded_credit.get(name, 0.0))
         for label, length in windows:
+            if not snap.history_read:
+                ratio.add((name, label), NAN)
+                continue
             up = tr.target_totals(name, now - length, now, now)[State.UP]
             ratio.add((name, label), _num(sli(up, tr.degraded_seconds(
                 name, now - length, now, now))))
@@ -444,14 +451,16 @@ class SlaFigures:
             c = tr.credit[name].seconds
             key: tuple[Any, ...] = (check, st, tr.critical[name], tr.in_maintenance(name, now),
                    c[up_k], c[down_k], c[maint_k], c[net_k])
-            steady = unsteady is not None and name not in unsteady
+            # (until the stored history is read every target's ratios are unknown)
+            steady = snap.history_read and unsteady is not None and name not in unsteady
             k = old.get(name)
             if k is not None and steady and k.steady and same_shared and k.key == key:
                 kept[name] = k
                 continue
             rendered += 1
-            ratios = shared if steady else window_ratios(
-                tr.histories[name], tr.maint_intervals(name), lengths, now)
+            ratios = shared if steady else (
+                window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+                if snap.history_read else [(None, None)] * len(lengths))
             kept[name] = _render(name, series, k=k, key=key, steady=steady,
                                  ratios=ratios)
         self._kept = kept  # targets removed since are forgotten
@@ -496,16 +505,21 @@ class SlaFigures:
         burn = family(cat.BURN_RATE)
         seen: set[str] = set()
         for label, length in windows:
+            seen.add(label)
+            if not snap.history_read:  # unknown: the stored history was not read yet
+                for fam in (s_avail, budget, s_cover, burn):
+                    fam.add([svc, label], NAN)
+                continue
             f = figures(length)
             o = objective_over(length)
             s_avail.add([svc, label], _num(f.availability))
             budget.add([svc, label], _num(f.budget_remaining(o)))
             s_cover.add([svc, label], _num(f.coverage))
             burn.add([svc, label], _num(f.burn_rate(o)))
-            seen.add(label)
         for label, length in BURN_WINDOWS:
             if label not in seen:
-                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length))))
+                burn.add([svc, label], _num(figures(length).burn_rate(objective_over(length)))
+                         if snap.history_read else NAN)
         mw = family(cat.MAINTENANCE_WINDOWS)
         n = counts(tr.maintenance)
         for status in STATUSES:

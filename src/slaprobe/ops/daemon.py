@@ -84,14 +84,17 @@ class Daemon:
         return 0
 
     def is_ready(self) -> bool:
-        """/readyz: started, the store writes, and its file is the one it opened."""
-        return (self.ready and self.rooms.recorder.writes_ok
+        """/readyz: started, the store reached and writing, and its file the one it
+        opened."""
+        return (self.ready and self.rooms.reach.reached and self.rooms.recorder.writes_ok
                 and self.rooms.housekeeper.store_file_problem is None)
 
     async def start(self) -> None:
         cfg, r = self.cfg, self.rooms
-        await r.follower.refresh(fetch_feeds=False)
-        await r.housekeeper.close_months(self.clock.now())
+        if r.reach.reached:
+            await self.history_reached()
+        else:  # the rooms that read the store start when the server is reached
+            self.tasks.spawn(r.reach.run(self.history_reached), "reach")
         r.plan.start()
         r.watch.start()
         self._writer = asyncio.create_task(r.recorder.run(), name="writer")
@@ -99,15 +102,22 @@ class Daemon:
         self.tasks.spawn(r.verifier.run(), "verify")
         self.tasks.spawn(r.follower.run_feeds(), "feeds")
         self.tasks.spawn(r.leader.run(), "leader")
-        if r.vantage is not None:
-            self.tasks.spawn(r.vantage.run(), "locations")
-            if r.recorder.pending:  # checks a run that stopped left on local disk
-                r.recorder.kick()
+        if r.vantage is not None and r.recorder.pending:  # left on disk by a run that stopped
+            r.recorder.kick()
         r.instruments.reload_success_at.set(self.clock.now())
         self.ready = True
         self.log.info("started", targets=len(cfg.targets), controls=len(cfg.controls),
                       database=self.store.name, location=cfg.daemon.location,
-                      quorum=cfg.slo.quorum)
+                      quorum=cfg.slo.quorum, history_reached=r.reach.reached)
+
+    async def history_reached(self) -> None:
+        """The rooms that start from the store: at start, or once the server of a
+        shared history is reached (`ops.reaching`)."""
+        r = self.rooms
+        await r.follower.refresh(fetch_feeds=False)
+        await r.housekeeper.close_months(self.clock.now())
+        if r.vantage is not None:
+            self.tasks.spawn(r.vantage.run(), "locations")
 
     async def shutdown(self, runner: Any = None) -> None:
         r = self.rooms
@@ -160,14 +170,14 @@ class Daemon:
         if _restart_needed(old, new):
             self.log.warning("restart_needed", reason="daemon.listen, daemon.database, "
                              "daemon.location or daemon.web_config changed")
-        await r.recorder.reconfigure(new)
+        await r.recorder.reconfigure(new, read=r.reach.reached)
         r.plan.reconfigure(new)
         r.instruments.reconfigure(new)
         r.housekeeper.reconfigure(new)
         r.incidents.reconfigure(new)
         r.clock_steps.reconfigure(new)
         r.scrape.reconfigure(new)
-        await r.follower.reconfigure(new)
+        await r.follower.reconfigure(new, read=r.reach.reached)
         old_names = {t.name for t in old.targets}
         removed = sorted(old_names - {t.name for t in new.targets})
         added = [t.name for t in new.targets if t.name not in old_names]

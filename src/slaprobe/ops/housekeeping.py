@@ -27,7 +27,7 @@ from slaprobe.core.timefmt import month_start
 from slaprobe.evidence import statements
 from slaprobe.history.certlog import CertificateLog
 from slaprobe.history.recorder import Recorder
-from slaprobe.history.storeapi import HistoryStore
+from slaprobe.history.storeapi import HistoryStore, StoreError
 from slaprobe.incidents.desk import IncidentDesk
 from slaprobe.maintenance.follower import MaintenanceFollower
 from slaprobe.metrics.instruments import Instruments
@@ -92,7 +92,11 @@ class Housekeeper:
             self.instruments.clock_offset.set(self.offset())
         self.tracker.update_credit(self.clock.now(), service_step=self._step)
         if self.incidents is not None:
-            await self.incidents.poll_acks(self.store)
+            try:
+                await self.incidents.poll_acks(self.store)
+                self.repeats.recovered("acks", "acks_read_recovered")
+            except (OSError, StoreError) as e:  # the store is away: the incidents go on
+                self.repeats.failed("acks", "acks_read_failed", error=str(e))
             self.incidents.update(self.tracker, self.clock.now())
         if self.on_tick is not None:
             self.on_tick()

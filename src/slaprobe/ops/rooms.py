@@ -2,16 +2,18 @@
 
 `build` takes the writer lock, opens the store, reads the timelines (on a shared
 history: the locations' consensus, kept by the vantage room) and makes every room,
-each handed what it needs; nothing is scheduled yet. The daemon (`ops.daemon`) runs
-their lifecycle and hands a reloaded config to each room that follows one. `Scrape`
-is what a /metrics scrape reads.
+each handed what it needs; nothing is scheduled yet. A shared history whose server
+cannot be reached is no reason not to start: the timelines start from the checks
+left on local disk, and the reach room (`ops.reaching`) connects later. The daemon
+(`ops.daemon`) runs their lifecycle and hands a reloaded config to each room that
+follows one. `Scrape` is what a /metrics scrape reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.spec import Config, per_target_windows
 from slaprobe.evidence.verifier import HistoryVerifier
 from slaprobe.history import stores
+from slaprobe.history.pgstore import PgStore
 from slaprobe.history.recorder import Recorder, horizon
 from slaprobe.history.spool import Spool
 from slaprobe.history.storeapi import HistoryStore
@@ -40,6 +43,7 @@ from slaprobe.ops import sdnotify
 from slaprobe.ops.clocksteps import ClockStepWatch
 from slaprobe.ops.housekeeping import Housekeeper
 from slaprobe.ops.leader import Leader
+from slaprobe.ops.reaching import Reach
 from slaprobe.ops.wallclock import GuardedClock
 from slaprobe.probe import prober
 from slaprobe.probe.plan import ProbePlan
@@ -78,14 +82,17 @@ class Rooms:
     scrape: Scrape
     exporter: Exporter
     leader: Leader  # whether this daemon freezes the closed months' statements
+    reach: Reach  # a shared history's server not reached at start: tried until it is
 
 
 class Scrape:
     """What a scrape reads (it never advances credit: housekeeping does)."""
 
     def __init__(self, cfg: Config, clock: Clock, tracker: Tracker, recorder: Recorder,
-                 incidents: IncidentDesk, *, vantage: VantagePoint | None = None) -> None:
+                 incidents: IncidentDesk, *, vantage: VantagePoint | None = None,
+                 history_read: Callable[[], bool] = lambda: True) -> None:
         self.cfg = cfg
+        self.history_read = history_read  # the stored history was read (the windows need it)
         self.vantage = vantage  # on a shared history: every location's newest check
         self.clock = clock
         self.tracker = tracker
@@ -109,6 +116,7 @@ class Scrape:
             target_windows=per_target_windows(cfg.daemon, cfg.slo.windows),
             locations=self.locations(),
             latency_objectives=self.latency_objectives,
+            history_read=self.history_read(),
         )
 
     def locations(self) -> list[Family]:
@@ -141,6 +149,7 @@ async def build(cfg: Config, *, clock: Clock | None = None,
     instruments = Instruments(latency_histogram=cfg.daemon.target_latency_histogram)
     tracker = Tracker({t.name: t.critical for t in cfg.targets})
     store, lock = await asyncio.to_thread(stores.open_writer, cfg, env)
+    reached = stores.reached(store)  # else: probing starts, the store is tried (`Reach`)
     keep, poll = horizon(cfg), _poll(cfg)
     try:
         incidents = IncidentDesk(cfg.support, guarded.now() - keep, log)
@@ -150,16 +159,25 @@ async def build(cfg: Config, *, clock: Clock | None = None,
                                    horizon=keep, slack=_slack(cfg), log=log,
                                    repeats=repeats, poll=poll)
         spool = await asyncio.to_thread(Spool, stores.spool_path(cfg, env))
+        if not reached:  # every check on local disk from the first (a kill -9 loses none)
+            await asyncio.to_thread(spool.spill)
         recorder = Recorder(store, tracker, guarded, instruments, log, horizon=keep,
-                            generation=await asyncio.to_thread(store.generation),
+                            generation=await asyncio.to_thread(store.generation)
+                            if reached else 0,
                             repeats=repeats, spool=spool, vantage=vantage,
                             batch_pause=poll / 2 if vantage else BATCH_PAUSE,
                             on_reload=incidents.history_reread)
         recorder.degraded_targets = {t.name for t in cfg.targets
                                      if t.degraded_latency is not None}
-        tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
-                            replace=True)
-        await incidents.poll_acks(store)
+        reach = Reach(store if isinstance(store, PgStore) and not reached else None,
+                      recorder, incidents, guarded, log=log, repeats=repeats)
+        if reached:
+            tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),
+                                replace=True)
+            await incidents.poll_acks(store)
+        else:  # what is known: the checks a previous run left unwritten, then new ones
+            await recorder.fold_unwritten()
+            reach.start_event(None if spool.path is None else str(spool.path))
         leader = Leader(stores.leadership(cfg), guarded, instruments, log,
                         location=cfg.daemon.location)
         await leader.poll()
@@ -180,7 +198,8 @@ async def build(cfg: Config, *, clock: Clock | None = None,
     guarded.on_step = clock_steps = ClockStepWatch(recorder, instruments, log, cfg)
     notes = sdnotify.Notifier(lambda: states(recorder.last), lambda: len(tracker.critical),
                               env=env)
-    scrape = Scrape(cfg, guarded, tracker, recorder, incidents, vantage=vantage)
+    scrape = Scrape(cfg, guarded, tracker, recorder, incidents, vantage=vantage,
+                    history_read=lambda: reach.reached)
     return Rooms(
         store=store, writer_lock=lock, clock=guarded, log=log, repeats=repeats,
         instruments=instruments, tracker=tracker, spool=spool, vantage=vantage,
@@ -193,6 +212,7 @@ async def build(cfg: Config, *, clock: Clock | None = None,
                                 offset=guarded.offset, leading=lambda: leader.leading),
         verifier=HistoryVerifier(guarded, stores.reader(cfg, env), instruments, log),
         scrape=scrape, exporter=Exporter(instruments, scrape.snapshot), leader=leader,
+        reach=reach,
     )
 
 

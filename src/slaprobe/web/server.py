@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from slaprobe.history.storeapi import StoreError
 from slaprobe.metrics.exposition import CONTENT_TYPE
 from slaprobe.web.admission import Admission
 
@@ -81,6 +82,22 @@ class Shared:
             fut.exception()  # retrieved: a failed rendering is the waiters' 500, not a warning
 
 
+@web.middleware
+async def history_away(request: web.Request,
+                       handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                       ) -> web.StreamResponse:
+    """A page that reads the history while its database cannot be read (a shared
+    history's server away, or not reached since the start): 503 saying why (the
+    database named without its password), not a 500 and a traceback."""
+    try:
+        return await handler(request)
+    except StoreError as e:
+        why = f"history not available: {e}"
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": why}, status=503)
+        return web.Response(status=503, text=why + "\n")
+
+
 def make_app(
     render: Callable[[], Awaitable[bytes]], ready: Callable[[], bool],
     routes: Sequence[web.RouteDef] = (),
@@ -111,7 +128,7 @@ def make_app(
         return web.Response(body=body, headers=headers)
 
     admission = Admission()
-    app = web.Application(middlewares=[admission.middleware, *middlewares])
+    app = web.Application(middlewares=[admission.middleware, history_away, *middlewares])
     app[SHARED] = shared
     app[ADMISSION] = admission
     app.router.add_get("/", index)

@@ -245,3 +245,32 @@ def test_latency_histogram_keeps_its_design_name_with_buckets_off(buckets: bool)
     assert again.value("slaprobe_probe_duration_seconds_count", {"target": "app"}) == 1.0
     assert (len(set(again.by("slaprobe_probe_duration_seconds_bucket", "le"))) > 1) is (
         not buckets)
+
+
+async def test_window_figures_are_unknown_until_the_history_is_read() -> None:
+    """A daemon whose shared history's server was not reached at start knows only its
+    own checks since then: every window figure is unknown (NaN), never the 100% those
+    checks alone would make it; the instant states and the credit are still served."""
+    checks = [Check("app", NOW - 60 + 10.0 * k, True, 10.0) for k in range(6)]
+    tracker = tracker_for(checks)
+    last = {"app": checks[-1]}
+
+    def scrape(read: bool) -> Exporter:
+        return Exporter(Instruments(), lambda: Snapshot(
+            now=NOW, service="CloneNer", objective=0.999, windows=WINDOWS, tracker=tracker,
+            last=last, history_read=read))
+
+    known = Scrape(await scrape(True).render()).value
+    assert known("slaprobe_availability_ratio", {"target": "app", "window": "1h"}) == 1.0
+    v = Scrape(await scrape(False).render()).value
+    for w in ("1h", "1d", "month"):
+        assert math.isnan(v("slaprobe_availability_ratio", {"target": "app", "window": w}))
+        assert math.isnan(v("slaprobe_coverage_ratio", {"target": "app", "window": w}))
+        svc = {"service": "CloneNer", "window": w}
+        for name in ("slaprobe_service_availability_ratio", "slaprobe_service_coverage_ratio",
+                     "slaprobe_error_budget_remaining_ratio", "slaprobe_burn_rate"):
+            assert math.isnan(v(name, svc)), (name, w)
+    for w in ("5m", "30m", "2h", "6h", "3d"):
+        assert math.isnan(v("slaprobe_burn_rate", {"service": "CloneNer", "window": w}))
+    assert v("slaprobe_target_up", {"target": "app"}) == 1.0  # what the last check says
+    assert v("slaprobe_probe_success", {"target": "app"}) == 1.0

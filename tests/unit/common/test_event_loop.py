@@ -1,4 +1,5 @@
-"""Which event loop `slaprobe run` uses: uvloop's when the extra is installed."""
+"""Which event loop `slaprobe run` uses: uvloop's (a dependency on Linux) unless asked
+not to or absent."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ def test_asyncio_on_request() -> None:
     assert event_loop_factory({"SLAPROBE_EVENT_LOOP": "asyncio"}) is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None,
-                    reason="the optional uvloop extra is not installed")
-def test_uvloop_when_installed() -> None:
+def test_uvloop_by_default_on_linux() -> None:
+    """`pip install .` brings uvloop on Linux (pyproject's marker), and it is used."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("uvloop is a dependency where it builds; checked on Linux")
+    assert importlib.util.find_spec("uvloop") is not None, "pip install . did not bring uvloop"
     factory = event_loop_factory({})
     assert factory is not None
     with asyncio.Runner(loop_factory=factory) as runner:
@@ -26,7 +29,7 @@ def test_uvloop_when_installed() -> None:
 
 
 def test_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the extra: asyncio's own loop. uvloop is made unimportable here (a None in
+    """Without uvloop: asyncio's own loop. uvloop is made unimportable here (a None in
     sys.modules makes `import uvloop` raise ImportError), so this runs where it is installed
     too, as in CI."""
     monkeypatch.setitem(sys.modules, "uvloop", None)
