@@ -142,9 +142,7 @@ _KeptRows = tuple[Any, tuple[str, ...], list[Row], list[str]]  # numbers, le, ro
 
 def _lines(fam: Family, rows: Sequence[Row]) -> list[str]:
     """The text lines of `fam`'s rows (what `Family.text` makes of them)."""
-    return [sample_prefix(fam.sample_name(suffix), list(zip(fam.label_names(suffix), values,
-                                                           strict=True)))
-            + value_text(v) + "\n" for suffix, values, v in rows]
+    return [fam.line(suffix, values, v) for suffix, values, v in rows]
 
 
 class Instruments:
