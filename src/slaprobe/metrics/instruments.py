@@ -301,14 +301,15 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
 
 @dataclass(slots=True)
 class _Kept:
-    """One target's series as the last scrape served them."""
+    """One target's series as the last scrape served them (tuples of strings and
+    numbers: the garbage collector stops visiting them, ten thousand targets' worth)."""
 
-    prefixes: list[tuple[tuple[str, ...], str]]  # each series' label values and line prefix
+    prefixes: Sequence[tuple[tuple[str, ...], str]]  # each series' label values, line prefix
     key: tuple[Any, ...]  # what its figures other than the ratios were made of
     steady: bool  # up throughout its longest window: its ratios were the shared ones
-    values: list[float | None]
-    lines: list[str | None]
-    rows: list[tuple[str, tuple[str, ...], float] | None]
+    values: Sequence[float | None]
+    lines: Sequence[str | None]
+    rows: Sequence[tuple[str, tuple[str, ...], float] | None]
 
 
 def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
@@ -330,9 +331,9 @@ def _render(name: str, series: Sequence[_Series], *,
     """One target's lines (None: no sample): a value equal to the one kept keeps its
     line; `key` is (latest check, probe state, critical, in maintenance, credit...)."""
     check, st = key[0], key[1]
-    pre = k.prefixes if k is not None else [
+    pre = k.prefixes if k is not None else tuple(
         ((name, *(v for _, v in extra)), sample_prefix(d.sample, (("target", name), *extra)))
-        for d, extra in series]
+        for d, extra in series)
     values: list[float | None] = [
         None if check is None else (1.0 if check.ok else 0.0),
         None if check is None else check.at,
@@ -356,7 +357,7 @@ def _render(name: str, series: Sequence[_Series], *,
         else:
             labelvalues, p = pre[j]
             lines[j], rows[j] = p + value_text(v) + "\n", ("", labelvalues, v)
-    return _Kept(pre, key, steady, values, lines, rows)
+    return _Kept(pre, key, steady, tuple(values), tuple(lines), tuple(rows))
 
 
 _STATE_VALUE = {State.UP: 1.0, State.DOWN: 0.0}
