@@ -226,7 +226,7 @@ def consensus_bench(targets: int) -> None:
     dirty = v.clean()
     t0 = time.perf_counter()
     for name in dirty:
-        tracker.histories[name] = v.consensus(name, since, now)
+        tracker.set_history(name, v.consensus(name, since, now))
     refresh = time.perf_counter() - t0
     times = []
     for _ in range(5):

@@ -38,7 +38,6 @@ from _common import mb
 from slaprobe.clock import FakeClock
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check
-from slaprobe.core.spec import DEFAULT_TARGET_WINDOWS
 from slaprobe.history.recorder import Recorder
 from slaprobe.history.store import Store
 from slaprobe.metrics.instruments import Exporter, Instruments, Snapshot
@@ -60,7 +59,7 @@ async def soak(args: argparse.Namespace, folder: Path) -> None:
     writer = asyncio.create_task(recorder.run())
     exporter = Exporter(inst, lambda: Snapshot(
         now=clock.now(), service="soak", objective=0.999, windows=WINDOWS, tracker=tracker,
-        last=recorder.last, target_windows=frozenset(DEFAULT_TARGET_WINDOWS)))
+        last=recorder.last, target_windows=None))  # every window: the default config
     slot = {n: int(rng.random() * args.interval) for n in names}
     due: dict[int, list[str]] = {}
     for n, s in slot.items():

@@ -19,6 +19,7 @@ from typing import Any
 
 from slaprobe import logs
 from slaprobe.clock import Clock
+from slaprobe.core.history.latest import LatestChecks
 from slaprobe.core.history.timeline import History
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, ErrorKind, State
@@ -65,7 +66,7 @@ class Recorder:
         self.repeats = repeats or logs.Repeats(log, clock=clock.monotonic)
         self.horizon = horizon  # seconds of history the timelines keep in memory
         self.generation = generation  # the store's, when the timelines were last read
-        self.last: dict[str, Check] = {}
+        self.last = LatestChecks()  # keeps how many targets are in each state
         self.same_state: dict[str, int] = {}  # checks in a row in the target's last state
         # finished, not yet in the store, in order (past a bound: on local disk)
         self.unwritten = spool if spool is not None else Spool(None)

@@ -9,6 +9,7 @@ that speed; prometheus_client's own parser reads it back in the tests.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Iterable, Sequence
@@ -95,11 +96,18 @@ class Family:
 
     def _template(self, suffix: str) -> str:
         """A str.format template for a sample line up to its value: `name{a="{}",b="{}"} `."""
-        sample = self.sample_name(suffix)
-        labels = self.label_names(suffix)
-        if not labels:
-            return sample + " "
-        return sample + "{{" + ",".join(k + '="{}"' for k in labels) + "}} "
+        return _template_of(self.sample_name(suffix), self.label_names(suffix))
+
+    def line(self, suffix: str, values: Sequence[str], value: float) -> str:
+        """One row's text line (what `text` writes for it)."""
+        return self._template(suffix).format(*map(_escape, values)) + _value(value) + "\n"
+
+
+@functools.lru_cache(maxsize=256)
+def _template_of(sample: str, labels: tuple[str, ...]) -> str:
+    if not labels:
+        return sample + " "
+    return sample + "{{" + ",".join(k + '="{}"' for k in labels) + "}} "
 
 
 def sample_prefix(name: str, labels: Sequence[tuple[str, str]]) -> str:

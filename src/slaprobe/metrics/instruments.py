@@ -19,14 +19,16 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import Metric
 
 from slaprobe import __version__
 from slaprobe.core.history.degraded import sli
+from slaprobe.core.history.timeline import N_STATES
 from slaprobe.core.history.tracker import Tracker
-from slaprobe.core.history.windows import window_ratios
+from slaprobe.core.history.windows import Ratios, ratios_of, window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
 from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
@@ -68,6 +70,8 @@ class ProbeStats:
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
         self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
+        # each target's histogram and each (target, result) count, with its rows and lines
+        self._kept: tuple[dict[str, _KeptRows], dict[tuple[str, str], _KeptRows]] = ({}, {})
 
     def observe(self, target: str, result: str, latency: float) -> None:
         h = self.latency.get(target)
@@ -95,23 +99,50 @@ class ProbeStats:
         self.histogram = histogram
 
     def families(self) -> list[Family]:
-        duration = family(cat.PROBE_DURATION)
+        """The families, each series' line kept with the numbers it was made of: a
+        target's lines are made again only when its numbers changed (a check of it)."""
+        duration, probes = family(cat.PROBE_DURATION), family(cat.PROBES)
+        les = self._le if self.histogram else ("+Inf",)
+        old_d, old_p = self._kept
+        made_d: dict[str, _KeptRows] = {}
+        made_p: dict[tuple[str, str], _KeptRows] = {}
         for target, h in self.latency.items():
-            total = 0.0
-            for le, n in zip(self._le if self.histogram else ("+Inf",), h[:-1], strict=True):
-                total += n
-                duration.add((target, le), total, "_bucket")
-            duration.add((target,), h[-1], "_sum")
-            duration.add((target,), total, "_count")
-        probes = family(cat.PROBES)
+            k = old_d.get(target)
+            if k is None or k[0] != h or k[1] != les:
+                rows: list[Row] = []
+                total = 0.0
+                for le, n in zip(les, h[:-1], strict=True):
+                    total += n
+                    rows.append(("_bucket", (target, le), total))
+                rows.append(("_sum", (target,), h[-1]))
+                rows.append(("_count", (target,), total))
+                k = (list(h), les, rows, _lines(duration, rows))
+            made_d[target] = k
         for key, n in self.results.items():
-            probes.add(key, n)
+            k = old_p.get(key)
+            if k is None or k[0] != n:
+                rows = [("", key, n)]
+                k = (n, (), rows, _lines(probes, rows))
+            made_p[key] = k
+        self._kept = (made_d, made_p)  # series gone since are forgotten
+        for fam, made in ((duration, made_d.values()), (probes, made_p.values())):
+            fam.rows = [r for k in made for r in k[2]]
+            fam.lines = [line for k in made for line in k[3]]
         leaf, chain = family(cat.TLS_LEAF_EXPIRY), family(cat.TLS_CHAIN_EXPIRY)
         for target, c in self.certs.items():
             leaf.add((target,), c.leaf)
             if c.chain is not None:
                 chain.add((target,), c.chain)
         return [duration, probes, leaf, chain]
+
+
+Row = tuple[str, tuple[str, ...], float]
+_KeptRows = tuple[Any, tuple[str, ...], list[Row], list[str]]  # numbers, le, rows, lines
+
+
+def _lines(fam: Family, rows: Sequence[Row]) -> list[str]:
+    """The text lines of `fam`'s rows (what `Family.text` makes of them)."""
+    return [fam.line(suffix, values, v) for suffix, values, v in rows]
 
 
 class Instruments:
@@ -268,17 +299,113 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
     return [credited, ratio, objective]
 
 
+@dataclass(slots=True)
+class _Kept:
+    """One target's series as the last scrape served them (tuples of strings and
+    numbers: the garbage collector stops visiting them, ten thousand targets' worth)."""
+
+    prefixes: Sequence[tuple[tuple[str, ...], str]]  # each series' label values, line prefix
+    key: tuple[Any, ...]  # what its figures other than the ratios were made of
+    steady: bool  # up throughout its longest window: its ratios were the shared ones
+    values: Sequence[float | None]
+    lines: Sequence[str | None]
+    rows: Sequence[tuple[str, tuple[str, ...], float] | None]
+
+
+def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
+    """The ratios `window_ratios` gives a target whose timeline is one up run covering
+    its longest window (no maintenance there): the same operations on the same
+    numbers, so the same bits (its closed spans add 0.0: x - x for each state)."""
+    out: list[Ratios] = []
+    for length in lengths:
+        a = now - length
+        t = [0.0] * N_STATES
+        if now > a:
+            t[State.UP] += now - a
+        out.append(ratios_of(t, now - a))
+    return out
+
+
+def _render(name: str, series: Sequence[_Series], *,
+            k: _Kept | None, key: tuple[Any, ...], steady: bool, ratios: Sequence[Ratios]) -> _Kept:
+    """One target's lines (None: no sample): a value equal to the one kept keeps its
+    line; `key` is (latest check, probe state, critical, in maintenance, credit...)."""
+    check, st = key[0], key[1]
+    pre = k.prefixes if k is not None else tuple(
+        ((name, *(v for _, v in extra)), sample_prefix(d.sample, (("target", name), *extra)))
+        for d, extra in series)
+    values: list[float | None] = [
+        None if check is None else (1.0 if check.ok else 0.0),
+        None if check is None else check.at,
+        NAN if st is None else _STATE_VALUE.get(st, NAN),
+        1.0 if key[2] else 0.0,
+        1.0 if key[3] else 0.0,
+        *key[4:],
+    ]
+    values += [_num(a) for a, _ in ratios]
+    values += [_num(cv) for _, cv in ratios]
+    m = len(values)
+    lines: list[str | None] = [None] * m
+    rows: list[tuple[str, tuple[str, ...], float] | None] = [None] * m
+    was = k.values if k is not None else [None] * m
+    for j in range(m):
+        v = values[j]
+        if v is None:
+            continue
+        if was[j] == v and v != 0.0:  # the kept line (0.0 / -0.0: made anew)
+            lines[j], rows[j] = k.lines[j], k.rows[j]  # type: ignore[union-attr]
+        else:
+            labelvalues, p = pre[j]
+            lines[j], rows[j] = p + value_text(v) + "\n", ("", labelvalues, v)
+    return _Kept(pre, key, steady, tuple(values), tuple(lines), tuple(rows))
+
+
+_STATE_VALUE = {State.UP: 1.0, State.DOWN: 0.0}
+
+
+def _unsteady(tr: Tracker, lengths: Sequence[float], now: float) -> set[str] | None:
+    """The targets that may be anything but one up run over the longest window, or
+    have maintenance in it (None: every target may)."""
+    if not lengths:
+        return set()
+    longest = now - max(lengths)
+    out = tr.index.unsteady(longest, now, now)
+    if out is not None:
+        out.update(tr.maintained(longest, now))
+    return out
+
+
+def _merged(out: Sequence[Family]) -> list[Family]:
+    """One family per metric: its series in target order."""
+    families: list[Family] = []
+    by_name: dict[str, Family] = {}
+    for fam in out:
+        into = by_name.get(fam.name)
+        if into is None:
+            by_name[fam.name] = fam
+            families.append(fam)
+        else:
+            into.rows += fam.rows
+            into.lines += fam.lines  # type: ignore[operator]
+    return families
+
+
 class SlaFigures:
     """Availability, coverage, error budget and burn rate, computed at scrape time.
 
-    Each target's sample lines are built from prefixes kept from the last scrape
-    (its labels escaped once), and its window ratios in one pass
-    (`core.windows`): at a thousand targets that is most of a scrape.
+    Each target's lines are kept from the last scrape with what they were made of
+    (its latest check, state, maintenance, credit): a target whose inputs did not
+    change and whose timeline is one up run over its longest window (the run index
+    says which are not, without visiting them) serves its kept lines; the ratios of
+    all those targets are one computation (`_steady_ratios`). The others' ratios are
+    computed (`core.windows`, O(log n) each) and only changed values formatted.
     """
 
     def __init__(self) -> None:
         self._labels: tuple[str, ...] = ()
-        self._prefixes: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._kept: dict[str, _Kept] = {}
+        self._shared: list[tuple[str, str]] = []  # the steady ratios last served, as text
+        self.rendered = 0  # targets whose lines the last scrape made again (for benchmarks)
 
     async def families(self, snap: Snapshot, chunk: int = 500) -> list[Family]:
         """The figures' families, yielding to the event loop every `chunk` targets, so a
@@ -301,54 +428,47 @@ class SlaFigures:
         labels = tuple(label for label, _ in per_target)
         lengths = [length for _, length in per_target]
         if labels != self._labels:  # the windows changed (a reload): new prefixes
-            self._labels, self._prefixes = labels, {}
+            self._labels, self._kept = labels, {}
         series = _target_series(labels)
         out = [Family(d.name, d.kind, d.help, d.labels, lines=[]) for d, _ in series]
-        prefixes, kept = self._prefixes, {}
-        states = {State.UP: 1.0, State.DOWN: 0.0}
+        old, kept = self._kept, {}
+        shared = _steady_ratios(lengths, now)
+        shared_text = [(repr(x), repr(y)) for x, y in shared]
+        same_shared = shared_text == self._shared
+        self._shared = shared_text
+        unsteady = _unsteady(tr, lengths, now)
         up_k, down_k = State.UP, State.DOWN
         maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
+        rendered = 0
         for i, name in enumerate(list(tr.critical)):
             if i % chunk == chunk - 1:
                 yield
             if name not in tr.critical:
                 continue  # removed by a reload while this scrape was yielding
-            pre = prefixes.get(name)
-            if pre is None:
-                pre = [((name, *(v for _, v in extra)),
-                        sample_prefix(d.sample, (("target", name), *extra)))
-                       for d, extra in series]
-            kept[name] = pre
             check = snap.last.get(name)
             st = tr.probe_state(name, now)
             c = tr.credit[name].seconds
-            values: list[float | None] = [
-                None if check is None else (1.0 if check.ok else 0.0),
-                None if check is None else check.at,
-                NAN if st is None else states.get(st, NAN),
-                1.0 if tr.critical[name] else 0.0,
-                1.0 if tr.in_maintenance(name, now) else 0.0,
-                c[up_k], c[down_k], c[maint_k], c[net_k],
-            ]
-            ratios = (window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
-                      if snap.history_read else [(None, None)] * len(lengths))
-            values += [_num(a) for a, _ in ratios]
-            values += [_num(cv) for _, cv in ratios]
-            for fam, (key, p), v in zip(out, pre, values, strict=True):
-                if v is not None:
-                    fam.rows.append(("", key, v))
-                    fam.lines.append(p + value_text(v) + "\n")  # type: ignore[union-attr]
-        self._prefixes = kept  # targets removed since are forgotten
-        families: list[Family] = []
-        by_name: dict[str, Family] = {}
-        for fam in out:  # one family per metric: its series in target order
-            into = by_name.get(fam.name)
-            if into is None:
-                by_name[fam.name] = fam
-                families.append(fam)
-            else:
-                into.rows += fam.rows
-                into.lines += fam.lines  # type: ignore[operator]
+            key: tuple[Any, ...] = (check, st, tr.critical[name], tr.in_maintenance(name, now),
+                   c[up_k], c[down_k], c[maint_k], c[net_k])
+            # (until the stored history is read every target's ratios are unknown)
+            steady = snap.history_read and unsteady is not None and name not in unsteady
+            k = old.get(name)
+            if k is not None and steady and k.steady and same_shared and k.key == key:
+                kept[name] = k
+                continue
+            rendered += 1
+            ratios = shared if steady else (
+                window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+                if snap.history_read else [(None, None)] * len(lengths))
+            kept[name] = _render(name, series, k=k, key=key, steady=steady,
+                                 ratios=ratios)
+        self._kept = kept  # targets removed since are forgotten
+        order = list(kept.values())  # in target order, as the lines are served
+        for j, fam in enumerate(out):
+            fam.lines = [x for k in order if (x := k.lines[j]) is not None]
+            fam.rows = [r for k in order if (r := k.rows[j]) is not None]
+        self.rendered = rendered
+        families = _merged(out)
         families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
 

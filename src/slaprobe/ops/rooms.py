@@ -21,6 +21,7 @@ import aiohttp
 
 from slaprobe import config, logs
 from slaprobe.clock import Clock, SystemClock
+from slaprobe.core.history.latest import LatestChecks
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
 from slaprobe.core.reporting import catalogue as cat
@@ -223,7 +224,11 @@ def silence_limit(cfg: Config) -> float:
 
 
 def states(last: Mapping[str, Check]) -> Counter[str]:
-    """The targets counted by the state of their latest check (systemd's STATUS=)."""
+    """The targets counted by the state of their latest check (systemd's STATUS=): from
+    the counts a LatestChecks keeps (the recorder's), else by visiting each check."""
+    if isinstance(last, LatestChecks):
+        return Counter({"unknown" if st is None else STATUS_NAMES[st]: n
+                        for st, n in last.counts.items()})
     return Counter("unknown" if c.state is None else STATUS_NAMES[c.state]
                    for c in last.values())
 

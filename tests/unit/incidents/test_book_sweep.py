@@ -42,6 +42,14 @@ class Counting:
     def up_since(self, name: str, at: float) -> bool:
         return False if self.full else self.tr.up_since(name, at)
 
+    def moved_since(self, at: float) -> set[str]:
+        if self.full:
+            return set(self.critical)
+        moved = self.tr.moved_since(at)
+        # the index's answer holds every target that is not up since `at`
+        assert {n for n in self.critical if not self.tr.up_since(n, at)} <= moved
+        return moved
+
 
 def staggered(n: int, a: float, b: float, downs: Mapping[int, Sequence[tuple[float, float]]],
               gaps: Mapping[int, tuple[float, float]]) -> list[Check]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from slaprobe.core.evidence.terms import TermsHistory, weighted_objective
+from slaprobe.core.history.runindex import RunIndex
 from slaprobe.core.history.timeline import (
     N_STATES,
     History,
@@ -73,6 +74,7 @@ class TargetTimelines:
         self._maint: dict[str, list[Interval]] = {}
         self._svc: Spans | None = None  # cached final part of the service timeline
         self._svc_start = self._svc_until = 0.0
+        self.index = RunIndex(self.histories, self.critical)
         self.set_maintenance(windows)
 
     def reconfigure(
@@ -87,6 +89,7 @@ class TargetTimelines:
             or History()
             for n in self.critical
         }
+        self.index = RunIndex(self.histories, self.critical)
         self.set_maintenance(self.maintenance)
 
     # --- maintenance and terms ------------------------------------------------------
@@ -94,6 +97,7 @@ class TargetTimelines:
     def set_maintenance(self, windows: Iterable[Window]) -> None:
         self.maintenance = list(windows)
         self._maint = {n: excluded_intervals(self.maintenance, n) for n in self.critical}
+        self._maint_named = [n for n, spans in self._maint.items() if spans]
         self._svc = None  # the service timeline depends on both
 
     def set_terms(self, terms: TermsHistory) -> None:
@@ -129,8 +133,29 @@ class TargetTimelines:
                         if t.critical.get(n, terms.critical_at(n, s, crit))])
                 for s, e, t in terms.segments(a, b)]
 
+    def maintained(self, a: float, b: float) -> list[str]:
+        """The targets with excluded maintenance inside [a, b)."""
+        out = []
+        for name in self._maint_named:
+            spans = self._maint[name]
+            i = bisect.bisect_right(spans, (a, math.inf)) - 1
+            if (i >= 0 and spans[i][1] > a) or (i + 1 < len(spans) and spans[i + 1][0] < b):
+                out.append(name)
+        return out
+
     def _service_sweep(self, a: float, b: float, now: float) -> Spans:
         out = Spans()
+        terms = self.terms
+        unsteady = self.index.unsteady(a, b, now) if b > a else None
+        if unsteady is not None and (terms is None or len(terms.versions) == 1):
+            # one critical set throughout: the targets up throughout [a, b) (and not in
+            # maintenance there) only count as up; only the others' spans are read
+            unsteady.update(self.maintained(a, b))
+            names = [n for n in unsteady if self.critical.get(n)]
+            parts = [self.target_spans(n, a, b, now) for n in names]
+            for sp in service_spans(parts, a, b, steady=self.index.n_critical - len(names)):
+                out.append(*sp)
+            return out
         for pa, pb, names in self.critical_parts(a, b):
             parts = [self.target_spans(n, pa, pb, now) for n in names]
             for s, e, st in service_spans(parts, pa, pb):
@@ -152,10 +177,7 @@ class TargetTimelines:
 
     def service_final(self) -> float | None:
         """Up to when the service timeline can no longer change as checks arrive."""
-        finals = [self.histories[n].final_until() for n, crit in self.critical.items() if crit]
-        if not finals or None in finals:
-            return None
-        return min(f for f in finals if f is not None)
+        return self.index.service_final()
 
     def up_since(self, name: str, at: float) -> bool:
         """Whether the target's timeline from `at` on is one up run, after no data
@@ -168,8 +190,12 @@ class TargetTimelines:
 
     def final_until(self) -> float | None:
         """Up to when no target's timeline can change as checks arrive."""
-        finals = [f for h in self.histories.values() if (f := h.final_until()) is not None]
-        return min(finals) if finals else None
+        return self.index.final_until()
+
+    def moved_since(self, at: float) -> set[str]:
+        """The targets whose timeline from `at` on may be anything but one up run
+        (a superset of those not `up_since(at)`), without visiting every target."""
+        return self.index.moved_since(at)
 
     def service_timeline(self, a: float, b: float, now: float) -> ServiceTimeline:
         """The service's timeline for queries inside [a, b).
@@ -196,6 +222,7 @@ class TargetTimelines:
         """Forget timeline spans that end before `before` (the in-memory horizon)."""
         for h in self.histories.values():
             h.spans.trim(before)
+        self.index = RunIndex(self.histories, self.critical)
         if self._svc is not None:
             self._svc.trim(before)
             self._svc_start = max(self._svc_start, before)
@@ -218,12 +245,21 @@ class TargetTimelines:
         return self.probe_state(name, now)
 
     def service_state(self, now: float) -> State | None:
+        """The service's state at `now` from its critical targets' effective states: the
+        targets up at `now` and not in maintenance (all but those the run index and the
+        maintenance windows name) only count as up."""
+        n = self.index.n_critical
+        if not n:
+            return None
+        names = self.index.not_up_at(now)
+        names.update(self.maintained(now, math.nextafter(now, math.inf)))
         counts = [0] * N_STATES
-        n = 0
-        for name, crit in self.critical.items():
-            if crit:
-                n += 1
+        read = 0
+        for name in names:
+            if self.critical.get(name):
+                read += 1
                 st = self.effective_state(name, now)
                 if st is not None:
                     counts[st] += 1
-        return service_rule(counts, n) if n else None
+        counts[State.UP] += n - read
+        return service_rule(counts, n)

@@ -225,13 +225,16 @@ def effective(spans: Sequence[Span], maint: Sequence[Interval], a: float, b: flo
     return out
 
 
-def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float) -> list[Span]:
+def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float,
+                  steady: int = 0) -> list[Span]:
     """The service's spans from its critical targets' effective spans.
 
     Down if any is down; else excluded if any is excluded (maintenance first);
-    else unknown (a gap) if any is unknown; else up.
+    else unknown (a gap) if any is unknown; else up. `steady` more critical targets
+    are up throughout [a, b), their spans left out: they only add to the up count
+    (where no other part has a span the service is unknown with or without them).
     """
-    n = len(parts)
+    n = len(parts) + steady
     if n == 0:
         return []
     if all(len(p) == 1 and p[0][2] == State.UP and p[0][0] <= a and p[0][1] >= b
@@ -246,6 +249,7 @@ def service_spans(parts: Sequence[Sequence[Span]], a: float, b: float) -> list[S
                 events.append((e, st, -1))
     events.sort()
     counts = [0] * N_STATES
+    counts[State.UP] = steady
     out: list[Span] = []
     i = 0
     while i < len(events):

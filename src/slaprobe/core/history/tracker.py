@@ -73,6 +73,7 @@ class Tracker(TargetTimelines):
     def add(self, check: Check) -> Span | None:
         """Fold a check into its target's timeline; the span it closed, if any."""
         closed = self.histories[check.target].add(check)
+        self.index.note(check.target)
         deg = self.degraded.get(check.target)
         if deg is None and is_degraded(check):
             deg = self.degraded[check.target] = Degraded()
@@ -86,6 +87,7 @@ class Tracker(TargetTimelines):
         """Replace one target's timeline (its consensus, computed again); its credit
         goes on from where it was."""
         self.histories[name] = history
+        self.index.note(name)
         if self._moved is not None:
             self._moved.add(name)
 

@@ -49,11 +49,11 @@ def window_ratios(history: History, maint: Sequence[Interval], lengths: Sequence
             s, e = max(tail[0], a), min(tail[1], now)
             if e > s:
                 t[tail[2]] += e - s
-        result.append(_ratios(t, now - a))
+        result.append(ratios_of(t, now - a))
     return result
 
 
-def _ratios(t: list[float], length: float) -> Ratios:
+def ratios_of(t: list[float], length: float) -> Ratios:
     """What `Figures.of(t, length)` gives as availability and coverage."""
     up, down = t[_UP], t[_DOWN]
     counted = up + down

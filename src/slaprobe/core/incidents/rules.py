@@ -398,6 +398,11 @@ class Timelines(Protocol):
         no data (no down time: nothing to fold)."""
         ...
 
+    def moved_since(self, at: float) -> set[str]:
+        """The targets whose timeline from `at` on may be anything but one up run:
+        a superset of those not `up_since(at)`, found without visiting every target."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -472,7 +477,8 @@ class Book:
             return at(t).merge_gap
 
         h, carry = self.horizon, self._carry
-        spans = {n: tl.target_spans(n, h, now, now) for n in tl.critical if not tl.up_since(n, h)}
+        spans = {n: tl.target_spans(n, h, now, now) for n in sorted(tl.moved_since(h))
+                 if n in tl.critical and not tl.up_since(n, h)}
         live = shapes(spans, self.critical_from or tl.critical, gap, now, carry)
         if carry is not None and (not live or live[0].start != carry.start):
             # the carried incident's last period is gone (cannot happen with final
