@@ -102,7 +102,7 @@ checks_st = st.builds(check, st.sampled_from(["a", "b", "c"]), st.integers(-30, 
        file=st.lists(checks_st, max_size=25), repeats=st.lists(st.integers(0, 24), max_size=5),
        closed=st.booleans(), shuffle=st.randoms(use_true_random=False))
 def test_import_answers_as_checking_everything_in_memory(
-        stored: list[Check], copies: list[int], file: list[Check], repeats: list[int],
+        *, stored: list[Check], copies: list[int], file: list[Check], repeats: list[int],
         closed: bool, shuffle: object) -> None:
     """Random histories and files (duplicates of stored checks and of rows, rows that
     conflict with each other, with recorded time, with a closed month; lines in file
