@@ -16,19 +16,19 @@ the database (`_Base`), checks (`_Checks`), imports (`_Imports`), the chain's re
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from slaprobe.core.evidence.terms import Terms, TermsHistory, Version
 from slaprobe.core.history.degraded import DEGRADED, Degraded
+from slaprobe.core.history.importscan import Closed, Overlap, TargetScan
 from slaprobe.core.history.timeline import History, OpenRun
 from slaprobe.core.maintenance.rules import Seen, version_key, with_unseen
 from slaprobe.core.model import Check, State
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import iso, month_range
-from slaprobe.history import chainstore, derived
+from slaprobe.history import chainstore, derived, importstage
 from slaprobe.history.sql import CHECK_COLUMNS, Backend, Sql, check_of
 from slaprobe.history.storeapi import (
     ACK,
@@ -270,42 +270,25 @@ class _Checks(_Base):
         return n
 
 
-def _same(a: Check, b: Check) -> bool:
-    return (a.ok, a.latency, a.status, a.error, a.interval, a.network, a.unknown) == (
-        b.ok, b.latency, b.status, b.error, b.interval, b.network, b.unknown)
-
-
-def _around(db: Sql, location: str, target: str, lo: float, hi: float) -> list[Check]:
-    """A target's checks at a location from the last one before `lo` to the first after
-    `hi`, in time order."""
-    return [check_of(r) for r in db.all(
-        f"SELECT {CHECK_COLUMNS} FROM checks WHERE location = ? AND target = ? AND"  # noqa: S608
-        " at BETWEEN coalesce((SELECT max(at) FROM checks WHERE location = ? AND target = ?"
-        " AND at < ?), ?) AND coalesce((SELECT min(at) FROM checks WHERE location = ? AND"
-        " target = ? AND at > ?), ?) ORDER BY at",
-        (location, target, location, target, lo, lo, location, target, hi, hi))]
-
-
-def _overlap(recorded: Mapping[str, list[Check]], rows: list[tuple[int, Check]],
-             ) -> tuple[int, Check, float, float] | None:
-    """The first line (by line number) whose check starts inside the time a recorded
-    check covers: each recorded check covers [at, min(next recorded, at + 2 x interval))."""
-    found: list[tuple[int, Check, float, float]] = []
-    for target, rec in recorded.items():
-        ends = [min(c.at + 2 * c.interval, rec[i + 1].at if i + 1 < len(rec) else math.inf)
-                for i, c in enumerate(rec)]
-        mine = sorted(((line, c) for line, c in rows if c.target == target),
-                      key=lambda r: r[1].at)
-        i = 0
-        best_end, best_start = -math.inf, -math.inf
-        for line, c in mine:
-            while i < len(rec) and rec[i].at <= c.at:
-                best_end = max(best_end, ends[i])
-                best_start = max(best_start, rec[i].at)
-                i += 1
-            if best_end > c.at:
-                found.append((line, c, best_start, best_end))
-    return min(found, key=lambda f: f[0]) if found else None
+def _recorded(db: Sql, location: str, target: str, span: tuple[float, float], upto: int,
+              ) -> Iterator[Check]:
+    """A target's checks at a location numbered at most `upto` (those stored before
+    the import began), from the last one before `lo` to the first after `hi`, in time
+    order; read a chunk at a time, each chunk whole (rows may be inserted between)."""
+    lo, hi = span
+    a, b = db.one("SELECT coalesce((SELECT max(at) FROM checks WHERE location = ? AND"
+                  " target = ? AND at < ?), ?), coalesce((SELECT min(at) FROM checks WHERE"
+                  " location = ? AND target = ? AND at > ?), ?)",
+                  (location, target, lo, lo, location, target, hi, hi)) or (lo, hi)
+    op = ">="
+    while True:
+        rows = db.all(f"SELECT {CHECK_COLUMNS} FROM checks WHERE location = ? AND"  # noqa: S608
+                      f" target = ? AND at {op} ? AND at <= ? AND n <= ? ORDER BY at LIMIT ?",
+                      (location, target, a, b, upto, importstage.CHUNK))
+        yield from (check_of(r) for r in rows)
+        if len(rows) < importstage.CHUNK:
+            return
+        a, op = float(rows[-1][1]), ">"
 
 
 class _Imports(_Base):
@@ -319,64 +302,86 @@ class _Imports(_Base):
         whose check would overlap a recorded check of its target (start inside the
         time a recorded check covers, or the same time with another outcome), or falls
         in a closed month with a statement, refuses the whole import with
-        ImportConflict naming the line. The rows are read and checked against each
-        other before the write transaction, so the daemon's writes wait only for the
-        checking against the history and the inserting."""
-        staged = list(rows)
-        first: dict[tuple[str, float], tuple[int, Check]] = {}
-        for line, c in sorted(staged, key=lambda r: r[0]):
-            seen = first.setdefault((c.target, c.at), (line, c))
-            if not _same(seen[1], c):
-                raise ImportConflict(line, f"{c.target} at {iso(c.at)} is also on line "
-                                           f"{seen[0]} with another outcome")
-        with self._tx() as db:
-            return self._import(db, len(staged), sorted(first.values(), key=lambda r: r[0]))
+        ImportConflict naming the line. The rows are first staged on disk
+        (`importstage`) and checked against each other there, before the write
+        transaction, so the daemon's writes wait only for the checking against the
+        history and the inserting; memory holds a chunk of rows at a time, whatever
+        the file's size."""
+        with importstage.Stage() as stage:
+            try:
+                stage.add(rows)
+            except importstage.InFileConflict as e:
+                raise ImportConflict(e.line, f"{e.target} at {iso(e.at)} is also on line "
+                                             f"{e.first_line} with another outcome") from None
+            with self._tx() as db:
+                return self._import(db, stage)
 
-    def _import(self, db: Sql, total: int, rows: list[tuple[int, Check]]) -> ImportResult:
+    def _import(self, db: Sql, stage: importstage.Stage) -> ImportResult:
+        """Target by target in order: check its rows against its recorded checks and
+        insert the kept ones (numbered in (target, at) order) until a row is refused;
+        the smallest refused line (a closed month's first) is reported, rolling back."""
         loc = self.location
-        by_target: dict[str, list[tuple[int, Check]]] = {}
-        for line, c in rows:
-            by_target.setdefault(c.target, []).append((line, c))
-        recorded: dict[str, list[Check]] = {}
-        keep: list[tuple[int, Check]] = []
-        for target, items in by_target.items():
-            recorded[target] = rec = _around(db, loc, target, min(c.at for _, c in items),
-                                             max(c.at for _, c in items))
-            at_of = {c.at: c for c in rec}
-            keep += [(line, c) for line, c in items
-                     if not (c.at in at_of and _same(at_of[c.at], c))]
-        keep.sort(key=lambda r: r[0])
-        months = sorted({p["month"] for _, _, p in chainstore.records(db, STATEMENT)})
-        for month in months:
-            a, b = month_range(month)
-            hit = next(((line, c) for line, c in keep if a <= c.at < b), None)
-            if hit is not None:
-                raise ImportConflict(hit[0], f"{hit[1].target} at {iso(hit[1].at)} is in {month},"
-                                             " a closed month with a statement: its history is"
-                                             " final")
-        conflict = _overlap(recorded, keep)
-        if conflict is not None:
-            line, c, start, end = conflict
+        upto = int(db.value("SELECT coalesce(max(n), 0) FROM checks"))
+        months = [(m, *month_range(m)) for m in
+                  sorted({p["month"] for _, _, p in chainstore.records(db, STATEMENT)})]
+        closed: dict[str, Closed] = {}
+        overlap: Overlap | None = None
+        done = _Inserted(db, loc)
+        filled: dict[str, Filled] = {}
+        for target in stage.targets():
+            scan = TargetScan(months)
+            recorded = _recorded(db, loc, target, stage.span(target), upto)
+            batch: list[Check] = []
+            for _, c in scan.kept(stage.rows(target, loc), recorded):
+                if closed or overlap or scan.closed or scan.overlap:
+                    continue  # refused: only the smallest line is still sought
+                batch.append(c)
+                if len(batch) >= importstage.CHUNK:
+                    done.flush(batch)
+            done.flush(batch)
+            for month, hit in scan.closed.items():
+                if month not in closed or hit.line < closed[month].line:
+                    closed[month] = hit
+            if scan.overlap and (overlap is None or scan.overlap.line < overlap.line):
+                overlap = scan.overlap
+            if scan.count:
+                filled[target] = Filled(start=scan.start, end=scan.end, seconds=scan.seconds)
+        if closed:
+            hit = closed[min(closed)]
+            raise ImportConflict(hit.line, f"{hit.check.target} at {iso(hit.check.at)} is in"
+                                           f" {hit.month}, a closed month with a statement:"
+                                           " its history is final")
+        if overlap is not None:
+            c = overlap.check
             raise ImportConflict(
-                line, f"{c.target} at {iso(c.at)} overlaps a recorded check ({iso(start)} .. "
-                      f"{iso(end)}): an import fills only unknown time")
-        written = db.insert_checks(loc, sorted((c for _, c in keep),
-                                               key=lambda c: (c.target, c.at)))
-        if written:  # one transaction: the new rows are numbered in (target, at) order
-            chainstore.chain_range(db, written[0][0], written[-1][0])
+                overlap.line, f"{c.target} at {iso(c.at)} overlaps a recorded check"
+                              f" ({iso(overlap.start)} .. {iso(overlap.end)}): an import fills"
+                              " only unknown time")
+        if done.count:  # one transaction: the new rows are numbered in (target, at) order
+            chainstore.chain_range(db, done.lo, done.hi)
             db.run("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key) DO UPDATE"
                    " SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
-        filled: dict[str, Filled] = {}
-        for target in sorted({c.target for _, c in keep}):
-            mine = {c.at for _, c in keep if c.target == target}
-            stream = _around(db, loc, target, min(mine), max(mine))
-            ends = [(c.at, min(c.at + 2 * c.interval,
-                               stream[i + 1].at if i + 1 < len(stream) else math.inf))
-                    for i, c in enumerate(stream) if c.at in mine]
-            filled[target] = Filled(start=min(a for a, _ in ends), end=max(e for _, e in ends),
-                                    seconds=sum(e - a for a, e in ends))
+        for target in filled:
             rebuild(db, loc, target)
-        return ImportResult(inserted=len(written), skipped=total - len(written), filled=filled)
+        return ImportResult(inserted=done.count, skipped=stage.total - done.count,
+                            filled=filled)
+
+
+class _Inserted:
+    """The kept checks inserted so far: how many, the first and last numbers."""
+
+    def __init__(self, db: Sql, location: str) -> None:
+        self.db, self.location = db, location
+        self.count = self.lo = self.hi = 0
+
+    def flush(self, batch: list[Check]) -> None:
+        """Insert a batch (then emptied)."""
+        if batch:
+            written = self.db.insert_checks(self.location, batch)
+            batch.clear()
+            if written:
+                self.count += len(written)
+                self.lo, self.hi = self.lo or written[0][0], written[-1][0]
 
 
 def _ack(row: Sequence[Any]) -> Ack:
