@@ -117,7 +117,7 @@ class Spool:
                 if not self.durable or not self._buffer:
                     return
                 rest = list(self._buffer)  # they stay counted in the buffer until on disk
-            before = self._bytes
+            before, dropped = self._bytes, self.dropped
             lines = self._fit(rest)
             if lines:
                 try:
@@ -128,11 +128,11 @@ class Spool:
                 except OSError:  # not in the file: cut what may have gone in, keep them
                     with contextlib.suppress(OSError):
                         os.truncate(self.path, before)
-                    self._bytes = before
+                    self._bytes, self.dropped = before, dropped  # offered again next time
                     raise
-            with self._state:  # from the buffer to the file in one step (len never dips)
+            with self._state:  # from the buffer to the file (len, read unlocked, may
+                self._on_disk += len(lines)  # count them twice for a moment, never not)
                 del self._buffer[:len(rest)]
-                self._on_disk += len(lines)
 
     def _fit(self, checks: list[Check]) -> list[bytes]:
         out = []

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slaprobe import logs
 from slaprobe.clock import Clock
@@ -31,6 +32,8 @@ RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between failed writes
 FINAL_WRITE_DEADLINE = 4.0  # at shutdown, seconds of failed writes before giving up
 SHUTDOWN_WAIT = 5.0  # at shutdown, seconds the writer may take in all
 FAILING_SHUTDOWN_WAIT = 1.0  # the same while the last write failed (the spool keeps them)
+
+T = TypeVar("T")
 
 
 class Writer:
@@ -85,9 +88,9 @@ class Writer:
                     async with self.clock.timeout(self.batch_pause):
                         await self._closed.wait()
             if self.unwritten.wants_spill:  # memory's bound: the rest waits on disk
-                await asyncio.to_thread(self.unwritten.spill)
+                await self._on_disk(self.unwritten.spill)
             while len(self.unwritten):
-                batch = await asyncio.to_thread(self.unwritten.head, BATCH_MAX)
+                batch = await self._on_disk(self.unwritten.head, BATCH_MAX)
                 self.watch.note()
                 if not batch:
                     break
@@ -122,6 +125,22 @@ class Writer:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
+    async def _on_disk(self, call: Callable[..., T], *args: Any) -> T:
+        """A spool operation that writes its file (off the loop). A failed one (the disk
+        full, the file unwritable) keeps the checks in the spool and is tried again with
+        backoff, said once: the writer goes on, it does not die with the error."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                result = await asyncio.to_thread(call, *args)
+                self.repeats.recovered("spool", "spool_write_recovered")
+                return result
+            except OSError as e:
+                self.repeats.failed("spool", "spool_write_failed", error=str(e),
+                                    pending=self.pending, spool=str(self.unwritten.path))
+            await self.clock.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
     async def _write(self, batch: list[Check], *, final: bool) -> None:
         delay = RETRY_FIRST
         deadline = self.clock.monotonic() + FINAL_WRITE_DEADLINE
@@ -137,7 +156,12 @@ class Writer:
                 if isinstance(e, WriterLockLost):
                     self.lose_lock(e)
                 if not self.unwritten.durable:  # not to be kept in memory alone
-                    await asyncio.to_thread(self.unwritten.spill)
+                    try:
+                        await asyncio.to_thread(self.unwritten.spill)
+                    except OSError as spill_error:  # kept in memory; tried at the next failure
+                        self.repeats.failed("spool", "spool_write_failed",
+                                            error=str(spill_error), pending=self.pending,
+                                            spool=str(self.unwritten.path))
                     self.watch.note()
                 self.repeats.failed("store", "store_write_failed", error=str(e),
                                     checks=len(batch), pending=self.pending,

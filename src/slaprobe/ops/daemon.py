@@ -67,7 +67,9 @@ class Daemon:
         runner = None
         try:
             await self.start()
-            app = server.make_app(r.exporter.render, self.is_ready, webui.Views(self).routes(),
+            views = server.after_history_read(webui.Views(self).routes(),
+                                              lambda: r.reach.reached)
+            app = server.make_app(r.exporter.render, self.is_ready, views,
                                   middlewares=webconfig.middlewares(self.web))
             runner = await webconfig.listen(app, self.cfg.daemon.listen_host,
                                             self.cfg.daemon.listen_port, self.web, self.log)
@@ -170,14 +172,15 @@ class Daemon:
         if _restart_needed(old, new):
             self.log.warning("restart_needed", reason="daemon.listen, daemon.database, "
                              "daemon.location or daemon.web_config changed")
-        await r.recorder.reconfigure(new, read=r.reach.reached)
-        r.plan.reconfigure(new)
-        r.instruments.reconfigure(new)
-        r.housekeeper.reconfigure(new)
-        r.incidents.reconfigure(new)
-        r.clock_steps.reconfigure(new)
-        r.scrape.reconfigure(new)
-        await r.follower.reconfigure(new, read=r.reach.reached)
+        async with r.reach.reading:  # not while the history is being read (`ops.reaching`)
+            await r.recorder.reconfigure(new, read=r.reach.reached)
+            r.plan.reconfigure(new)
+            r.instruments.reconfigure(new)
+            r.housekeeper.reconfigure(new)
+            r.incidents.reconfigure(new)
+            r.clock_steps.reconfigure(new)
+            r.scrape.reconfigure(new)
+            await r.follower.reconfigure(new, read=r.reach.reached)
         old_names = {t.name for t in old.targets}
         removed = sorted(old_names - {t.name for t in new.targets})
         added = [t.name for t in new.targets if t.name not in old_names]

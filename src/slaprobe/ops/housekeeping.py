@@ -54,8 +54,12 @@ class Housekeeper:
         repeats: logs.Repeats | None = None, on_tick: Callable[[], None] | None = None,
         incidents: IncidentDesk | None = None, offset: Callable[[], float] | None = None,
         leading: Callable[[], bool] | None = None,
+        history_read: Callable[[], bool] | None = None,
     ) -> None:
         self.leading = leading  # whether this daemon freezes statements (None: it does)
+        # whether the history (its maintenance windows, terms) was read: a shared history's
+        # server may be reached later than the start (None: it was read at start)
+        self.history_read = history_read
         self.offset = offset  # the wall clock's offset from the time recorded
         self.incidents = incidents
         self.on_tick = on_tick  # e.g. the daemon's STATUS= for systemd
@@ -105,7 +109,8 @@ class Housekeeper:
         if self.instruments.probe.certs:
             await self.certificates.record(self.instruments.probe.certs, self.clock.now())
         written = self.recorder.written_upto
-        if (math.isfinite(written) and month_start(written) > self.closed_upto
+        read = self.history_read is None or self.history_read()
+        if (read and math.isfinite(written) and month_start(written) > self.closed_upto
                 and self.clock.monotonic() >= self.retry_close):
             await self.close_months(written)
         if self.clock.monotonic() >= self.next_prune:

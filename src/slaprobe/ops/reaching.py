@@ -43,6 +43,9 @@ class Reach:
         self.repeats = repeats
         # the store's database was reached and the history read (/readyz, the figures)
         self.reached = store is None
+        # held while the history is read: a config reload waits for it, so a target it
+        # adds is read from the history (not left with the checks since the start)
+        self.reading = asyncio.Lock()
 
     def start_event(self, spool: str | None) -> None:
         """Say once that the server could not be reached at start (the URL masked)."""
@@ -77,15 +80,18 @@ class Reach:
         """The store was reached: the rooms read it (a failure: tried again)."""
         assert self.store is not None
         rec = self.recorder
-        rec.generation = await asyncio.to_thread(self.store.generation)
-        await rec.reload()  # every location's timelines, the unwritten checks on top
-        await self.incidents.poll_acks(self.store)
-        await started()
-        self.reached = True
+        # first the writer, out of its backoff: it holds the recorder's lock while it
+        # retries, and the reload below waits for that lock
+        rec.writer.retry_now()
+        async with self.reading:
+            rec.generation = await asyncio.to_thread(self.store.generation)
+            await rec.reload()  # every location's timelines, the unwritten checks on top
+            await self.incidents.poll_acks(self.store)
+            await started()  # maintenance windows read before anything is judged by them
+            self.reached = True
         fields = {"database": self.store.name, "pending": rec.pending}
         if self.repeats.failing("reach"):  # with the last error and how often it came
             self.repeats.recovered("reach", "store_reached", **fields)
         else:
             self.log.info("store_reached", **fields)
-        rec.writer.retry_now()
         rec.kick()

@@ -98,6 +98,24 @@ async def history_away(request: web.Request,
         return web.Response(status=503, text=why + "\n")
 
 
+def after_history_read(routes: Sequence[web.RouteDef], history_read: Callable[[], bool],
+                       ) -> list[web.RouteDef]:
+    """The pages that read the history (/status, the API, badges, the feed), answering
+    503 (through `history_away`) until the daemon has read its history: a shared
+    history's server not reached since the start, or reached but its maintenance windows
+    and terms not read yet (a page would count maintenance as down)."""
+    def guard(handler: Any) -> Any:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not history_read():
+                raise StoreError("the history has not been read since the start (its "
+                                 "server not reached yet)")
+            resp: web.StreamResponse = await handler(request)
+            return resp
+        return guarded
+    return [web.route(r.method, r.path, guard(r.handler), **r.kwargs)
+            for r in routes]
+
+
 def make_app(
     render: Callable[[], Awaitable[bytes]], ready: Callable[[], bool],
     routes: Sequence[web.RouteDef] = (),

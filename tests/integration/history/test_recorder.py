@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.model import Check, State
 from slaprobe.history import recorder
 from slaprobe.history.recorder import Recorder
+from slaprobe.history.spool import Spool
 from slaprobe.history.store import Store
 from slaprobe.metrics.instruments import Instruments
 
@@ -163,3 +166,50 @@ async def test_prune_drops_old_rows_and_memory(rig) -> None:  # type: ignore[no-
     assert [e["checks"] for e in events if e["event"] == "pruned"] == ([n] if n else [])
     h = rec.tracker.histories["app"]
     assert h.spans.end is None or h.spans.end >= clock.now() - 30.0 - 20.0
+
+
+async def test_a_full_spool_disk_does_not_stop_the_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database refuses writes, so the checks go to the spool file; then that disk
+    is full too (ENOSPC on the append). The writer says so and tries again: once the
+    disk has room and the database takes writes, every check lands, once, none counted
+    as dropped."""
+    clock = FakeClock(start=T0)
+    store = await asyncio.to_thread(Store, tmp_path / "r.db")
+    rec = Recorder(store, Tracker({"app": True}), clock, Instruments(), logs.get(),
+                   horizon=86400.0, generation=store.generation(),
+                   spool=Spool(tmp_path / "r.spool"))
+    writer = asyncio.create_task(rec.run())
+    real_fsync = os.fsync
+    try:
+        store.backend.conn.execute("PRAGMA query_only = ON")
+        rec.record(check(0))
+        await clock.advance(recorder.BATCH_PAUSE)
+        assert await until(lambda: rec.unwritten.durable and clock.pending == 1)
+
+        def full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", full)
+        with structlog.testing.capture_logs() as events:
+            for k in range(1, 4):
+                rec.record(check(10.0 * k))
+            # the database takes writes again: the first check (read back from the file)
+            # is written, and the next batch must come through the full disk
+            store.backend.conn.execute("PRAGMA query_only = OFF")
+            for _ in range(4):  # the writer's tries, on the fake clock
+                if (deadline := clock.next_deadline()) is not None:
+                    await clock.advance(deadline - clock.monotonic())
+                await until(lambda: clock.pending > 0 or writer.done())
+            assert not writer.done(), writer
+            assert await until(lambda: rec.pending == 3)
+        assert [e for e in events if e["event"] == "spool_write_failed"]
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        await clock.advance(recorder.RETRY_MAX)
+        assert await until(lambda: rec.pending == 0)
+        assert [c.at for c in store.checks("app", 0, 4e9)] == [T0 + 10.0 * k for k in range(4)]
+        assert rec.unwritten.dropped == 0
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        store.close()

@@ -178,3 +178,28 @@ def test_checks_being_appended_to_the_file_stay_counted(tmp_path: Path,
     sp.sync()
     assert list(sp) == [check(k) for k in range(5)] and len(sp) == 5  # once each
     assert (tmp_path / "east.spool").read_text().count("\n") == 5
+
+
+def test_a_failed_append_counts_no_check_dropped(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near the file's bound, a failed append offers the same checks again: those the
+    bound refuses are counted once, when they are refused for good."""
+    one = len(dump(check(0))) + 1
+    sp = Spool(tmp_path / "east.spool", memory=50, max_bytes=3 * one + one // 2)
+    sp.append(check(0))
+    sp.spill()
+    for k in range(1, 6):
+        sp.append(check(k))
+    real = os.fsync
+
+    def broken(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    for _ in range(3):
+        with pytest.raises(OSError):
+            sp.sync()
+    assert sp.dropped == 0 and len(sp) == 6
+    monkeypatch.setattr(os, "fsync", real)
+    sp.sync()
+    assert sp.dropped == 3 and [c.at for c in sp] == [check(k).at for k in range(3)]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from slaprobe.metrics.exposition import CONTENT_TYPE
 from slaprobe.web import server
@@ -74,3 +75,35 @@ async def test_a_busy_address_raises_oserror() -> None:
         port = held.getsockname()[1]
         with pytest.raises(OSError):
             await server.start(server.make_app(render, lambda: True), "127.0.0.1", port)
+
+
+async def test_history_pages_wait_until_the_history_is_read() -> None:
+    """Until the daemon has read its history (a shared history's server reached later
+    than the start), the pages that read it answer 503 saying why, HEAD too; /metrics
+    and /healthz answer as ever; afterwards the page itself answers."""
+    read = {"done": False}
+
+    async def render() -> bytes:
+        return BODY
+
+    async def status(_: web.Request) -> web.Response:
+        return web.Response(text="the status page\n")
+
+    routes = server.after_history_read([web.get("/status", status)], lambda: read["done"])
+    port = free_port()
+    runner = await server.start(server.make_app(render, lambda: True, routes), "127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{url}/status") as r:
+                assert r.status == 503
+                assert "not been read since the start" in await r.text()
+            async with s.head(f"{url}/status") as r:
+                assert r.status == 503
+            async with s.get(f"{url}/metrics") as r, s.get(f"{url}/healthz") as h:
+                assert (r.status, h.status) == (200, 200)
+            read["done"] = True
+            async with s.get(f"{url}/status") as r:
+                assert (r.status, await r.text()) == (200, "the status page\n")
+    finally:
+        await runner.cleanup()

@@ -22,6 +22,12 @@ AT = 'connection failed: connection to server at "127.0.0.1", port 5432 failed: 
     AT + "FATAL:  the database system is not yet accepting connections",
     AT + "FATAL:  sorry, too many clients already",
     AT + "server closed the connection unexpectedly",
+    AT + "FATAL:  remaining connection slots are reserved for roles with the SUPERUSER"
+         " attribute",
+    AT + "FATAL:  terminating connection due to administrator command",
+    AT + "SSL SYSCALL error: EOF detected",
+    "failed to resolve host 'db': [Errno -3] Temporary failure in name resolution",
+    'could not translate host name "db" to address: Temporary failure in name resolution',
     'connection is bad: connection to server on socket "/run/postgresql/.s.PGSQL.5432"'
     " failed: No such file or directory",
 ])

@@ -23,6 +23,12 @@ TRANSIENT = (
     "the database system is not yet accepting connections",
     "the database system is not accepting connections",
     "sorry, too many clients already",
+    "remaining connection slots are reserved",  # full, but for superusers
+    "terminating connection due to administrator command",  # stopped while connecting
+    "ssl syscall error: eof detected",  # the connection cut during the TLS handshake
+    # a DNS server not answering now (EAI_AGAIN; libpq's and psycopg's wording): a name
+    # that does not exist stays a mistake
+    "temporary failure in name resolution",
 )
 
 
