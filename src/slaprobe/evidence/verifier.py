@@ -11,12 +11,13 @@ HEAD_EVERY: a witness in the journal that deleting the database cannot reach
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slaprobe.clock import Clock
-from slaprobe.history.storeapi import HistoryStore, StoreError, Verdict
+from slaprobe.history.storeapi import HistoryStore, StoreError, Verdict, VerifyStopped
 from slaprobe.history.stores import open_history
 from slaprobe.metrics.instruments import Instruments
 
@@ -26,12 +27,12 @@ HEAD_EVERY = 300.0  # the chain's head is logged (`chain_head`) at least this of
 
 
 def _verify_tail(open_reader: Callable[[], HistoryStore], since: int,
-                 ) -> tuple[Verdict, int]:
+                 stop: threading.Event | None = None) -> tuple[Verdict, int]:
     """Verify records from `since` on (the open block is re-read each time); the seq to
-    start from next time."""
+    start from next time. VerifyStopped once `stop` is set."""
     reader = open_reader()
     try:
-        verdict = reader.verify(since_seq=since)
+        verdict = reader.verify(since_seq=since, stop=stop)
         return verdict, reader.chain_top()
     finally:
         reader.close()
@@ -46,13 +47,19 @@ class HistoryVerifier:
             (lambda: open_history(path, read_only=True)) if isinstance(path, Path) else path)
         self.instruments = instruments
         self.log = log
+        # set at shutdown: a verification under way gives up within milliseconds (the
+        # thread it runs in is one a stop waits for; a whole walk can take minutes)
+        self.stop = threading.Event()
 
     async def run(self) -> None:
         since, last_full = 0, self.clock.monotonic()
         last_head = -HEAD_EVERY
         while True:
             try:
-                verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since)
+                verdict, top = await asyncio.to_thread(_verify_tail, self.open_reader, since,
+                                                       self.stop)
+            except VerifyStopped:
+                return  # the daemon is stopping: no verdict either way
             except (OSError, StoreError) as e:
                 self.log.error("history_verify_failed", error=str(e))
             else:

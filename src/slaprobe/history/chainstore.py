@@ -41,7 +41,7 @@ from slaprobe.core.model import Check
 from slaprobe.core.timefmt import iso
 from slaprobe.history import derived
 from slaprobe.history.sql import Sql
-from slaprobe.history.storeapi import Verdict
+from slaprobe.history.storeapi import Stop, Verdict, until_stopped
 
 __all__ = ["BLOCK_CHECKS", "BLOCK_SECONDS", "CHECKPOINT", "CHECKS", "BlockWriter", "Content",
            "Verdict", "append", "chain_range", "cross_check", "prune", "records", "tail",
@@ -258,11 +258,12 @@ def _block_problem(db: Sql, block: Block, pruned: set[int]) -> tuple[int, str]:
     return found, f"{name}, checks n {lo}..{hi}{where}: {what} outside slaprobe"
 
 
-def _suspects(connect: Connect, blocks: list[Block], pruned: set[int]) -> tuple[int, list[int]]:
+def _suspects(connect: Connect, blocks: list[Block], pruned: set[int],
+              stop: Stop | None = None) -> tuple[int, list[int]]:
     """Check closed blocks on a snapshot of one's own: (checks, seqs that failed)."""
     with connect() as db:
         n, bad = 0, []
-        for block in blocks:
+        for block in until_stopped(blocks, stop, every=1):
             found, problem = _block_problem(db, block, pruned)
             if problem:
                 bad.append(block[0])
@@ -272,7 +273,7 @@ def _suspects(connect: Connect, blocks: list[Block], pruned: set[int]) -> tuple[
 
 
 def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, workers: int = 2,
-           ) -> Verdict:
+           stop: Stop | None = None) -> Verdict:
     """Walk the chain (from record `since_seq` on: the tail) and the checks its blocks
     cover; check the rows in no block and the chained tables against the chain; the
     first problem found names the record or row. One function for both databases,
@@ -298,9 +299,10 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
     def fail(problem: str) -> Verdict:
         return Verdict(False, problem, n_records, n_checks, head, expect - 1)
 
-    for seq_v, kind, at, lo_v, hi_v, count, last_at, content, payload, prev_s, digest in db.stream(
-            "SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev, digest"
-            " FROM chain WHERE seq >= ? ORDER BY seq", (expect,)):
+    for seq_v, kind, at, lo_v, hi_v, count, last_at, content, payload, prev_s, digest in (
+            until_stopped(db.stream(
+                "SELECT seq, kind, at, lo, hi, count, last_at, content, payload, prev, digest"
+                " FROM chain WHERE seq >= ? ORDER BY seq", (expect,)), stop)):
         seq = int(seq_v)
         lo, hi = (None if lo_v is None else int(lo_v)), (None if hi_v is None else int(hi_v))
         if seq != expect:
@@ -324,13 +326,14 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
     derived_problem = ""
     if connect is not None and workers > 1 and len(closed) >= 2 * workers:
         n_checks, suspects, derived_problem = _in_parallel(connect, closed, pruned, workers,
-                                                           timelines=full)
+                                                           timelines=full, stop=stop)
         full = False
         here += [b for b in closed if b[0] in suspects]
         here.sort()
     else:
         here = blocks
-    for block in here:  # a suspect that passes here saw a prune commit between snapshots
+    for block in until_stopped(here, stop, every=1):  # a suspect that passes here saw a
+        # prune commit between snapshots
         found, problem = _block_problem(db, block, pruned)
         if problem:
             return fail(problem)
@@ -347,32 +350,32 @@ def verify(db: Sql, *, since_seq: int = 0, connect: Connect | None = None, worke
             return fail(problem)
     problem = derived_problem
     if full and not problem:
-        problem = derived.check(db, horizon(db))
+        problem = derived.check(db, horizon(db), stop=stop)
     if problem:
         return fail(problem)
     return Verdict(True, "", n_records, n_checks, head, expect - 1)
 
 
 def _in_parallel(connect: Connect, closed: list[Block], pruned: set[int], workers: int, *,
-                 timelines: bool) -> tuple[int, set[int], str]:
+                 timelines: bool, stop: Stop | None = None) -> tuple[int, set[int], str]:
     """Closed blocks checked by `workers` threads (checks found, suspect seqs) and, with
     `timelines`, the derived timelines on a snapshot of their own beside them (mostly
     Python, while the blocks' threads spend theirs in SQLite and SHA-256)."""
     n_checks, suspects = 0, set()
     parts = [closed[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(workers + timelines) as pool:
-        derived_future = pool.submit(_derived, connect) if timelines else None
-        for n, bad in pool.map(lambda p: _suspects(connect, p, pruned), parts):
+        derived_future = pool.submit(_derived, connect, stop) if timelines else None
+        for n, bad in pool.map(lambda p: _suspects(connect, p, pruned, stop), parts):
             n_checks += n
             suspects.update(bad)
         problem = "" if derived_future is None else derived_future.result()
     return n_checks, suspects, problem
 
 
-def _derived(connect: Connect) -> str:
+def _derived(connect: Connect, stop: Stop | None = None) -> str:
     """The timelines checked on a snapshot of their own (see `derived.check`)."""
     with connect() as db:
-        return derived.check(db, horizon(db))
+        return derived.check(db, horizon(db), stop=stop)
 
 
 def horizon(db: Sql) -> float | None:

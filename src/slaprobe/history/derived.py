@@ -15,6 +15,7 @@ from typing import Any
 
 from slaprobe.core.evidence.derived import Marker, Run, Span, compare
 from slaprobe.history.sql import Sql
+from slaprobe.history.storeapi import Stop, until_stopped
 
 _STATE = "CASE WHEN unknown THEN -1 WHEN ok THEN 0 WHEN network THEN 2 ELSE 1 END"
 _SEP = "\x1f"  # between location and target in one key column
@@ -61,12 +62,13 @@ class _Folder:
         return done
 
 
-def _markers(db: Sql, horizon: float, since: float) -> dict[Key, list[Marker]]:
+def _markers(db: Sql, horizon: float, since: float, stop: Stop | None = None,
+             ) -> dict[Key, list[Marker]]:
     """One pass over the checks in storage order (no sort: the daemon writes each
     target's checks in time order); a target imported out of order is read again
     alone, sorted."""
     folder = _Folder(horizon)
-    folder.feed(db.stream(_ROWS + " ORDER BY n", (_SEP, since)))
+    folder.feed(until_stopped(db.stream(_ROWS + " ORDER BY n", (_SEP, since)), stop))
     out = folder.markers()
     for key in sorted(folder.unsorted):
         again = _Folder(horizon)
@@ -89,14 +91,15 @@ def _stored(db: Sql, since: float) -> tuple[dict[Key, list[Span]], dict[Key, Run
     return spans, runs
 
 
-def check(db: Sql, horizon: float | None, *, since: float | None = None) -> str:
+def check(db: Sql, horizon: float | None, *, since: float | None = None,
+          stop: Stop | None = None) -> str:
     """'' when every location's and target's stored spans and open run agree with
     the checks held; else the first that does not, named (table, target, time).
     `horizon`: the latest prune horizon (None: nothing was ever pruned); `since`: only
     the timelines from the first check at or after it (a month about to be frozen)."""
     cut = max((t for t in (horizon, since) if t is not None), default=None)
     lo = float("-inf") if since is None else since
-    markers = _markers(db, float("-inf") if cut is None else cut, lo)
+    markers = _markers(db, float("-inf") if cut is None else cut, lo, stop)
     spans, runs = _stored(db, lo)
     keys: Iterable[Key] = sorted(set(markers) | set(spans) | set(runs))
     for loc, target in keys:

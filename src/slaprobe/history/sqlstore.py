@@ -37,6 +37,7 @@ from slaprobe.history.storeapi import (
     HistoryStore,
     ImportConflict,
     ImportResult,
+    Stop,
     Verdict,
 )
 
@@ -444,10 +445,12 @@ class _Records(_Base):
         """Whether pruning may have deleted checks at or after `at`."""
         return any(p["before"] > at for _, _, p in self.records(chainstore.CHECKPOINT))
 
-    def verify(self, *, since_seq: int = 0) -> Verdict:
-        """Walk the chain in one read snapshot (the writer is not blocked)."""
+    def verify(self, *, since_seq: int = 0, stop: Stop | None = None) -> Verdict:
+        """Walk the chain in one read snapshot (the writer is not blocked); given up
+        with VerifyStopped once `stop` is set."""
         with self.backend.snapshot() as db:
-            return chainstore.verify(db, since_seq=since_seq, connect=self.backend.readers())
+            return chainstore.verify(db, since_seq=since_seq, connect=self.backend.readers(),
+                                     stop=stop)
 
     def chain_head(self) -> tuple[int, str]:
         """(seq, digest) of the chain's last record: a witness to publish."""

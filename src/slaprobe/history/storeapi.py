@@ -11,7 +11,8 @@ synchronous; the daemon calls them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +28,26 @@ class StoreError(Exception):
     """Anything the history's database refuses: it cannot be opened, is from a newer
     slaprobe, or a read or write failed (the driver's own error is the cause). Callers
     catch this, never a database driver's error."""
+
+
+class VerifyStopped(StoreError):
+    """A verification given up because the daemon is stopping (`stop` was set): no
+    verdict either way."""
+
+
+Stop = threading.Event  # set when a long read (a verification) is to give up
+
+
+def until_stopped(rows: Iterable[Any], stop: Stop | None, every: int = 4096) -> Iterator[Any]:
+    """`rows` as they come, raising VerifyStopped once `stop` is set (looked at every
+    `every` rows: a stop waits for a few milliseconds of work, not for the whole walk)."""
+    if stop is None:
+        yield from rows
+        return
+    for i, row in enumerate(rows):
+        if i % every == 0 and stop.is_set():
+            raise VerifyStopped("stopping: the verification was given up")
+        yield row
 
 
 class WriterLockLost(StoreError):
@@ -142,7 +163,7 @@ class RecordStore(Database, Protocol):
     def records(self, kind: str) -> list[tuple[int, float, dict[str, Any]]]: ...
     def chain_top(self) -> int: ...
     def pruned_since(self, at: float) -> bool: ...
-    def verify(self, *, since_seq: int = 0) -> Verdict: ...
+    def verify(self, *, since_seq: int = 0, stop: Stop | None = None) -> Verdict: ...
     def verify_derived(self, since: float) -> str: ...
     def chain_head(self) -> tuple[int, str]: ...
     def chain_rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]: ...

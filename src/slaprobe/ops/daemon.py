@@ -124,6 +124,7 @@ class Daemon:
     async def shutdown(self, runner: Any = None) -> None:
         r = self.rooms
         self.ready = False
+        r.verifier.stop.set()  # a verification under way gives up (its thread is waited for)
         await r.plan.close()
         await r.watch.stop()
         if runner is not None:

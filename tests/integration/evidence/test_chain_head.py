@@ -48,3 +48,19 @@ async def test_chain_head_is_logged_every_five_minutes(tmp_path: Path) -> None:
         finally:
             task.cancel()
             store.close()
+
+
+async def test_a_stopping_daemon_leaves_no_verdict(tmp_path: Path) -> None:
+    """The daemon stopping sets `stop`: the verification under way gives up and the
+    verifier ends, with no verdict (neither verified nor tampered) and no error event."""
+    db = tmp_path / "h.db"
+    store = await asyncio.to_thread(Store, db)
+    await asyncio.to_thread(store.write, [Check("app", T0, True, 30.0)])
+    inst = Instruments()
+    v = HistoryVerifier(FakeClock(start=T0), db, inst, logs.get())
+    v.stop.set()
+    with structlog.testing.capture_logs() as events:
+        await asyncio.wait_for(v.run(), timeout=30)
+    assert inst.history_verified._value.get() == 0  # not set to 1: no verdict either way
+    assert not [e for e in events if e["log_level"] == "error"], events
+    store.close()

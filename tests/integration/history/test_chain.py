@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from slaprobe.core.evidence.terms import Terms
 from slaprobe.core.model import Check
 from slaprobe.core.spec import MaintenanceSpec
-from slaprobe.history import chainstore
+from slaprobe.history import chainstore, derived
 from slaprobe.history.store import (
     COLUMNS_V7,
     MIGRATIONS,
@@ -23,6 +24,7 @@ from slaprobe.history.store import (
     Store,
     _rebuild_v2,
 )
+from slaprobe.history.storeapi import VerifyStopped
 
 T0 = 1790812800.0  # 2026-10-01T00:00:00Z
 TERMS = Terms(objective=0.999, maintenance_notice=172800.0, allow_retroactive_maintenance=False,
@@ -237,3 +239,19 @@ def test_checks_of_an_old_history_keep_their_block_digests(db: Path) -> None:
             "SELECT lo, hi, content FROM chain WHERE kind = 'checks' ORDER BY seq LIMIT 1"
         ).fetchone()
         assert chainstore.read_block(SqliteSql(c, COLUMNS_V7), lo, hi).digest() == content
+
+
+def test_a_stopping_daemon_gives_up_a_verification(db: Path) -> None:
+    """`stop` set (the daemon is stopping): the walk and the timelines' check give up
+    with VerifyStopped, no verdict either way; unset, the same walk finds the history
+    intact."""
+    stop = threading.Event()
+    stop.set()
+    with closing(Store(db, read_only=True)) as s:
+        with pytest.raises(VerifyStopped):
+            s.verify(stop=stop)
+        with s.backend.snapshot() as snap:
+            with pytest.raises(VerifyStopped):
+                derived.check(snap, None, stop=stop)
+            assert derived.check(snap, None, stop=threading.Event()) == ""
+        assert s.verify(stop=threading.Event()).ok
