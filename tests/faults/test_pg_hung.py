@@ -23,7 +23,6 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
-from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
 for sub in ("process", "contract"):
@@ -32,7 +31,7 @@ for sub in ("process", "contract"):
         sys.path.insert(0, path)
 
 import pgserver  # noqa: E402
-from procs import Daemon, free_port  # noqa: E402
+from procs import Daemon, free_port, shared_config, switch_target  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 STOP_TIMEOUT = 20.0  # deploy/systemd/slaprobe.service TimeoutStopSec
@@ -71,40 +70,9 @@ def pg() -> Iterator[pgserver.Server]:
 
 
 @pytest.fixture
-async def target() -> AsyncIterator[int]:
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", ok)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
-
-
-def config(tmp: Path, *, port: int, target_port: int) -> Path:
-    path = tmp / "east.toml"
-    path.write_text(f"""
-[daemon]
-listen = "127.0.0.1:{port}"
-database = "env:SLAPROBE_TEST_DB"
-location = "east"
-
-[defaults]
-interval = "1s"
-timeout = "500ms"
-retries = 0
-
-[[targets]]
-name = "app"
-url = "http://127.0.0.1:{target_port}/"
-""")
-    return path
+async def target() -> AsyncIterator[str]:
+    async with switch_target() as (url, _):
+        yield url
 
 
 async def readyz(d: Daemon) -> int:
@@ -125,12 +93,13 @@ def advisory_locks(url: str) -> int:
 
 
 async def test_a_hung_server_is_an_error_within_seconds_and_a_stop_keeps_the_checks(
-        pg: pgserver.Server, target: int, tmp_path: Path,
+        pg: pgserver.Server, target: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     url = pg.new_database()
     monkeypatch.setenv("SLAPROBE_TEST_DB", url)
-    cfg = config(tmp_path, port=free_port(), target_port=target)
-    d = Daemon(cfg, int(cfg.read_text().split("127.0.0.1:")[1].split('"')[0]))
+    port = free_port()
+    cfg = shared_config(tmp_path, port=port, target=target)
+    d = Daemon(cfg, port)
     again = Daemon(cfg, d.port)
     try:
         await d.launch()

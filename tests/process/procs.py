@@ -201,3 +201,27 @@ async def switch_target() -> AsyncIterator[tuple[str, Switch]]:
         yield f"http://127.0.0.1:{port}", sw
     finally:
         await runner.cleanup()
+
+
+def shared_config(folder: Path, *, port: int, target: str) -> Path:
+    """`folder`/probe.toml (the folder made): a daemon at location "east" on the shared
+    history in $SLAPROBE_TEST_DB, listening on `port`, probing one target "app" at
+    `target` every second (timeout 500 ms, no retries)."""
+    folder.mkdir(exist_ok=True)
+    path = folder / "probe.toml"
+    path.write_text(f"""
+[daemon]
+listen = "127.0.0.1:{port}"
+database = "env:SLAPROBE_TEST_DB"
+location = "east"
+
+[defaults]
+interval = "1s"
+timeout = "500ms"
+retries = 0
+
+[[targets]]
+name = "app"
+url = "{target}/"
+""")
+    return path

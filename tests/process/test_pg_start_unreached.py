@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 import pgserver
-from procs import Daemon, Metrics, free_port, sample, slaprobe, switch_target
+from procs import Daemon, Metrics, free_port, sample, shared_config, slaprobe, switch_target
 
 SECRET = "s3cret-pw"
 
@@ -39,27 +39,6 @@ def with_password(url: str, password: str = SECRET) -> str:
     but it must never show in a log or an error)."""
     scheme, rest = url.split("://", 1)
     return f"{scheme}://{rest.replace('@', f':{password}@', 1)}"
-
-
-def config(folder: Path, *, port: int, target: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / "probe.toml"
-    path.write_text(f"""
-[daemon]
-listen = "127.0.0.1:{port}"
-database = "env:SLAPROBE_TEST_DB"
-location = "east"
-
-[defaults]
-interval = "1s"
-timeout = "500ms"
-retries = 0
-
-[[targets]]
-name = "app"
-url = "{target}/"
-""")
-    return path
 
 
 def spooled(cfg: Path) -> list[float]:
@@ -121,7 +100,7 @@ async def test_a_daemon_starts_while_the_server_is_down_and_writes_when_it_comes
         await asyncio.to_thread(srv.stop)
         async with switch_target() as (target, switch):
             port = free_port()
-            cfg = config(tmp_path / "d", port=port, target=target)
+            cfg = shared_config(tmp_path / "d", port=port, target=target)
             d = Daemon(cfg, port)
             await serving(d)
             try:
@@ -186,7 +165,7 @@ async def test_kill_9_before_the_server_came_loses_no_check(
         await asyncio.to_thread(srv.stop)
         async with switch_target() as (target, _):
             port = free_port()
-            cfg = config(tmp_path / "d", port=port, target=target)
+            cfg = shared_config(tmp_path / "d", port=port, target=target)
             first, second = Daemon(cfg, port), Daemon(cfg, port)
             try:
                 await serving(first)
@@ -218,7 +197,7 @@ async def test_sigterm_while_waiting_for_the_server_keeps_the_spool(
         await asyncio.to_thread(srv.stop)
         async with switch_target() as (target, _):
             port = free_port()
-            cfg = config(tmp_path / "d", port=port, target=target)
+            cfg = shared_config(tmp_path / "d", port=port, target=target)
             d = Daemon(cfg, port)
             try:
                 await serving(d)
@@ -258,7 +237,7 @@ async def test_config_mistakes_still_exit_2(tmp_path: Path,
             (with_password(login), "password authentication failed"),
             (with_password(srv.url("no_such_db")), 'database "no_such_db" does not exist'),
         ]
-        cfg = config(tmp_path / "d", port=free_port(), target="http://127.0.0.1:9")
+        cfg = shared_config(tmp_path / "d", port=free_port(), target="http://127.0.0.1:9")
         for url, what in cases:
             monkeypatch.setenv("SLAPROBE_TEST_DB", url)
             r = await asyncio.to_thread(slaprobe, "run", "--config", str(cfg),
@@ -270,10 +249,10 @@ async def test_config_mistakes_still_exit_2(tmp_path: Path,
         monkeypatch.setenv("SLAPROBE_TEST_DB", url)
         async with switch_target() as (target, _):
             port = free_port()
-            first = Daemon(config(tmp_path / "first", port=port, target=target), port)
+            first = Daemon(shared_config(tmp_path / "first", port=port, target=target), port)
             try:
                 await first.launch()
-                dup = config(tmp_path / "second", port=free_port(), target=target)
+                dup = shared_config(tmp_path / "second", port=free_port(), target=target)
                 r = await asyncio.to_thread(slaprobe, "run", "--config", str(dup),
                                             cwd=dup.parent, timeout=30)
                 assert r.returncode == 2, r.stderr

@@ -5,19 +5,18 @@ comes back, so a second daemon with the same location is still refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 import pgserver
-from procs import Daemon, Metrics, free_port, slaprobe
+from procs import Daemon, Metrics, free_port, shared_config, slaprobe, switch_target
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,44 +24,6 @@ pytestmark = [
     pytest.mark.skipif(pgserver.binaries() is None,
                        reason="no PostgreSQL server binaries (Debian package postgresql)"),
 ]
-
-
-async def ok(_: web.Request) -> web.Response:
-    return web.Response(text="ok")
-
-
-async def target() -> AsyncIterator[int]:
-    app = web.Application()
-    app.router.add_get("/", ok)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
-
-
-def config(folder: Path, *, port: int, target_port: int) -> Path:
-    folder.mkdir(exist_ok=True)
-    path = folder / "probe.toml"
-    path.write_text(f"""
-[daemon]
-listen = "127.0.0.1:{port}"
-database = "env:SLAPROBE_TEST_DB"
-location = "east"
-
-[defaults]
-interval = "1s"
-timeout = "500ms"
-retries = 0
-
-[[targets]]
-name = "app"
-url = "http://127.0.0.1:{target_port}/"
-""")
-    return path
 
 
 def stored(url: str) -> int:
@@ -80,10 +41,10 @@ async def test_a_second_daemon_is_refused_after_the_server_restarted(
     with pgserver.server() as srv:
         url = srv.new_database()
         monkeypatch.setenv("SLAPROBE_TEST_DB", url)
-        gen = target()
-        target_port = await anext(gen)
+        stack = contextlib.AsyncExitStack()
+        target_url, _ = await stack.enter_async_context(switch_target())
         port = free_port()
-        first = Daemon(config(tmp_path / "first", port=port, target_port=target_port), port)
+        first = Daemon(shared_config(tmp_path / "first", port=port, target=target_url), port)
         try:
             await first.launch()
             await first.wait_until(lambda m: stored(url) >= 2, "checks written")
@@ -93,7 +54,7 @@ async def test_a_second_daemon_is_refused_after_the_server_restarted(
             # the daemon writes again: its new connection took the location's lock first
             await first.wait_until(lambda m: stored(url) >= before + 3 and written(m),
                                    "checks written after the restart", timeout=60)
-            dup = config(tmp_path / "second", port=free_port(), target_port=target_port)
+            dup = shared_config(tmp_path / "second", port=free_port(), target=target_url)
             refused = await asyncio.to_thread(slaprobe, "run", "--config", str(dup),
                                               cwd=dup.parent, timeout=30)
             assert refused.returncode == 2, refused.stderr
@@ -103,7 +64,7 @@ async def test_a_second_daemon_is_refused_after_the_server_restarted(
             await first.wait_ready()  # the first one still writes, ready
         finally:
             first.stop()
-            await gen.aclose()
+            await stack.aclose()
 
 
 def at_by_insertion(url: str) -> list[float]:
@@ -120,10 +81,10 @@ async def test_kill_9_while_the_server_is_away_loses_no_spooled_check(
     with pgserver.server() as srv:
         url = srv.new_database()
         monkeypatch.setenv("SLAPROBE_TEST_DB", url)
-        gen = target()
-        target_port = await anext(gen)
+        stack = contextlib.AsyncExitStack()
+        target_url, _ = await stack.enter_async_context(switch_target())
         port = free_port()
-        cfg = config(tmp_path / "d", port=port, target_port=target_port)
+        cfg = shared_config(tmp_path / "d", port=port, target=target_url)
         first = Daemon(cfg, port)
         second = Daemon(cfg, port)
         try:
@@ -156,4 +117,4 @@ async def test_kill_9_while_the_server_is_away_loses_no_spooled_check(
         finally:
             first.stop()
             second.stop()
-            await gen.aclose()
+            await stack.aclose()
