@@ -630,10 +630,7 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
     at, by = given
     store, windows = _open(cfg)
     try:
-        try:
-            inc = _incident(cfg, store, windows, args.incident, at=at, now=now)
-        except incidents.AckRefused as e:
-            print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
+        if (inc := _incident(cfg, store, windows, args.incident, at=at, now=now)) is None:
             return EXIT_INPUT
         first = store.record_ack(inc.id, at, by, args.note, now)
         responded, _ = incidents.notes(store)  # an earlier update may be the response
@@ -648,14 +645,18 @@ def _ack(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _incident(cfg: Config, store: HistoryStore, windows: list[Window], incident_id: str, *,
-              at: float, now: float) -> Incident:
-    """The incident `incident_id` that an acknowledgement or an update at `at` is about
-    (incidents.AckRefused: none such, with the open incidents listed)."""
+              at: float, now: float) -> Incident | None:
+    """The incident `incident_id` that an acknowledgement or an update at `at` is about;
+    None when there is none such (said on stderr, with the open incidents listed)."""
     since = now - ACK_SEARCH - incidents.LOOKBACK
     tracker = report.load_tracker(cfg, store, since, windows, now)
     acks, _ = incidents.notes(store)
     items = incidents.from_tracker(cfg, tracker, acks, since, now)
-    return incidents.check_ack(items, incident_id.strip(), at, now)
+    try:
+        return incidents.check_ack(items, incident_id.strip(), at, now)
+    except incidents.AckRefused as e:
+        print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
+        return None
 
 
 def _update(cfg: Config, args: argparse.Namespace) -> int:
@@ -672,10 +673,7 @@ def _update(cfg: Config, args: argparse.Namespace) -> int:
         return EXIT_INPUT
     store, windows = _open(cfg)
     try:
-        try:
-            inc = _incident(cfg, store, windows, args.incident, at=at, now=now)
-        except incidents.AckRefused as e:
-            print(f"slaprobe: {for_terminal(e)}", file=sys.stderr)
+        if (inc := _incident(cfg, store, windows, args.incident, at=at, now=now)) is None:
             return EXIT_INPUT
         incupdates.record(store, inc.id, at=at, status=args.status, text=text, by=by.strip(),
                           now=now)

@@ -136,10 +136,13 @@ class Writer:
                 self.repeats.recovered("spool", "spool_write_recovered")
                 return result
             except OSError as e:
-                self.repeats.failed("spool", "spool_write_failed", error=str(e),
-                                    pending=self.pending, spool=str(self.unwritten.path))
+                self._spool_failed(e)
             await self.clock.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
+
+    def _spool_failed(self, e: OSError) -> None:
+        self.repeats.failed("spool", "spool_write_failed", error=str(e), pending=self.pending,
+                            spool=str(self.unwritten.path))
 
     async def _write(self, batch: list[Check], *, final: bool) -> None:
         delay = RETRY_FIRST
@@ -159,9 +162,7 @@ class Writer:
                     try:
                         await asyncio.to_thread(self.unwritten.spill)
                     except OSError as spill_error:  # kept in memory; tried at the next failure
-                        self.repeats.failed("spool", "spool_write_failed",
-                                            error=str(spill_error), pending=self.pending,
-                                            spool=str(self.unwritten.path))
+                        self._spool_failed(spill_error)
                     self.watch.note()
                 self.repeats.failed("store", "store_write_failed", error=str(e),
                                     checks=len(batch), pending=self.pending,
