@@ -30,6 +30,7 @@ import time
 
 import structlog
 
+from slaprobe.core.history.latest import LatestChecks
 from slaprobe.core.history.timeline import History, OpenRun
 from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.incidents.rules import Support
@@ -85,14 +86,14 @@ async def run(n: int, args: argparse.Namespace) -> None:
     tracker = Tracker({x: i % 5 != 4 for i, x in enumerate(names)}, hist, windows)
     inst = Instruments(latency_histogram=False)
     desk = IncidentDesk(Support(), now - 31 * DAY, structlog.get_logger())
-    last: dict[str, Check] = {}
+    last: dict[str, Check] = LatestChecks()  # as the recorder keeps them
     clock = [now]
 
     def snapshot() -> Snapshot:
         at = clock[0]
         return Snapshot(now=at, service="bench", objective=0.999, windows=WINDOWS,
                         tracker=tracker, last=last, incidents=desk.families(tracker, at),
-                        target_windows=TARGET_WINDOWS)
+                        target_windows=None if args.all_windows else TARGET_WINDOWS)
 
     exporter = Exporter(inst, snapshot)
     slot = {x: hist[x].open.last_at for x in names}  # type: ignore[union-attr]
@@ -145,6 +146,9 @@ def main() -> None:
     p.add_argument("--days", type=float, default=31.0,
                    help="days of timeline behind each target (31; e.g. 0.01: a daemon "
                         "started a quarter of an hour ago, every target one up run)")
+    p.add_argument("--all-windows", action="store_true",
+                   help="per-target ratios for every window (the default config) instead "
+                        "of the lean 1h, 30d and month")
     args = p.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import Metric
@@ -50,11 +50,17 @@ class Family:
     doc: str
     labels: tuple[str, ...]
     rows: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
-    # the rows' lines, when the caller made them (keeping each series' prefix itself)
+    # the rows' lines, when the caller made them (keeping each series' prefix itself;
+    # an empty line is no sample), and then its rows, made only when asked for
     lines: list[str] | None = None
+    make_rows: Callable[[], list[tuple[str, tuple[str, ...], float]]] | None = None
 
     def add(self, values: Sequence[str], value: float, suffix: str = "") -> None:
         self.rows.append((suffix, tuple(values), value))
+
+    def all_rows(self) -> list[tuple[str, tuple[str, ...], float]]:
+        """Every row, also of a family whose lines the caller made."""
+        return [*self.rows, *(self.make_rows() if self.make_rows is not None else ())]
 
     def sample_name(self, suffix: str) -> str:
         return self.name + ("_total" if self.kind == "counter" else suffix)

@@ -26,9 +26,8 @@ from prometheus_client.core import Metric
 
 from slaprobe import __version__
 from slaprobe.core.history.degraded import sli
-from slaprobe.core.history.timeline import N_STATES
 from slaprobe.core.history.tracker import Tracker
-from slaprobe.core.history.windows import Ratios, ratios_of, window_ratios
+from slaprobe.core.history.windows import run_ratios, window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
 from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
@@ -37,7 +36,8 @@ from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.metrics import exposition
-from slaprobe.metrics.exposition import Family, sample_prefix, value_text
+from slaprobe.metrics.exposition import Family
+from slaprobe.metrics.targetlines import Series, TargetLines
 
 BURN_WINDOWS: tuple[tuple[str, float], ...] = (
     ("5m", 300.0), ("30m", 1800.0), ("1h", 3600.0), ("2h", 7200.0), ("6h", 21600.0),
@@ -57,9 +57,11 @@ def family(d: MetricDef) -> Family:
 class ProbeStats:
     """Per-target attempt counts and latency histograms, kept as plain numbers.
 
-    Updated on the event loop and turned into rows there (a thousand targets'
-    histograms are 15,000 samples: prometheus_client's per-child objects made that
-    the largest part of a scrape).
+    Updated on the event loop and turned into text there: each target's histogram
+    and each (target, result) count keeps its lines until an attempt of that target
+    changes them, so a scrape makes again only the lines of the targets attempted
+    since the last one (a thousand targets' histograms are 15,000 samples:
+    prometheus_client's per-child objects made that the largest part of a scrape).
     """
 
     def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS, *,
@@ -70,8 +72,12 @@ class ProbeStats:
         self.latency: dict[str, list[float]] = {}  # bucket counts..., +Inf, sum
         self.results: dict[tuple[str, str], float] = {}
         self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
-        # each target's histogram and each (target, result) count, with its rows and lines
-        self._kept: tuple[dict[str, _KeptRows], dict[tuple[str, str], _KeptRows]] = ({}, {})
+        # each target's histogram rows and their text, each count's row and line (in
+        # the order of `latency` and `results`), and what changed since they were made
+        self._blocks: dict[str, tuple[list[Row], str]] = {}
+        self._counts: dict[tuple[str, str], tuple[Row, str]] = {}
+        self._dirty: dict[str, None] = {}
+        self._dirty_counts: dict[tuple[str, str], None] = {}
 
     def observe(self, target: str, result: str, latency: float) -> None:
         h = self.latency.get(target)
@@ -81,6 +87,8 @@ class ProbeStats:
         h[-1] += latency
         key = (target, result)
         self.results[key] = self.results.get(key, 0.0) + 1
+        self._dirty[target] = None
+        self._dirty_counts[key] = None
 
     def cert(self, target: str, cert: CertExpiry) -> None:
         """The certificates seen by a TLS attempt of `target` (the last one stands)."""
@@ -89,45 +97,49 @@ class ProbeStats:
     def forget(self, target: str) -> None:
         self.latency.pop(target, None)
         self.certs.pop(target, None)
+        self._blocks.pop(target, None)
+        self._dirty.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
+            self._counts.pop(key, None)
+            self._dirty_counts.pop(key, None)
 
     def switch(self, histogram: bool) -> None:
         """Turn the per-target buckets on or off (a reload): the histograms restart."""
         if histogram != self.histogram:
             self.latency.clear()
+            self._blocks.clear()
+            self._dirty.clear()
         self.histogram = histogram
 
     def families(self) -> list[Family]:
-        """The families, each series' line kept with the numbers it was made of: a
-        target's lines are made again only when its numbers changed (a check of it)."""
+        """The families: only the lines of what was attempted since the last call are
+        made again (new targets' and results' appended, as in `latency` and `results`)."""
         duration, probes = family(cat.PROBE_DURATION), family(cat.PROBES)
         les = self._le if self.histogram else ("+Inf",)
-        old_d, old_p = self._kept
-        made_d: dict[str, _KeptRows] = {}
-        made_p: dict[tuple[str, str], _KeptRows] = {}
-        for target, h in self.latency.items():
-            k = old_d.get(target)
-            if k is None or k[0] != h or k[1] != les:
-                rows: list[Row] = []
-                total = 0.0
-                for le, n in zip(les, h[:-1], strict=True):
-                    total += n
-                    rows.append(("_bucket", (target, le), total))
-                rows.append(("_sum", (target,), h[-1]))
-                rows.append(("_count", (target,), total))
-                k = (list(h), les, rows, _lines(duration, rows))
-            made_d[target] = k
-        for key, n in self.results.items():
-            k = old_p.get(key)
-            if k is None or k[0] != n:
-                rows = [("", key, n)]
-                k = (n, (), rows, _lines(probes, rows))
-            made_p[key] = k
-        self._kept = (made_d, made_p)  # series gone since are forgotten
-        for fam, made in ((duration, made_d.values()), (probes, made_p.values())):
-            fam.rows = [r for k in made for r in k[2]]
-            fam.lines = [line for k in made for line in k[3]]
+        for target in self._dirty:
+            h = self.latency.get(target)
+            if h is None:
+                continue
+            rows: list[Row] = []
+            total = 0.0
+            for le, n in zip(les, h[:-1], strict=True):
+                total += n
+                rows.append(("_bucket", (target, le), total))
+            rows.append(("_sum", (target,), h[-1]))
+            rows.append(("_count", (target,), total))
+            self._blocks[target] = (rows, "".join(
+                duration.line(suffix, values, v) for suffix, values, v in rows))
+        for key in self._dirty_counts:
+            if key in self.results:
+                row: Row = ("", key, self.results[key])
+                self._counts[key] = (row, probes.line(*row))
+        self._dirty, self._dirty_counts = {}, {}
+        blocks, counts = list(self._blocks.values()), list(self._counts.values())
+        duration.lines = [text for _, text in blocks]
+        duration.make_rows = lambda: [r for rows, _ in blocks for r in rows]
+        probes.lines = [line for _, line in counts]
+        probes.make_rows = lambda: [row for row, _ in counts]
         leaf, chain = family(cat.TLS_LEAF_EXPIRY), family(cat.TLS_CHAIN_EXPIRY)
         for target, c in self.certs.items():
             leaf.add((target,), c.leaf)
@@ -137,12 +149,6 @@ class ProbeStats:
 
 
 Row = tuple[str, tuple[str, ...], float]
-_KeptRows = tuple[Any, tuple[str, ...], list[Row], list[str]]  # numbers, le, rows, lines
-
-
-def _lines(fam: Family, rows: Sequence[Row]) -> list[str]:
-    """The text lines of `fam`'s rows (what `Family.text` makes of them)."""
-    return [fam.line(suffix, values, v) for suffix, values, v in rows]
 
 
 class Instruments:
@@ -260,11 +266,8 @@ def _num(x: float | None) -> float:
     return NAN if x is None else x
 
 
-_Series = tuple[MetricDef, tuple[tuple[str, str], ...]]
-
-
 @functools.lru_cache(maxsize=8)
-def _target_series(windows: tuple[str, ...]) -> tuple[_Series, ...]:
+def _target_series(windows: tuple[str, ...]) -> tuple[Series, ...]:
     """The per-target series of a scrape, in order: each family and the labels after
     `target` (the per-target ratios for `windows`)."""
     return (
@@ -299,95 +302,33 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
     return [credited, ratio, objective]
 
 
-@dataclass(slots=True)
-class _Kept:
-    """One target's series as the last scrape served them (tuples of strings and
-    numbers: the garbage collector stops visiting them, ten thousand targets' worth)."""
-
-    prefixes: Sequence[tuple[tuple[str, ...], str]]  # each series' label values, line prefix
-    key: tuple[Any, ...]  # what its figures other than the ratios were made of
-    steady: bool  # up throughout its longest window: its ratios were the shared ones
-    values: Sequence[float | None]
-    lines: Sequence[str | None]
-    rows: Sequence[tuple[str, tuple[str, ...], float] | None]
-
-
-def _steady_ratios(lengths: Sequence[float], now: float) -> list[Ratios]:
-    """The ratios `window_ratios` gives a target whose timeline is one up run covering
-    its longest window (no maintenance there): the same operations on the same
-    numbers, so the same bits (its closed spans add 0.0: x - x for each state)."""
-    out: list[Ratios] = []
-    for length in lengths:
-        a = now - length
-        t = [0.0] * N_STATES
-        if now > a:
-            t[State.UP] += now - a
-        out.append(ratios_of(t, now - a))
-    return out
-
-
-def _render(name: str, series: Sequence[_Series], *,
-            k: _Kept | None, key: tuple[Any, ...], steady: bool, ratios: Sequence[Ratios]) -> _Kept:
-    """One target's lines (None: no sample): a value equal to the one kept keeps its
-    line; `key` is (latest check, probe state, critical, in maintenance, credit...)."""
-    check, st = key[0], key[1]
-    pre = k.prefixes if k is not None else tuple(
-        ((name, *(v for _, v in extra)), sample_prefix(d.sample, (("target", name), *extra)))
-        for d, extra in series)
-    values: list[float | None] = [
-        None if check is None else (1.0 if check.ok else 0.0),
-        None if check is None else check.at,
-        NAN if st is None else _STATE_VALUE.get(st, NAN),
-        1.0 if key[2] else 0.0,
-        1.0 if key[3] else 0.0,
-        *key[4:],
-    ]
-    values += [_num(a) for a, _ in ratios]
-    values += [_num(cv) for _, cv in ratios]
-    m = len(values)
-    lines: list[str | None] = [None] * m
-    rows: list[tuple[str, tuple[str, ...], float] | None] = [None] * m
-    was = k.values if k is not None else [None] * m
-    for j in range(m):
-        v = values[j]
-        if v is None:
-            continue
-        if was[j] == v and v != 0.0:  # the kept line (0.0 / -0.0: made anew)
-            lines[j], rows[j] = k.lines[j], k.rows[j]  # type: ignore[union-attr]
-        else:
-            labelvalues, p = pre[j]
-            lines[j], rows[j] = p + value_text(v) + "\n", ("", labelvalues, v)
-    return _Kept(pre, key, steady, tuple(values), tuple(lines), tuple(rows))
-
-
 _STATE_VALUE = {State.UP: 1.0, State.DOWN: 0.0}
+_RATIOS = 9  # a target's values: 5 of its state, 4 of its credit, then its ratios
 
 
-def _unsteady(tr: Tracker, lengths: Sequence[float], now: float) -> set[str] | None:
-    """The targets that may be anything but one up run over the longest window, or
-    have maintenance in it (None: every target may)."""
+def _run_starts(tr: Tracker, lengths: Sequence[float], now: float
+                ) -> dict[str, float | None] | None:
+    """The targets whose timeline may be anything but one up run over the longest
+    window, or have maintenance in it (None: every target may), each with the start
+    of the up run it is, if it is one up run with nothing before it (a target first
+    checked inside the longest window: every target of a daemon younger than it)
+    and no maintenance in the window (run_ratios gives its ratios), else None."""
     if not lengths:
-        return set()
+        return {}
     longest = now - max(lengths)
-    out = tr.index.unsteady(longest, now, now)
-    if out is not None:
-        out.update(tr.maintained(longest, now))
+    moved = tr.index.unsteady(longest, now, now)
+    if moved is None:
+        return None
+    maintained = tr.maintained(longest, now)
+    out: dict[str, float | None] = dict.fromkeys(maintained)
+    for name in moved:
+        if name in out:
+            continue
+        h = tr.histories[name]
+        run = h.open
+        out[name] = (run.start if run is not None and run.state == State.UP
+                     and h.spans.end is None and run.cap_end >= now else None)
     return out
-
-
-def _merged(out: Sequence[Family]) -> list[Family]:
-    """One family per metric: its series in target order."""
-    families: list[Family] = []
-    by_name: dict[str, Family] = {}
-    for fam in out:
-        into = by_name.get(fam.name)
-        if into is None:
-            by_name[fam.name] = fam
-            families.append(fam)
-        else:
-            into.rows += fam.rows
-            into.lines += fam.lines  # type: ignore[operator]
-    return families
 
 
 class SlaFigures:
@@ -397,13 +338,14 @@ class SlaFigures:
     (its latest check, state, maintenance, credit): a target whose inputs did not
     change and whose timeline is one up run over its longest window (the run index
     says which are not, without visiting them) serves its kept lines; the ratios of
-    all those targets are one computation (`_steady_ratios`). The others' ratios are
+    all those targets are one computation (`run_ratios`); a target whose timeline is
+    one up run since it was first checked (a young history) only makes its moving
+    coverage lines again, from the run's start alone. The others' ratios are
     computed (`core.windows`, O(log n) each) and only changed values formatted.
     """
 
     def __init__(self) -> None:
-        self._labels: tuple[str, ...] = ()
-        self._kept: dict[str, _Kept] = {}
+        self._lines: TargetLines | None = None
         self._shared: list[tuple[str, str]] = []  # the steady ratios last served, as text
         self.rendered = 0  # targets whose lines the last scrape made again (for benchmarks)
 
@@ -427,20 +369,23 @@ class SlaFigures:
                       if snap.target_windows is None or label in snap.target_windows]
         labels = tuple(label for label, _ in per_target)
         lengths = [length for _, length in per_target]
-        if labels != self._labels:  # the windows changed (a reload): new prefixes
-            self._labels, self._kept = labels, {}
         series = _target_series(labels)
-        out = [Family(d.name, d.kind, d.help, d.labels, lines=[]) for d, _ in series]
-        old, kept = self._kept, {}
-        shared = _steady_ratios(lengths, now)
+        names = list(tr.critical)
+        cols = self._lines
+        if cols is None or cols.series is not series or cols.names != names:
+            # the first scrape, or a reload changed the targets or windows: made anew
+            cols = self._lines = TargetLines(series, names)
+        shared = run_ratios(-math.inf, lengths, now)
         shared_text = [(repr(x), repr(y)) for x, y in shared]
         same_shared = shared_text == self._shared
         self._shared = shared_text
-        unsteady = _unsteady(tr, lengths, now)
+        starts = _run_starts(tr, lengths, now) if snap.history_read else None
+        n_w = len(lengths)
         up_k, down_k = State.UP, State.DOWN
         maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
         rendered = 0
-        for i, name in enumerate(list(tr.critical)):
+        keys, cell_starts = cols.keys, cols.starts
+        for i, name in enumerate(names):
             if i % chunk == chunk - 1:
                 yield
             if name not in tr.critical:
@@ -450,25 +395,43 @@ class SlaFigures:
             c = tr.credit[name].seconds
             key: tuple[Any, ...] = (check, st, tr.critical[name], tr.in_maintenance(name, now),
                    c[up_k], c[down_k], c[maint_k], c[net_k])
-            # (until the stored history is read every target's ratios are unknown)
-            steady = snap.history_read and unsteady is not None and name not in unsteady
-            k = old.get(name)
-            if k is not None and steady and k.steady and same_shared and k.key == key:
-                kept[name] = k
+            # the start of the one up run its timeline is (-inf: throughout its longest
+            # window), else None; until the stored history is read every ratio is unknown
+            start = -math.inf if starts is not None and name not in starts else (
+                starts.get(name) if starts is not None else None)
+            if start is not None and cell_starts[i] == start and same_shared \
+                    and keys[i] == key:
+                if start == -math.inf:
+                    continue  # nothing moved: the kept lines
+                # one up run since `start`: only its ratios move (the coverage of the
+                # windows reaching before it), only their lines are made again
+                for j, (av, cv) in enumerate(run_ratios(start, lengths, now)):
+                    cols.set(_RATIOS + j, i, _num(av))
+                    cols.set(_RATIOS + n_w + j, i, _num(cv))
                 continue
             rendered += 1
-            ratios = shared if steady else (
-                window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
-                if snap.history_read else [(None, None)] * len(lengths))
-            kept[name] = _render(name, series, k=k, key=key, steady=steady,
-                                 ratios=ratios)
-        self._kept = kept  # targets removed since are forgotten
-        order = list(kept.values())  # in target order, as the lines are served
-        for j, fam in enumerate(out):
-            fam.lines = [x for k in order if (x := k.lines[j]) is not None]
-            fam.rows = [r for k in order if (r := k.rows[j]) is not None]
+            if start is not None:
+                ratios = run_ratios(start, lengths, now)
+            elif snap.history_read:
+                ratios = window_ratios(tr.histories[name], tr.maint_intervals(name), lengths, now)
+            else:
+                ratios = [(None, None)] * n_w
+            keys[i], cell_starts[i] = key, start
+            cols.write(i, [
+                None if check is None else (1.0 if check.ok else 0.0),
+                None if check is None else check.at,
+                NAN if st is None else _STATE_VALUE.get(st, NAN),
+                1.0 if key[2] else 0.0,
+                1.0 if key[3] else 0.0,
+                *key[4:],
+                *(_num(av) for av, _ in ratios),
+                *(_num(cv) for _, cv in ratios),
+            ])
         self.rendered = rendered
-        families = _merged(out)
+        moved = list(tr.critical) != names  # a reload while this scrape was yielding
+        if moved:
+            self._lines = None
+        families = cols.families(only=set(tr.critical) if moved else None)
         families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
 

@@ -169,7 +169,7 @@ class _AsMetrics:
         out = []
         for f in self.families:
             m = Metric(f.name, f.doc, f.kind)
-            for suffix, values, value in f.rows:
+            for suffix, values, value in f.all_rows():
                 m.samples.append(Sample(f.sample_name(suffix),
                                         dict(zip(f.label_names(suffix), values, strict=True)),
                                         value))

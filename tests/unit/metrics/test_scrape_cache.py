@@ -27,8 +27,9 @@ WINDOWS = (("5m", 300.0), ("10m", 600.0))
 
 def fresh(snap: Snapshot, tr: Tracker) -> bytes:
     """The scrape made from nothing, every target's figures computed from its timeline
-    (the run index made to name every target: no shortcut)."""
-    with mock.patch.object(tr.index, "unsteady", lambda a, b, now: set(tr.critical)):
+    (every target named as anything but one up run: no shortcut)."""
+    with mock.patch("slaprobe.metrics.instruments._run_starts",
+                    lambda tr, lengths, now: dict.fromkeys(tr.critical)):
         return encode(asyncio.run(SlaFigures().families(snap, chunk=3)))
 
 

@@ -53,6 +53,24 @@ def window_ratios(history: History, maint: Sequence[Interval], lengths: Sequence
     return result
 
 
+def run_ratios(start: float, lengths: Sequence[float], now: float) -> list[Ratios]:
+    """What `window_ratios` gives a timeline that is one up run from `start` (nothing
+    closed before it, no maintenance in the longest window) covering up to `now`: the
+    same numbers to the last bit. There each closed span adds x - x = 0.0 to each state
+    and the run adds `up = now - max(start, a)` to up; adding 0.0 changes no sum, so
+    availability is up / up and coverage min(up / (now - a), 1.0). With `start` -inf it
+    is the ratios of every target up throughout its longest window. Called for
+    thousands of targets a scrape: written out, not through `ratios_of`."""
+    out: list[Ratios] = []
+    for length in lengths:
+        a = now - length
+        s = start if start > a else a
+        up = now - s if now > s else 0.0
+        length = now - a
+        out.append((1.0 if up > 0 else None, min(up / length, 1.0) if length > 0 else None))
+    return out
+
+
 def ratios_of(t: list[float], length: float) -> Ratios:
     """What `Figures.of(t, length)` gives as availability and coverage."""
     up, down = t[_UP], t[_DOWN]

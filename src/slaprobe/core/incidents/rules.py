@@ -160,6 +160,7 @@ def support_at(support: Support | SupportAt) -> SupportAt:
     return support
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every held incident, once a second
 def incident_id(start: float) -> str:
     return "inc-" + dt.datetime.fromtimestamp(int(start // 1), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
