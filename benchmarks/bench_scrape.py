@@ -105,6 +105,7 @@ async def run(n: int, args: argparse.Namespace) -> None:
     first = time.perf_counter() - t0
     scrapes: list[float] = []
     rendered: list[int] = []
+    visited: list[int] = []
     house: list[float] = []
     for sec in range(1, int(args.seconds) + 1):
         now = clock[0] = START + sec
@@ -128,11 +129,13 @@ async def run(n: int, args: argparse.Namespace) -> None:
             body = await exporter.render()
             scrapes.append(time.perf_counter() - t0)
             rendered.append(getattr(exporter.figures, "rendered", n))
+            visited.append(getattr(exporter.figures, "visited", n))
     print(f"{n:6d} targets @ {args.interval:g} s: scrape first {first * 1000:7.1f} ms, "
           f"then p50 {statistics.median(scrapes) * 1000:7.1f} ms, "
           f"max {max(scrapes) * 1000:7.1f} ms ({len(scrapes)} scrapes), "
-          f"{len(body) / 1e6:5.2f} MB, {statistics.mean(rendered):.0f} targets' lines made "
-          f"again per scrape; housekeeping second "
+          f"{len(body) / 1e6:5.2f} MB, {statistics.mean(visited):.0f} targets looked at and "
+          f"{statistics.mean(rendered):.0f} targets' lines made again per scrape; "
+          f"housekeeping second "
           f"{statistics.mean(house) * 1000:6.2f} ms mean", flush=True)
 
 

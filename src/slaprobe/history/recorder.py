@@ -100,6 +100,7 @@ class Recorder:
         except ValueError:
             self.log.warning("clock_went_backwards", target=check.target, at=check.at)
         self.last[check.target] = check
+        self.tracker.touch(check.target)  # its latest check is served (/metrics)
         self.unwritten.append(check)
         if self.unwritten.durable:  # the database is away: to the file now, off the loop
             self.spool_watch.sync_soon()

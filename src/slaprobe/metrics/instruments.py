@@ -27,7 +27,7 @@ from prometheus_client.core import Metric
 from slaprobe import __version__
 from slaprobe.core.history.degraded import sli
 from slaprobe.core.history.tracker import Tracker
-from slaprobe.core.history.windows import run_ratios, window_ratios
+from slaprobe.core.history.windows import Ratios, run_ratios, window_ratios
 from slaprobe.core.maintenance.rules import STATUSES, counts
 from slaprobe.core.model import CertExpiry, Check, State
 from slaprobe.core.reporting import catalogue as cat
@@ -36,7 +36,7 @@ from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.metrics import exposition
-from slaprobe.metrics.exposition import Family
+from slaprobe.metrics.exposition import Family, sample_prefix, value_text
 from slaprobe.metrics.targetlines import Series, TargetLines
 
 BURN_WINDOWS: tuple[tuple[str, float], ...] = (
@@ -73,8 +73,10 @@ class ProbeStats:
         self.results: dict[tuple[str, str], float] = {}
         self.certs: dict[str, CertExpiry] = {}  # the last TLS handshake's, per target
         # each target's histogram rows and their text, each count's row and line (in
-        # the order of `latency` and `results`), and what changed since they were made
+        # the order of `latency` and `results`), and what changed since they were made;
+        # each target's histogram line prefixes (made once)
         self._blocks: dict[str, tuple[list[Row], str]] = {}
+        self._prefixes: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
         self._counts: dict[tuple[str, str], tuple[Row, str]] = {}
         self._dirty: dict[str, None] = {}
         self._dirty_counts: dict[tuple[str, str], None] = {}
@@ -98,6 +100,8 @@ class ProbeStats:
         self.latency.pop(target, None)
         self.certs.pop(target, None)
         self._blocks.pop(target, None)
+        for les in (self._le, ("+Inf",)):
+            self._prefixes.pop((target, les), None)
         self._dirty.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
@@ -128,8 +132,14 @@ class ProbeStats:
                 rows.append(("_bucket", (target, le), total))
             rows.append(("_sum", (target,), h[-1]))
             rows.append(("_count", (target,), total))
+            pre = self._prefixes.get((target, les))
+            if pre is None:
+                pre = self._prefixes[target, les] = tuple(
+                    sample_prefix(duration.sample_name(suffix),
+                                  tuple(zip(duration.label_names(suffix), values, strict=True)))
+                    for suffix, values, _ in rows)
             self._blocks[target] = (rows, "".join(
-                duration.line(suffix, values, v) for suffix, values, v in rows))
+                [p + value_text(v) + "\n" for p, (_, _, v) in zip(pre, rows, strict=True)]))
         for key in self._dirty_counts:
             if key in self.results:
                 row: Row = ("", key, self.results[key])
@@ -302,6 +312,33 @@ def _degraded(snap: Snapshot, windows: Sequence[tuple[str, float]]) -> list[Fami
     return [credited, ratio, objective]
 
 
+_UP, _DOWN, _MAINT, _NET = State.UP, State.DOWN, State.MAINTENANCE, State.PROBE_NETWORK
+
+
+def _key(tr: Tracker, check: Check | None, name: str, now: float) -> tuple[Any, ...]:
+    """What a target's lines other than its ratios are made of: (latest check, probe
+    state, critical, in maintenance, credited seconds of up, down, maintenance, network)."""
+    c = tr.credit[name].seconds
+    return (check, tr.probe_state(name, now), tr.critical[name], tr.in_maintenance(name, now),
+            c[_UP], c[_DOWN], c[_MAINT], c[_NET])
+
+
+def _values(key: tuple[Any, ...], ratios: Sequence[Ratios]) -> list[float | None]:
+    """A target's values, one per series (None: no sample), from what they are made of:
+    (latest check, probe state, critical, in maintenance, credit...) and its ratios."""
+    check, st = key[0], key[1]
+    return [
+        None if check is None else (1.0 if check.ok else 0.0),
+        None if check is None else check.at,
+        NAN if st is None else _STATE_VALUE.get(st, NAN),
+        1.0 if key[2] else 0.0,
+        1.0 if key[3] else 0.0,
+        *key[4:],
+        *(_num(av) for av, _ in ratios),
+        *(_num(cv) for _, cv in ratios),
+    ]
+
+
 _STATE_VALUE = {State.UP: 1.0, State.DOWN: 0.0}
 _RATIOS = 9  # a target's values: 5 of its state, 4 of its credit, then its ratios
 
@@ -347,7 +384,11 @@ class SlaFigures:
     def __init__(self) -> None:
         self._lines: TargetLines | None = None
         self._shared: list[tuple[str, str]] = []  # the steady ratios last served, as text
+        # what the last scrape stood on: its tracker, where in the tracker's log of
+        # touched targets it read up to, its `now`, the targets it found not steady
+        self._last: tuple[Tracker, int, float, dict[str, float | None]] | None = None
         self.rendered = 0  # targets whose lines the last scrape made again (for benchmarks)
+        self.visited = 0  # targets the last scrape looked at (for benchmarks)
 
     async def families(self, snap: Snapshot, chunk: int = 500) -> list[Family]:
         """The figures' families, yielding to the event loop every `chunk` targets, so a
@@ -378,27 +419,21 @@ class SlaFigures:
         shared = run_ratios(-math.inf, lengths, now)
         shared_text = [(repr(x), repr(y)) for x, y in shared]
         same_shared = shared_text == self._shared
-        self._shared = shared_text
         starts = _run_starts(tr, lengths, now) if snap.history_read else None
+        todo, seq = self._todo(tr, cols, now, starts, same_shared)
         n_w = len(lengths)
-        up_k, down_k = State.UP, State.DOWN
-        maint_k, net_k = State.MAINTENANCE, State.PROBE_NETWORK
         rendered = 0
         keys, cell_starts = cols.keys, cols.starts
-        for i, name in enumerate(names):
-            if i % chunk == chunk - 1:
+        for n, i in enumerate(todo):
+            if n % chunk == chunk - 1:
                 yield
+            name = names[i]
             if name not in tr.critical:
                 continue  # removed by a reload while this scrape was yielding
-            check = snap.last.get(name)
-            st = tr.probe_state(name, now)
-            c = tr.credit[name].seconds
-            key: tuple[Any, ...] = (check, st, tr.critical[name], tr.in_maintenance(name, now),
-                   c[up_k], c[down_k], c[maint_k], c[net_k])
+            key = _key(tr, snap.last.get(name), name, now)
             # the start of the one up run its timeline is (-inf: throughout its longest
             # window), else None; until the stored history is read every ratio is unknown
-            start = -math.inf if starts is not None and name not in starts else (
-                starts.get(name) if starts is not None else None)
+            start = None if starts is None else starts.get(name, -math.inf)
             if start is not None and cell_starts[i] == start and same_shared \
                     and keys[i] == key:
                 if start == -math.inf:
@@ -417,23 +452,37 @@ class SlaFigures:
             else:
                 ratios = [(None, None)] * n_w
             keys[i], cell_starts[i] = key, start
-            cols.write(i, [
-                None if check is None else (1.0 if check.ok else 0.0),
-                None if check is None else check.at,
-                NAN if st is None else _STATE_VALUE.get(st, NAN),
-                1.0 if key[2] else 0.0,
-                1.0 if key[3] else 0.0,
-                *key[4:],
-                *(_num(av) for av, _ in ratios),
-                *(_num(cv) for _, cv in ratios),
-            ])
-        self.rendered = rendered
+            cols.write(i, _values(key, ratios))
+        self.rendered, self.visited = rendered, len(todo)
+        self._shared = shared_text
+        self._last = None if starts is None else (tr, seq, now, starts)
         moved = list(tr.critical) != names  # a reload while this scrape was yielding
         if moved:
-            self._lines = None
+            self._lines = self._last = None
         families = cols.families(only=set(tr.critical) if moved else None)
         families += _degraded(snap, per_target)  # (empty unless a target has degraded time)
         return [*families, *self._service(snap, windows), *snap.incidents, *snap.locations]
+
+    def _todo(self, tr: Tracker, cols: TargetLines, now: float,
+              starts: dict[str, float | None] | None, same_shared: bool
+              ) -> tuple[Sequence[int], int]:
+        """The targets whose lines this scrape may have to make again (their positions)
+        and the tracker's log position after them: those touched since the last scrape
+        (a check, credit), those whose coverage ran out or maintenance began or ended
+        since, and those not steady now or then; every target after a reload, when
+        the steady ratios moved, or when the history is not read."""
+        last = self._last
+        if last is None or last[0] is not tr:
+            return range(len(cols.names)), tr.changes_since(-1)[1]
+        _, seq, then, was = last
+        touched, seq = tr.changes_since(seq)
+        if touched is None or starts is None or not same_shared or now < then:
+            return range(len(cols.names)), seq
+        touched.update(starts, was)
+        touched.update(tr.index.capped_between(then, now))
+        touched.update(tr.maintained(then, math.nextafter(now, math.inf)))
+        pos = cols.pos
+        return sorted(i for name in touched if (i := pos.get(name)) is not None), seq
 
     def _service(self, snap: Snapshot, windows: list[tuple[str, float]]) -> Iterable[Family]:
         now, tr, svc, obj = snap.now, snap.tracker, snap.service, snap.objective

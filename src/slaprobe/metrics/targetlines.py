@@ -23,12 +23,13 @@ Row = tuple[str, tuple[str, ...], float]
 class TargetLines:
     """The lines of `series` for the targets `names`, each cell with its value."""
 
-    __slots__ = ("keys", "lines", "names", "prefixes", "series", "starts", "values")
+    __slots__ = ("keys", "lines", "names", "pos", "prefixes", "series", "starts", "values")
 
     def __init__(self, series: Sequence[Series], names: Sequence[str]) -> None:
         n = len(names)
         self.series = series
         self.names = list(names)
+        self.pos = {name: i for i, name in enumerate(self.names)}
         # a target's line prefixes, made when it is first written (in the scrape's slices)
         self.prefixes: list[tuple[str, ...] | None] = [None] * n
         self.values: list[list[float | None]] = [[None] * n for _ in series]

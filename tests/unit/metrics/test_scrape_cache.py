@@ -118,13 +118,20 @@ def test_a_quiet_fleet_renders_only_what_changed() -> None:
         return out
 
     scrape(now)
-    assert figures.rendered == 30
+    assert figures.rendered == figures.visited == 30
     scrape(now + 1)
-    assert figures.rendered == 0  # nothing changed: every line kept
+    assert figures.rendered == figures.visited == 0  # nothing changed: nothing looked at
     last["t05"] = c = Check("t05", start + 130 * IV, False, IV)
     tr.add(c)
     scrape(now + 2)
-    assert figures.rendered == 1  # only the target that was checked
+    assert figures.rendered == figures.visited == 1  # only the target that was checked
+    tr.update_credit(now + 3)  # its credit moves (the others' had no check)
+    scrape(now + 3)
+    assert figures.rendered == figures.visited == 1
+    scrape(now + 4)  # t05 is down: not steady, looked at every scrape (its ratios slide)
+    assert (figures.rendered, figures.visited) == (1, 1)
+    scrape(start + 131 * IV)  # the others' coverage ran out (no check for two intervals)
+    assert figures.visited == 30
 
 
 @settings(max_examples=25, deadline=None)

@@ -64,6 +64,12 @@ class _Sorted:
         i = bisect.bisect_right(self.items, (x, "\U0010ffff"))
         return [n for _, n in self.items[:i]]
 
+    def between(self, lo: float, hi: float) -> list[str]:
+        """Names whose key is > lo and <= hi."""
+        i = bisect.bisect_right(self.items, (lo, "\U0010ffff"))
+        j = bisect.bisect_right(self.items, (hi, "\U0010ffff"))
+        return [n for _, n in self.items[i:j]]
+
     def first(self) -> float | None:
         return self.items[0][0] if self.items else None
 
@@ -127,6 +133,11 @@ class RunIndex:
         out = set(self.not_up)
         out.update(self.cap.at_most(now))
         return out
+
+    def capped_between(self, lo: float, hi: float) -> list[str]:
+        """The targets whose coverage ended after `lo`, by `hi` (their probe state
+        turned unknown in between, with no check)."""
+        return self.cap.between(lo, hi)
 
     def unsteady(self, a: float, b: float, now: float) -> set[str] | None:
         """The targets whose timeline in [a, b) as of `now` may be anything but one up

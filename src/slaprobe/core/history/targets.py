@@ -75,7 +75,37 @@ class TargetTimelines:
         self._svc: Spans | None = None  # cached final part of the service timeline
         self._svc_start = self._svc_until = 0.0
         self.index = RunIndex(self.histories, self.critical)
+        # the targets whose figures' inputs moved (a check, credit), in order, for
+        # readers that make again only what moved (`changes_since`)
+        self._log: list[str] = []
+        self._log_start = 0  # the sequence number of _log[0]
+        self._log_floor = 0  # a reader from before this must read every target
         self.set_maintenance(windows)
+
+    # --- what moved ---------------------------------------------------------------
+
+    def touch(self, name: str) -> None:
+        """An input of `name`'s figures moved (a check folded in, its credit, its latest
+        check recorded): readers of `changes_since` are told."""
+        log = self._log
+        log.append(name)
+        if len(log) > 4 * len(self.critical) + 4096:  # nobody read it lately: forget half
+            k = len(log) // 2
+            del log[:k]
+            self._log_start += k
+
+    def touch_all(self) -> None:
+        """Every target's figures may have moved (targets, maintenance, a trim)."""
+        self._log.append("")  # (a mark no reader is told: it reads everything instead)
+        self._log_floor = self._log_start + len(self._log)
+
+    def changes_since(self, seq: int) -> tuple[set[str] | None, int]:
+        """The targets touched since sequence number `seq` (None: every target may have
+        moved, or the log was cut since), and the sequence number to ask from next."""
+        end = self._log_start + len(self._log)
+        if seq < self._log_floor or seq < self._log_start:
+            return None, end
+        return set(self._log[seq - self._log_start:]), end
 
     def reconfigure(
         self, critical: Mapping[str, bool], histories: Mapping[str, History], *,
@@ -91,11 +121,15 @@ class TargetTimelines:
         }
         self.index = RunIndex(self.histories, self.critical)
         self.set_maintenance(self.maintenance)
+        self.touch_all()
 
     # --- maintenance and terms ------------------------------------------------------
 
     def set_maintenance(self, windows: Iterable[Window]) -> None:
-        self.maintenance = list(windows)
+        windows = list(windows)
+        if windows != self.maintenance:
+            self.touch_all()
+        self.maintenance = windows
         self._maint = {n: excluded_intervals(self.maintenance, n) for n in self.critical}
         self._maint_named = [n for n, spans in self._maint.items() if spans]
         self._svc = None  # the service timeline depends on both
@@ -223,6 +257,7 @@ class TargetTimelines:
         for h in self.histories.values():
             h.spans.trim(before)
         self.index = RunIndex(self.histories, self.critical)
+        self.touch_all()
         if self._svc is not None:
             self._svc.trim(before)
             self._svc_start = max(self._svc_start, before)

@@ -74,6 +74,7 @@ class Tracker(TargetTimelines):
         """Fold a check into its target's timeline; the span it closed, if any."""
         closed = self.histories[check.target].add(check)
         self.index.note(check.target)
+        self.touch(check.target)
         deg = self.degraded.get(check.target)
         if deg is None and is_degraded(check):
             deg = self.degraded[check.target] = Degraded()
@@ -88,6 +89,7 @@ class Tracker(TargetTimelines):
         goes on from where it was."""
         self.histories[name] = history
         self.index.note(name)
+        self.touch(name)
         if self._moved is not None:
             self._moved.add(name)
 
@@ -134,6 +136,7 @@ class Tracker(TargetTimelines):
                     self.degraded_credit[name] = self.degraded_credit.get(name, 0.0) + (
                         deg.seconds(credit.until, final, now, self._maint[name]))
                 credit.until = final
+                self.touch(name)
         if service_step and now - self._service_tried < 0.9 * service_step:
             return
         self._service_tried = now

@@ -66,8 +66,8 @@ def run_ratios(start: float, lengths: Sequence[float], now: float) -> list[Ratio
         a = now - length
         s = start if start > a else a
         up = now - s if now > s else 0.0
-        length = now - a
-        out.append((1.0 if up > 0 else None, min(up / length, 1.0) if length > 0 else None))
+        span = now - a
+        out.append((1.0 if up > 0 else None, min(up / span, 1.0) if span > 0 else None))
     return out
 
 
