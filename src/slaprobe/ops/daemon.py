@@ -117,7 +117,7 @@ class Daemon:
         shared history is reached (`ops.reaching`)."""
         r = self.rooms
         await r.follower.refresh(fetch_feeds=False)
-        await r.housekeeper.close_months(self.clock.now())
+        r.housekeeper.close_months_soon(self.clock.now())
         if r.vantage is not None:
             self.tasks.spawn(r.vantage.run(), "locations")
 
@@ -127,6 +127,7 @@ class Daemon:
         r.verifier.stop.set()  # a verification under way gives up (its thread is waited for)
         await r.plan.close()
         await r.watch.stop()
+        await r.housekeeper.closed()
         if runner is not None:
             await runner.cleanup()
         await self.tasks.cancel_all()

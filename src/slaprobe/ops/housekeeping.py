@@ -76,6 +76,7 @@ class Housekeeper:
         self.reconfigure(cfg)
         self.closed_upto = -math.inf  # months ending by this have their statements
         self.retry_close = -math.inf  # a refused statement is tried again from then on
+        self._closing: asyncio.Task[None] | None = None  # start-up's close, under way
         self.next_prune = clock.monotonic() + FIRST_PRUNE_AFTER
         self.store_file_problem: str | None = None  # "missing" / "replaced" / "unwritable"
         self.certificates = CertificateLog(store, log)  # TLS expiry, when it changes
@@ -111,7 +112,7 @@ class Housekeeper:
         written = self.recorder.written_upto
         read = self.history_read is None or self.history_read()
         if (read and math.isfinite(written) and month_start(written) > self.closed_upto
-                and self.clock.monotonic() >= self.retry_close):
+                and self.clock.monotonic() >= self.retry_close and not self.closing):
             await self.close_months(written)
         if self.clock.monotonic() >= self.next_prune:
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
@@ -121,6 +122,29 @@ class Housekeeper:
         """A reloaded config: its retention, its targets' intervals, its statements."""
         self.cfg = cfg
         self._step = min([SERVICE_CREDIT_STEP, *(t.interval for t in cfg.targets)])
+
+    def close_months_soon(self, upto: float) -> None:
+        """`close_months` beside the rest (start-up: the first start after an import of
+        past months reads each month's checks to verify them before its statement, which
+        takes seconds on millions of checks); ticks leave closing to it meanwhile."""
+        if not self.closing:
+            self._closing = asyncio.create_task(self._close_logged(upto), name="close_months")
+
+    async def _close_logged(self, upto: float) -> None:
+        try:
+            await self.close_months(upto)
+        except (OSError, StoreError) as e:  # the ticks try again
+            self.repeats.failed("statement", "statement_close_failed", error=str(e))
+
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None and not self._closing.done()
+
+    async def closed(self) -> None:
+        """Until a close started by `close_months_soon` ended (a stop waits: the
+        statement is written whole or not at all, and the store is closed after)."""
+        if self._closing is not None:
+            await asyncio.gather(asyncio.shield(self._closing), return_exceptions=True)
 
     async def close_months(self, upto: float) -> None:
         """Chain the statement of every month that ended by `upto` (a check after its end
