@@ -11,7 +11,7 @@ epoll) are left out, so shares are of busy time. Loopback only; every process
 started is stopped. Figures are printed, never asserted.
 
 Usage: .venv/bin/python benchmarks/profile_daemon.py [--targets 1000] [--interval 10]
-       [--seconds 30] [--top 25] [--asyncio]
+       [--seconds 30] [--top 25] [--asyncio] [--native]
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--asyncio", action="store_true", help="asyncio's own loop, not uvloop")
+    ap.add_argument("--native", action="store_true",
+                    help="C frames too (py-spy --native; pauses the daemon to sample it)")
     args = ap.parse_args()
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if not os.path.exists(spy):
@@ -67,9 +69,10 @@ def main() -> int:
         threading.Thread(target=scrape, daemon=True).start()
         time.sleep(args.interval + 10.0)
         raw = stack.dir / "profile.txt"
+        how = ["--native"] if args.native else ["--nonblocking"]
         subprocess.run([spy, "record", "--pid", str(sp.pid), "--duration",
                         str(int(args.seconds)), "--rate", "200", "--format", "raw",
-                        "--output", str(raw), "--nonblocking"], check=True,
+                        "--output", str(raw), *how], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stop.set()
         report(raw.read_text(encoding="utf-8"), args.top)
