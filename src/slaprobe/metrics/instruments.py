@@ -386,7 +386,7 @@ class SlaFigures:
         self._shared: list[tuple[str, str]] = []  # the steady ratios last served, as text
         # what the last scrape stood on: its tracker, where in the tracker's log of
         # touched targets it read up to, its `now`, the targets it found not steady
-        self._last: tuple[Tracker, int, float, dict[str, float | None]] | None = None
+        self._last: tuple[Tracker, int, float, dict[str, float | None], TargetLines] | None = None
         self.rendered = 0  # targets whose lines the last scrape made again (for benchmarks)
         self.visited = 0  # targets the last scrape looked at (for benchmarks)
 
@@ -455,7 +455,7 @@ class SlaFigures:
             cols.write(i, _values(key, ratios))
         self.rendered, self.visited = rendered, len(todo)
         self._shared = shared_text
-        self._last = None if starts is None else (tr, seq, now, starts)
+        self._last = None if starts is None else (tr, seq, now, starts, cols)
         moved = list(tr.critical) != names  # a reload while this scrape was yielding
         if moved:
             self._lines = self._last = None
@@ -472,9 +472,9 @@ class SlaFigures:
         since, and those not steady now or then; every target after a reload, when
         the steady ratios moved, or when the history is not read."""
         last = self._last
-        if last is None or last[0] is not tr:
+        if last is None or last[0] is not tr or last[4] is not cols:
             return range(len(cols.names)), tr.changes_since(-1)[1]
-        _, seq, then, was = last
+        _, seq, then, was, _ = last
         touched, seq = tr.changes_since(seq)
         if touched is None or starts is None or not same_shared or now < then:
             return range(len(cols.names)), seq

@@ -127,10 +127,10 @@ class Daemon:
         r.verifier.stop.set()  # a verification under way gives up (its thread is waited for)
         await r.plan.close()
         await r.watch.stop()
-        await r.housekeeper.closed()
         if runner is not None:
             await runner.cleanup()
-        await self.tasks.cancel_all()
+        await self.tasks.cancel_all()  # (reaching the history too: no close starts after)
+        await r.housekeeper.closed()  # a close of past months under way ends whole
         await r.recorder.close(self._writer)
         await asyncio.to_thread(r.spool.close)  # what is left: on disk
         await r.session.close()

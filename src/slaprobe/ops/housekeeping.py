@@ -114,7 +114,8 @@ class Housekeeper:
         if (read and math.isfinite(written) and month_start(written) > self.closed_upto
                 and self.clock.monotonic() >= self.retry_close and not self.closing):
             await self.close_months(written)
-        if self.clock.monotonic() >= self.next_prune:
+        if self.clock.monotonic() >= self.next_prune and not self.closing:
+            # (not while months are being closed: their statements are of all their checks)
             self.next_prune = self.clock.monotonic() + PRUNE_EVERY
             await self.recorder.prune(self.cfg.daemon.retention)
 
@@ -133,8 +134,8 @@ class Housekeeper:
     async def _close_logged(self, upto: float) -> None:
         try:
             await self.close_months(upto)
-        except (OSError, StoreError) as e:  # the ticks try again
-            self.repeats.failed("statement", "statement_close_failed", error=str(e))
+        except Exception as e:  # said, never lost in the task; the ticks try again
+            self.repeats.failed("statement", "statement_close_failed", error=repr(e))
 
     @property
     def closing(self) -> bool:

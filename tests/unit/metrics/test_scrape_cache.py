@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Generator
 from unittest import mock
 
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from slaprobe.core.history.tracker import Tracker
 from slaprobe.core.maintenance.rules import EXCUSED, Window
 from slaprobe.core.model import Check
 from slaprobe.core.timefmt import parse_instant
-from slaprobe.metrics.exposition import encode
+from slaprobe.metrics.exposition import Family, encode
 from slaprobe.metrics.instruments import SlaFigures, Snapshot
 
 IV = 30.0
@@ -147,3 +148,45 @@ def test_random_histories_serve_what_a_fresh_scrape_serves(data: st.DataObject) 
     replay(random.Random(data.draw(st.integers(0, 2**32))), start, n, 600,
            every=data.draw(st.sampled_from([1, 4, 15])),
            p_change=data.draw(st.sampled_from([0.02, 0.2])), windows=windows)
+
+
+def _run(build: Generator[None, None, list[Family]]) -> list[Family]:
+    while True:
+        try:
+            next(build)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def test_two_scrapes_interleaved_with_a_reload_leave_no_stale_lines() -> None:
+    """Two scrapes that overlap (each yielding to the loop between slices of targets)
+    with a reload between their starts: the scrape after them is what a fresh one is."""
+    start = parse_instant("2026-12-10T10:00:00Z")
+    names = [f"t{i:02d}" for i in range(12)]
+    tr = Tracker(dict.fromkeys(names, True))
+    last: dict[str, Check] = {}
+    for k in range(20):  # up throughout the 5 minutes served: steady, kept lines
+        for name in names:
+            last[name] = c = Check(name, start + k * IV, k != 3 or name != "t03", IV)
+            tr.add(c)
+    figures = SlaFigures()
+
+    def snap(at: float) -> Snapshot:
+        return Snapshot(now=at, service="svc", objective=0.999, windows=(("5m", 300.0),),
+                        tracker=tr, last=last, target_windows=frozenset({"5m"}))
+
+    now = start + 19 * IV + 1
+    _run(figures._build(snap(now), chunk=3))
+    for name in names:  # checked again: the next scrape looks at each (in slices)
+        last[name] = c = Check(name, start + 20 * IV, True, IV)
+        tr.add(c)
+    now += IV
+    a = figures._build(snap(now + 1), chunk=3)
+    next(a)
+    tr.reconfigure({**dict.fromkeys(names, True), "late": True}, {})
+    b = figures._build(snap(now + 2), chunk=3)
+    next(b)
+    _run(a)
+    _run(b)
+    again = snap(now + 3)
+    assert encode(asyncio.run(figures.families(again))) == fresh(again, tr)

@@ -75,11 +75,11 @@ class TargetTimelines:
         self._svc: Spans | None = None  # cached final part of the service timeline
         self._svc_start = self._svc_until = 0.0
         self.index = RunIndex(self.histories, self.critical)
-        # the targets whose figures' inputs moved (a check, credit), in order, for
-        # readers that make again only what moved (`changes_since`)
-        self._log: list[str] = []
-        self._log_start = 0  # the sequence number of _log[0]
-        self._log_floor = 0  # a reader from before this must read every target
+        # each target's latest touch (its figures' inputs moved: a check, credit), in
+        # the order of those touches, for readers that make again only what moved
+        self._touched: dict[str, int] = {}
+        self._seq = 0  # the sequence number of the latest touch
+        self._floor = 0  # a reader from before this must read every target
         self.set_maintenance(windows)
 
     # --- what moved ---------------------------------------------------------------
@@ -87,25 +87,29 @@ class TargetTimelines:
     def touch(self, name: str) -> None:
         """An input of `name`'s figures moved (a check folded in, its credit, its latest
         check recorded): readers of `changes_since` are told."""
-        log = self._log
-        log.append(name)
-        if len(log) > 4 * len(self.critical) + 4096:  # nobody read it lately: forget half
-            k = len(log) // 2
-            del log[:k]
-            self._log_start += k
+        self._seq += 1
+        touched = self._touched
+        touched.pop(name, None)  # (to the end: the dict stays in the order of touches)
+        touched[name] = self._seq
 
     def touch_all(self) -> None:
         """Every target's figures may have moved (targets, maintenance, a trim)."""
-        self._log.append("")  # (a mark no reader is told: it reads everything instead)
-        self._log_floor = self._log_start + len(self._log)
+        self._seq += 1
+        self._floor = self._seq
+        self._touched = {}  # (names no longer configured are forgotten too)
 
     def changes_since(self, seq: int) -> tuple[set[str] | None, int]:
-        """The targets touched since sequence number `seq` (None: every target may have
-        moved, or the log was cut since), and the sequence number to ask from next."""
-        end = self._log_start + len(self._log)
-        if seq < self._log_floor or seq < self._log_start:
-            return None, end
-        return set(self._log[seq - self._log_start:]), end
+        """The targets touched after sequence number `seq` (None: every target may have
+        moved since), and the sequence number to ask from next. Costs the answer's
+        size, not the number of targets."""
+        if seq < self._floor:
+            return None, self._seq
+        out: set[str] = set()
+        for name, at in reversed(self._touched.items()):
+            if at <= seq:
+                break
+            out.add(name)
+        return out, self._seq
 
     def reconfigure(
         self, critical: Mapping[str, bool], histories: Mapping[str, History], *,
