@@ -23,14 +23,20 @@ from procs import Daemon, free_port, sample, slaprobe, write_config
 from slaprobe.core.reporting import badges
 
 pytestmark = pytest.mark.slow
-LEAF_END = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5)
 
 
 @pytest.fixture
-async def tls_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def leaf_end() -> dt.datetime:
+    """When the leaf expires: 5 days from when the test starts (not from when the suite
+    was collected, which may be many minutes earlier)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5)
+
+
+@pytest.fixture
+async def tls_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaf_end: dt.datetime
                      ) -> AsyncIterator[FaultServer]:
     root = trustme.CA()
-    leaf = root.create_child_ca().issue_cert("127.0.0.1", not_after=LEAF_END)
+    leaf = root.create_child_ca().issue_cert("127.0.0.1", not_after=leaf_end)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     leaf.configure_cert(ctx)
     ca_file = tmp_path / "ca.pem"
@@ -83,12 +89,12 @@ async def test_once_shows_days_left(tmp_path: Path, tls_target: FaultServer) -> 
 
 
 async def test_daemon_serves_both_expiries_and_status_days(
-        tmp_path: Path, tls_target: FaultServer,
+        tmp_path: Path, tls_target: FaultServer, leaf_end: dt.datetime,
         daemons: Callable[[Path, int], Daemon]) -> None:
     port = free_port()
     d = daemons(config(tmp_path, tls_target, port), port)
     await d.launch()
-    end = LEAF_END.timestamp()
+    end = leaf_end.timestamp()
     leaf, chain = ("slaprobe_tls_leaf_expiry_timestamp_seconds",
                    "slaprobe_tls_chain_expiry_timestamp_seconds")
     m = await d.wait_until(lambda m: sample(m, leaf, target="secure") != 0.0,
@@ -120,7 +126,7 @@ async def test_daemon_serves_both_expiries_and_status_days(
     rep = json.loads(r.stdout)
     assert set(rep["certificates"]) == {"secure"}
     secure = rep["certificates"]["secure"]
-    assert secure["leaf_not_after"] == secure["chain_not_after"] == LEAF_END.strftime(
+    assert secure["leaf_not_after"] == secure["chain_not_after"] == leaf_end.strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     assert 4.99 < secure["days_left"] <= 5.0
     # the badge: the same days as the report (computed moments apart), yellow under 14
@@ -139,7 +145,7 @@ async def test_daemon_serves_both_expiries_and_status_days(
     text = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
                     cwd=tmp_path).stdout
     assert "Certificates (days left at the end of the range)" in text
-    not_after = LEAF_END.strftime("%Y-%m-%dT%H:%M:%SZ")
+    not_after = leaf_end.strftime("%Y-%m-%dT%H:%M:%SZ")
     md = slaprobe("report", "--config", str(d.config), "--from", "now-1h", "--to", "now",
                   "--format", "markdown", cwd=tmp_path).stdout
     assert "## Certificates" in md
