@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import Metric
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Row = tuple[str, tuple[str, ...], float]  # (sample suffix, label values, value)
 _TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram",
           "summary": "summary", "info": "gauge", "stateset": "gauge",
           "gaugehistogram": "histogram", "unknown": "untyped"}
@@ -49,16 +50,16 @@ class Family:
     kind: str
     doc: str
     labels: tuple[str, ...]
-    rows: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     # the rows' lines, when the caller made them (keeping each series' prefix itself;
     # an empty line is no sample), and then its rows, made only when asked for
     lines: list[str] | None = None
-    make_rows: Callable[[], list[tuple[str, tuple[str, ...], float]]] | None = None
+    make_rows: Callable[[], list[Row]] | None = None
 
     def add(self, values: Sequence[str], value: float, suffix: str = "") -> None:
         self.rows.append((suffix, tuple(values), value))
 
-    def all_rows(self) -> list[tuple[str, tuple[str, ...], float]]:
+    def all_rows(self) -> list[Row]:
         """Every row, also of a family whose lines the caller made."""
         return [*self.rows, *(self.make_rows() if self.make_rows is not None else ())]
 

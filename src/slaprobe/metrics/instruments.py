@@ -36,7 +36,7 @@ from slaprobe.core.slo import Figures
 from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import month_start
 from slaprobe.metrics import exposition
-from slaprobe.metrics.exposition import Family, sample_prefix, value_text
+from slaprobe.metrics.exposition import Family, Row, sample_prefix, value_text
 from slaprobe.metrics.targetlines import Series, TargetLines
 
 BURN_WINDOWS: tuple[tuple[str, float], ...] = (
@@ -156,9 +156,6 @@ class ProbeStats:
             if c.chain is not None:
                 chain.add((target,), c.chain)
         return [duration, probes, leaf, chain]
-
-
-Row = tuple[str, tuple[str, ...], float]
 
 
 class Instruments:

@@ -14,10 +14,9 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from slaprobe.core.reporting.catalogue import MetricDef
-from slaprobe.metrics.exposition import Family, sample_prefix, value_text
+from slaprobe.metrics.exposition import Family, Row, sample_prefix, value_text
 
 Series = tuple[MetricDef, tuple[tuple[str, str], ...]]  # a family and the labels after `target`
-Row = tuple[str, tuple[str, ...], float]
 
 
 class TargetLines:
