@@ -40,25 +40,21 @@ class TargetLines:
 
     def write(self, i: int, values: Sequence[float | None]) -> None:
         """Target i's cells, one value per series (None: no sample)."""
-        pre = self.prefixes[i]
-        if pre is None:
+        if self.prefixes[i] is None:
             name = self.names[i]
-            pre = self.prefixes[i] = tuple(
+            self.prefixes[i] = tuple(
                 sample_prefix(d.sample, (("target", name), *extra)) for d, extra in self.series)
         for j, v in enumerate(values):
-            col = self.values[j]
-            if col[i] == v and v != 0.0:  # the same line as last time (0.0 / -0.0: made anew)
-                continue
-            col[i] = v
-            self.lines[j][i] = "" if v is None else pre[j] + value_text(v) + "\n"
+            self.set(j, i, v)
 
-    def set(self, j: int, i: int, v: float) -> None:
-        """One cell of a target already written."""
+    def set(self, j: int, i: int, v: float | None) -> None:
+        """One cell of a target whose prefixes are made (None: no sample)."""
         col = self.values[j]
-        if col[i] == v and v != 0.0:
+        if col[i] == v and v != 0.0:  # the same line as last time (0.0 / -0.0: made anew)
             return
         col[i] = v
-        self.lines[j][i] = self.prefixes[i][j] + value_text(v) + "\n"  # type: ignore[index]
+        self.lines[j][i] = (
+            "" if v is None else self.prefixes[i][j] + value_text(v) + "\n")  # type: ignore[index]
 
     def families(self, only: Collection[str] | None = None) -> list[Family]:
         """One family per metric, its series in target order (`only`: these targets)."""
