@@ -40,21 +40,25 @@ class TargetLines:
 
     def write(self, i: int, values: Sequence[float | None]) -> None:
         """Target i's cells, one value per series (None: no sample)."""
-        if self.prefixes[i] is None:
+        pre = self.prefixes[i]
+        if pre is None:
             name = self.names[i]
-            self.prefixes[i] = tuple(
+            pre = self.prefixes[i] = tuple(
                 sample_prefix(d.sample, (("target", name), *extra)) for d, extra in self.series)
         for j, v in enumerate(values):
-            self.set(j, i, v)
+            col = self.values[j]
+            if col[i] == v and v != 0.0:  # the same line as last time (0.0 / -0.0: made anew)
+                continue
+            col[i] = v
+            self.lines[j][i] = "" if v is None else pre[j] + value_text(v) + "\n"
 
-    def set(self, j: int, i: int, v: float | None) -> None:
-        """One cell of a target whose prefixes are made (None: no sample)."""
+    def set(self, j: int, i: int, v: float) -> None:
+        """One cell of a target already written."""
         col = self.values[j]
-        if col[i] == v and v != 0.0:  # the same line as last time (0.0 / -0.0: made anew)
+        if col[i] == v and v != 0.0:
             return
         col[i] = v
-        self.lines[j][i] = (
-            "" if v is None else self.prefixes[i][j] + value_text(v) + "\n")  # type: ignore[index]
+        self.lines[j][i] = self.prefixes[i][j] + value_text(v) + "\n"  # type: ignore[index]
 
     def families(self, only: Collection[str] | None = None) -> list[Family]:
         """One family per metric, its series in target order (`only`: these targets)."""
