@@ -76,7 +76,7 @@ class ProbeStats:
         # the order of `latency` and `results`), and what changed since they were made;
         # each target's histogram line prefixes (made once)
         self._blocks: dict[str, tuple[list[Row], str]] = {}
-        self._prefixes: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._prefixes: dict[str, tuple[str, ...]] = {}
         self._counts: dict[tuple[str, str], tuple[Row, str]] = {}
         self._dirty: dict[str, None] = {}
         self._dirty_counts: dict[tuple[str, str], None] = {}
@@ -100,8 +100,7 @@ class ProbeStats:
         self.latency.pop(target, None)
         self.certs.pop(target, None)
         self._blocks.pop(target, None)
-        for les in (self._le, ("+Inf",)):
-            self._prefixes.pop((target, les), None)
+        self._prefixes.pop(target, None)
         self._dirty.pop(target, None)
         for key in [k for k in self.results if k[0] == target]:
             del self.results[key]
@@ -113,6 +112,7 @@ class ProbeStats:
         if histogram != self.histogram:
             self.latency.clear()
             self._blocks.clear()
+            self._prefixes.clear()  # (another number of buckets)
             self._dirty.clear()
         self.histogram = histogram
 
@@ -132,9 +132,9 @@ class ProbeStats:
                 rows.append(("_bucket", (target, le), total))
             rows.append(("_sum", (target,), h[-1]))
             rows.append(("_count", (target,), total))
-            pre = self._prefixes.get((target, les))
+            pre = self._prefixes.get(target)
             if pre is None:
-                pre = self._prefixes[target, les] = tuple(
+                pre = self._prefixes[target] = tuple(
                     sample_prefix(duration.sample_name(suffix),
                                   tuple(zip(duration.label_names(suffix), values, strict=True)))
                     for suffix, values, _ in rows)
