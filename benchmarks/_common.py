@@ -41,6 +41,11 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # --- small utilities -------------------------------------------------------------
 
 
+def loadavg() -> str:
+    """The machine's load average (1, 5, 15 min), printed beside every figure."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

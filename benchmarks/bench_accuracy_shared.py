@@ -49,11 +49,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from _common import free_port, slaprobe_cmd, source_fingerprint
+from _common import free_port, loadavg, slaprobe_cmd, source_fingerprint
 from _stack import Proc, Stack, wait_http
 from bench_accuracy import RANGE, STORY, TARGET, rfc3339, sleep_until, start_target, truth
 from bench_locations import LOCATIONS, cluster
-from bench_shared import loadavg, probe_config
+from bench_shared import probe_config
 
 from slaprobe.core.history import consensus
 from slaprobe.core.history.timeline import History, Span

@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import random
 import statistics
 import time
 
 import structlog
+from _common import loadavg
 
 from slaprobe.core.history.latest import LatestChecks
 from slaprobe.core.history.timeline import History, OpenRun
@@ -154,10 +154,10 @@ def main() -> None:
                         "of the lean 1h, 30d and month")
     args = p.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average {loadavg()}")
     for n in args.targets:
         asyncio.run(run(n, args))
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average {loadavg()}")
 
 
 if __name__ == "__main__":

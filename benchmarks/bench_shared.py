@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import free_port, http_get, source_fingerprint, timed_get
+from _common import free_port, http_get, loadavg, source_fingerprint, timed_get
 from _stack import NGINX, Proc, Stack, missing_tools, nginx_requests
 from bench_locations import LOCATIONS, cluster, server_cpu
 
@@ -59,10 +59,6 @@ def probe_config(path: Path, *, listen: int, database: str, urls: list[tuple[str
         lines += ["[[targets]]", f'name = "{name}"', f'url = "{url}"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def loadavg() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @dataclass
