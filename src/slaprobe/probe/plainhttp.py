@@ -6,8 +6,9 @@ Hand-written for speed: profiled at 1,000 targets every 10 s, aiohttp's client
 machinery) was most of the daemon's CPU per check, while a check needs one
 request written and one response judged. Here each exchange resolves the name
 afresh (unless the host is an address), opens its own connection (never pooled
-or reused, like blackbox_exporter; the addresses tried as aiohttp tries them, the
-next one 250 ms after one that does not answer), writes one request (asking for
+or reused, like blackbox_exporter; a single address connected by the loop itself,
+several tried as aiohttp tries them, the next one 250 ms after one that does not
+answer), writes one request (asking for
 gzip or deflate as aiohttp does), feeds the bytes to
 `core.http1.ResponseParser`, and closes. Every failure stays visible with the
 kind it has on the aiohttp path: a resolver failure (`DnsFailed`), a refused or
@@ -189,6 +190,36 @@ def address_infos(found: list[tuple[int, str]], port: int) -> list[aiohappyeyeba
             for family, address in found]
 
 
+async def _connect(loop: asyncio.AbstractEventLoop, proto: asyncio.Protocol, host: str,
+                   port: int, found: list[tuple[int, str]]) -> asyncio.Transport:
+    """A connection to one of `found` (the addresses of `host`), `proto` on it.
+
+    One address (an address literal, or a name with one record: the usual case) is
+    connected by the loop itself; several are tried as aiohttp tries them, the next
+    one 250 ms after one that does not answer (aiohappyeyeballs). The two give the
+    same errors; the first costs about a third less CPU per check (no Python socket
+    object, no second wrapping of a connected socket)."""
+    if len(found) == 1:
+        family, address = found[0]
+        try:
+            transport, _ = await loop.create_connection(lambda: proto, address, port,
+                                                        family=family)
+        except OSError as e:
+            raise ConnectFailed(host, port, e) from e
+        return cast("asyncio.Transport", transport)
+    try:
+        sock = await aiohappyeyeballs.start_connection(
+            address_infos(found, port), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
+    except OSError as e:
+        raise ConnectFailed(host, port, e) from e
+    try:
+        transport, _ = await loop.create_connection(lambda: proto, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return cast("asyncio.Transport", transport)
+
+
 async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]], *,
                    max_body: int, seen: list[int], wants_body: FollowHint,
                    user_agent: str, resolver: AbstractResolver | None = None,
@@ -207,16 +238,7 @@ async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]
     done: asyncio.Future[None] = loop.create_future()
     proto = _Exchange(_request(url, method, tuple(headers), user_agent), parser, seen,
                       wants_body, done)
-    try:  # as aiohttp connects: the next address 250 ms after one that does not answer
-        sock = await aiohappyeyeballs.start_connection(
-            address_infos(found, port), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
-    except OSError as e:
-        raise ConnectFailed(host, port, e) from e
-    try:
-        transport, _ = await loop.create_connection(lambda: proto, sock=sock)
-    except BaseException:
-        sock.close()
-        raise
+    transport = await _connect(loop, proto, host, port, found)
     try:
         await done
     finally:
