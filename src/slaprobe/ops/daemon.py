@@ -28,7 +28,7 @@ from slaprobe.core.spec import Config
 from slaprobe.core.timefmt import iso
 from slaprobe.history import stores
 from slaprobe.maintenance import announcements
-from slaprobe.ops import sdnotify
+from slaprobe.ops import gcpolicy, sdnotify
 from slaprobe.ops.rooms import Rooms, build
 from slaprobe.ops.tasks import TaskSet
 from slaprobe.web import pages as webui
@@ -47,6 +47,7 @@ class Daemon:
         self.ready = False
         self._writer: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
+        self.settle_gc = False  # freeze what start-up read (`gcpolicy`; `slaprobe run` only)
 
     @classmethod
     async def open(cls, cfg: Config, *, clock: Clock | None = None,
@@ -117,6 +118,8 @@ class Daemon:
         shared history is reached (`ops.reaching`)."""
         r = self.rooms
         await r.follower.refresh(fetch_feeds=False)
+        if self.settle_gc:  # the timelines are read: out of the collector's way
+            gcpolicy.settle()
         r.housekeeper.close_months_soon(self.clock.now())
         if r.vantage is not None:
             self.tasks.spawn(r.vantage.run(), "locations")
@@ -223,8 +226,10 @@ async def _candidate(path: str | None, env: Mapping[str, str] | None) -> Config 
 
 
 async def main(config_path: Path, *, env: Mapping[str, str] | None = None) -> int:
+    gcpolicy.young()
     cfg = load(config_path, env=env)  # a broken maintenance file: last good windows, an error
     daemon = await Daemon.open(cfg, env=env, web=webconfig.for_config(cfg))
+    daemon.settle_gc = True
     with contextlib.suppress(asyncio.CancelledError):
         return await daemon.run()
     return 0

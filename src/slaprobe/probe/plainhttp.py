@@ -206,7 +206,7 @@ async def _connect(loop: asyncio.AbstractEventLoop, proto: asyncio.Protocol, hos
                                                         family=family)
         except OSError as e:
             raise ConnectFailed(host, port, e) from e
-        return cast("asyncio.Transport", transport)
+        return transport
     try:
         sock = await aiohappyeyeballs.start_connection(
             address_infos(found, port), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
@@ -217,7 +217,7 @@ async def _connect(loop: asyncio.AbstractEventLoop, proto: asyncio.Protocol, hos
     except BaseException:
         sock.close()
         raise
-    return cast("asyncio.Transport", transport)
+    return transport
 
 
 async def exchange(url: yarl.URL, method: str, headers: Sequence[tuple[str, str]], *,

@@ -239,6 +239,41 @@ class NxDomainResolver(AbstractResolver):
         pass
 
 
+class FixedResolver(AbstractResolver):
+    """Answers every name with the given IPv4 addresses, in order, without any network."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET,
+    ) -> list[ResolveResult]:
+        return [ResolveResult(hostname=host, host=a, port=port, family=socket.AF_INET,
+                              proto=0, flags=0) for a in self.addresses]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_with_one_address_and_with_several(fault_server: FaultServer) -> None:
+    """One address is connected by the loop itself; with several, one that refuses is
+    passed over for the next (the two connect paths of the plain HTTP client)."""
+    port = int(fault_server.base.rsplit(":", 1)[1])
+    url = f"http://service.test:{port}/ok"
+    one = await attempt(spec(url, body_contains="ok"), resolver=FixedResolver("127.0.0.1"))
+    assert (one.ok, one.status) == (True, 200), one
+    # 127.0.0.2 is loopback too, but nothing listens there on this port: refused
+    two = await attempt(spec(url, body_contains="ok"),
+                        resolver=FixedResolver("127.0.0.2", "127.0.0.1"))
+    assert (two.ok, two.status) == (True, 200), two
+    down = await attempt(spec(url), resolver=FixedResolver("127.0.0.2"))
+    assert (down.ok, down.error) == (False, ErrorKind.CONNECT_ERROR), down
+    assert down.detail == f"cannot connect to service.test:{port}: Connection refused"
+    both = await attempt(spec(url), resolver=FixedResolver("127.0.0.2", "127.0.0.3"))
+    assert (both.ok, both.error) == (False, ErrorKind.CONNECT_ERROR), both
+    assert both.detail.startswith(f"cannot connect to service.test:{port}: "), both
+
+
 async def test_unresolvable_host_is_dns_error() -> None:
     a = await attempt(spec("http://nonexistent.invalid/"), resolver=NxDomainResolver())
     assert (a.ok, a.error, a.status) == (False, ErrorKind.DNS_ERROR, None)
