@@ -41,10 +41,9 @@ from slaprobe.core.timefmt import (
     parse_duration,
     plausible,
 )
-from slaprobe.evidence import signed, statements
-from slaprobe.history.pgstore import LocationLockHeld
+from slaprobe.evidence import statements
 from slaprobe.history.store import refuse_missing_folder
-from slaprobe.history.storeapi import HistoryStore, ImportConflict, StoreError
+from slaprobe.history.storeapi import HistoryStore, ImportConflict, LocationLockHeld, StoreError
 from slaprobe.history.stores import open_history
 from slaprobe.history.writerlock import LockHeld
 from slaprobe.incidents import stored as incidents
@@ -185,6 +184,8 @@ def _statement_parser(sub: Any) -> None:
 
 def _statement(args: argparse.Namespace) -> int:
     """`statement keygen|export|verify`; keygen and verify need no config."""
+    from slaprobe.evidence import signed  # noqa: PLC0415 (cryptography: not for `run`)
+
     try:
         if args.action == "keygen":
             signed.keygen(args.key, args.public_key)
@@ -200,6 +201,8 @@ def _statement(args: argparse.Namespace) -> int:
 
 
 def _statement_export(cfg: Config, args: argparse.Namespace) -> int:
+    from slaprobe.evidence import signed  # noqa: PLC0415 (cryptography: not for `run`)
+
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
         print(f"slaprobe: --month {args.month!r}: expected YYYY-MM", file=sys.stderr)
         return EXIT_INPUT
@@ -226,6 +229,8 @@ def _statement_export(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _statement_verify(args: argparse.Namespace) -> int:
+    from slaprobe.evidence import signed  # noqa: PLC0415 (cryptography: not for `run`)
+
     key = None if args.public_key is None else signed.load_public(args.public_key)
     try:
         text = args.file.read_text(encoding="utf-8")

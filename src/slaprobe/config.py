@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import dns.rdatatype
 import yarl
 
 from slaprobe.core.incidents.business import (
@@ -320,6 +319,8 @@ def _url(d: _Decoder, value: Any, path: str) -> str | None:
 
 
 def _record_type(d: _Decoder, value: Any, path: str) -> str | None:
+    import dns.rdatatype  # noqa: PLC0415 (a dns:// target's only: dnspython loads then)
+
     s = d.string(value, path)
     if s is None:
         return None

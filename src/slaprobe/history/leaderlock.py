@@ -17,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from contextlib import suppress
-from typing import Protocol
-
-import psycopg
-from psycopg.rows import TupleRow
+from typing import TYPE_CHECKING, Protocol
 
 from slaprobe.history.pgdeadline import DEFAULT, deadline
 
-Conn = psycopg.Connection[TupleRow]
+if TYPE_CHECKING:  # psycopg is loaded by PgLeaderLock alone (a daemon on SQLite never)
+    import psycopg
+    from psycopg.rows import TupleRow
+
+    Conn = psycopg.Connection[TupleRow]
 
 
 def leader_key() -> int:
@@ -67,6 +68,8 @@ class PgLeaderLock:
             return self._poll()
 
     def _poll(self) -> bool:
+        import psycopg  # noqa: PLC0415 (loaded by this lock alone)
+
         try:
             conn = self._connect()
             with deadline(conn, self.timeout):
@@ -86,6 +89,8 @@ class PgLeaderLock:
         """Give the lock up (waits for a poll under way: at most its deadline). Unlocked
         before the connection closes: the server ends a closed session's locks only when
         its backend has gone, so another daemon polling at once could still find it held."""
+        import psycopg  # noqa: PLC0415 (loaded by this lock alone)
+
         with self._lock:
             if self.held and self._conn is not None:
                 with suppress(psycopg.Error), deadline(self._conn, self.timeout):
@@ -93,6 +98,8 @@ class PgLeaderLock:
             self._drop()
 
     def _connect(self) -> Conn:
+        import psycopg  # noqa: PLC0415 (loaded by this lock alone)
+
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         self._drop()
@@ -101,6 +108,8 @@ class PgLeaderLock:
         return self._conn
 
     def _drop(self) -> None:
+        import psycopg  # noqa: PLC0415 (loaded by this lock alone)
+
         self.held = False
         if self._conn is not None:
             with suppress(psycopg.Error):

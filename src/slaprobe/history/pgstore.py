@@ -28,7 +28,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from functools import lru_cache
 from typing import Any
@@ -43,7 +43,7 @@ from slaprobe.history.chainstore import N_COLUMNS
 from slaprobe.history.pgdeadline import deadline
 from slaprobe.history.sql import CHECK_COLUMNS, Row, Sql
 from slaprobe.history.sqlstore import SqlStore
-from slaprobe.history.storeapi import StoreError, WriterLockLost
+from slaprobe.history.storeapi import LocationLockHeld, StoreError, WriterLockLost
 
 SCHEMA_VERSION = 1
 # A hung server (stopped, or behind a partition without resets) is an error within
@@ -133,18 +133,6 @@ def lock_key(location: str) -> int:
     """The advisory lock key of a location's writer (a signed 64-bit integer)."""
     digest = hashlib.sha256(b"slaprobe writer\n" + location.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class LocationLockHeld(Exception):
-    """Another daemon writes this location of the shared history."""
-
-    def __init__(self, location: str, database: str, holder: Mapping[str, Any]) -> None:
-        super().__init__(
-            f"location {location!r} of database {database} is in use by another slaprobe run "
-            f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, listening on "
-            f"{holder.get('listen', '?')}); one daemon writes a location: stop it, or give "
-            "this one another [daemon] location")
-        self.holder = dict(holder)
 
 
 def _holder(conn: Conn, location: str) -> dict[str, Any]:

@@ -55,6 +55,18 @@ class WriterLockLost(StoreError):
     daemon took the location meanwhile): this store writes no more."""
 
 
+class LocationLockHeld(Exception):
+    """Another daemon writes this location of the shared history."""
+
+    def __init__(self, location: str, database: str, holder: Mapping[str, Any]) -> None:
+        super().__init__(
+            f"location {location!r} of database {database} is in use by another slaprobe run "
+            f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, listening on "
+            f"{holder.get('listen', '?')}); one daemon writes a location: stop it, or give "
+            "this one another [daemon] location")
+        self.holder = dict(holder)
+
+
 class ImportConflict(Exception):
     """An imported row would rewrite recorded history; nothing was imported."""
 

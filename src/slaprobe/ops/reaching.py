@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slaprobe import logs
 from slaprobe.clock import Clock
-from slaprobe.history.pgstore import PgStore
 from slaprobe.history.recorder import Recorder
 from slaprobe.history.storeapi import WriterLockLost
 from slaprobe.incidents.desk import IncidentDesk
+
+if TYPE_CHECKING:
+    from slaprobe.history.pgstore import PgStore
 
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0  # backoff between tries of the server
 

@@ -15,7 +15,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 
@@ -28,7 +28,6 @@ from slaprobe.core.reporting import catalogue as cat
 from slaprobe.core.spec import Config, per_target_windows
 from slaprobe.evidence.verifier import HistoryVerifier
 from slaprobe.history import stores
-from slaprobe.history.pgstore import PgStore
 from slaprobe.history.recorder import Recorder, horizon
 from slaprobe.history.spool import Spool
 from slaprobe.history.storeapi import HistoryStore
@@ -49,6 +48,9 @@ from slaprobe.probe import prober
 from slaprobe.probe.plan import ProbePlan
 from slaprobe.probe.probing import Probing
 from slaprobe.probe.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from slaprobe.history.pgstore import PgStore
 
 STATUS_NAMES = {State.UP: "up", State.DOWN: "down", State.PROBE_NETWORK: "probe network down",
                 State.MAINTENANCE: "in maintenance"}
@@ -169,7 +171,7 @@ async def build(cfg: Config, *, clock: Clock | None = None,
                             on_reload=incidents.history_reread)
         recorder.degraded_targets = {t.name for t in cfg.targets
                                      if t.degraded_latency is not None}
-        reach = Reach(store if isinstance(store, PgStore) and not reached else None,
+        reach = Reach(cast("PgStore", store) if stores.on_server(store) and not reached else None,
                       recorder, incidents, guarded, log=log, repeats=repeats)
         if reached:
             tracker.reconfigure(tracker.critical, await recorder.load(tracker.critical),

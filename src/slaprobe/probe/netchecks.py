@@ -26,11 +26,6 @@ import ssl
 from urllib.parse import urlsplit
 
 import aiohappyeyeballs
-import dns.asyncquery
-import dns.exception
-import dns.message
-import dns.rcode
-import dns.rdatatype
 
 from slaprobe.core.model import CertExpiry, ErrorKind
 from slaprobe.core.spec import ProbeSpec
@@ -96,6 +91,13 @@ async def tcp(spec: ProbeSpec, ssl_context: ssl.SSLContext | None) -> Verdict:
 
 
 async def query(spec: ProbeSpec) -> Verdict:
+    # dnspython is loaded by the first dns:// check (a daemon without one never loads it)
+    import dns.asyncquery  # noqa: PLC0415
+    import dns.exception  # noqa: PLC0415
+    import dns.message  # noqa: PLC0415
+    import dns.rcode  # noqa: PLC0415
+    import dns.rdatatype  # noqa: PLC0415
+
     parts = urlsplit(spec.url)
     server, port = parts.hostname or "", parts.port or 53
     name = parts.path.strip("/")

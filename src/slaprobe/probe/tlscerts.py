@@ -21,7 +21,8 @@ sees the response, so the transport is gone by then. Instead the contexts of TLS
 make their `SSLObject`s through `Recorded` (`SSLContext.sslobject_class`, which both
 asyncio's and uvloop's TLS use), and `recording()` collects those made in the current
 task's context: the attempt reads its certificates from the first one afterwards.
-Plain `http://` checks never touch any of this.
+Plain `http://` checks never touch any of this, and `cryptography` is imported at the
+first certificate read (a daemon without TLS checks never loads it: about 8 MB).
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from cryptography import x509
 
 from slaprobe.core.model import CertExpiry
 
@@ -119,4 +118,6 @@ def _verified_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes]:
 
 
 def _not_after(der: bytes) -> float:
+    from cryptography import x509  # noqa: PLC0415 (loaded at the first TLS check)
+
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()

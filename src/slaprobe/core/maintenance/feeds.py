@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dateutil.rrule
-import icalendar
-import recurring_ical_events
 
 from slaprobe.core.spec import MaintenanceSpec
 from slaprobe.core.timefmt import NoOffset, iso, parse_rfc3339, to_epoch
@@ -162,6 +160,8 @@ def _expand(cal: Any, lo: dt.datetime, hi: float, source: str) -> list[Any]:
             source, f"more than {MAX_OCCURRENCES} occurrences inside the horizon; "
             "is a recurrence rule runaway?",
         )
+    import recurring_ical_events  # noqa: PLC0415 (loaded with the first iCalendar feed)
+
     query = recurring_ical_events.of(cal)
     step = dt.timedelta(hours=1)
     while True:
@@ -208,6 +208,8 @@ def _rules_exceed(cal: Any, lo: dt.datetime, hi: dt.datetime, limit: int) -> boo
 
 
 def _read_calendar(data: bytes, source: str) -> Any:
+    import icalendar  # noqa: PLC0415 (loaded with the first iCalendar feed: about 4 MB)
+
     try:
         cal = icalendar.Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError, TypeError) as e:
