@@ -198,8 +198,10 @@ async def _connect(loop: asyncio.AbstractEventLoop, proto: asyncio.Protocol, hos
     connected by the loop itself; several are tried as aiohttp tries them, the next
     one 250 ms after one that does not answer (aiohappyeyeballs). The two give the
     same errors; the first costs about a third less CPU per check (no Python socket
-    object, no second wrapping of a connected socket)."""
-    if len(found) == 1:
+    object, no second wrapping of a connected socket). An IPv6 address with a scope
+    (`fe80::1%eth1`) takes the second way: uvloop's own connect drops the scope and
+    would reach the address on another interface."""
+    if len(found) == 1 and "%" not in found[0][1]:
         family, address = found[0]
         try:
             transport, _ = await loop.create_connection(lambda: proto, address, port,
