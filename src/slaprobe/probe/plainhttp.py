@@ -201,15 +201,12 @@ async def _connect(loop: asyncio.AbstractEventLoop, proto: asyncio.Protocol, hos
     object, no second wrapping of a connected socket). An IPv6 address with a scope
     (`fe80::1%eth1`) takes the second way: uvloop's own connect drops the scope and
     would reach the address on another interface."""
-    if len(found) == 1 and "%" not in found[0][1]:
-        family, address = found[0]
-        try:
+    try:
+        if len(found) == 1 and "%" not in found[0][1]:
+            family, address = found[0]
             transport, _ = await loop.create_connection(lambda: proto, address, port,
                                                         family=family)
-        except OSError as e:
-            raise ConnectFailed(host, port, e) from e
-        return transport
-    try:
+            return transport
         sock = await aiohappyeyeballs.start_connection(
             address_infos(found, port), happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=loop)
     except OSError as e:
